@@ -1,0 +1,15 @@
+//! Convoy's wire types: everything one Convoy stage writes and another reads.
+//!
+//! The room holds data definitions only — the release [`plan`], the registry-state
+//! [`snapshot`], their [`version`] rules, the canonical [`digest`] form and the [`exit`] codes
+//! that are part of every binary's public interface. No IO, no policy.
+
+pub mod digest;
+pub mod exit;
+pub mod plan;
+pub mod snapshot;
+pub mod version;
+
+pub use plan::Plan;
+pub use snapshot::RegistrySnapshot;
+pub use version::{FormatVersion, ReadError};

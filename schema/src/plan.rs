@@ -1,0 +1,302 @@
+//! The release plan: what `convoy-plan` decides and `convoy-publish` executes.
+//!
+//! Field order here is wire order. The plan's `digest` is computed over the compact JSON of the
+//! plan without the `digest` member, keys in struct field order, maps as sorted maps (see
+//! `docs/plan-format.md`). Adding a field is a minor format bump: note it at
+//! [`PLAN_FORMAT_VERSION`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::sha256_digest;
+use crate::snapshot::{CrateObservations, RegistryTarget};
+use crate::version::{read_document, FormatVersion, ReadError};
+
+/// Format version of plans this build writes and reads.
+///
+/// History: 1.0 — first format.
+pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 0);
+
+/// A release plan for one workspace and one registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Format version of this document, "MAJOR.MINOR".
+    pub format_version: FormatVersion,
+    /// `sha256:<hex>` over the compact JSON of this plan without this field.
+    pub digest: String,
+    /// Everything the plan is a function of.
+    pub inputs: Inputs,
+    /// The registry the plan targets.
+    pub registry: RegistryTarget,
+    /// One entry per workspace member, sorted by name.
+    pub packages: Vec<Package>,
+    /// Names of `publish` packages by wave; each wave sorted by name. A package may start once
+    /// every package of earlier waves it depends on is visible in the registry.
+    pub waves: Vec<Vec<String>>,
+    /// Findings of the preflight checks, errors first.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The plan with its digest member left out: the exact value the digest is computed over.
+///
+/// Keep in the field order of [`Plan`]; a test compares the two serializations.
+#[derive(Serialize)]
+struct DigestedContent<'a> {
+    format_version: &'a FormatVersion,
+    inputs: &'a Inputs,
+    registry: &'a RegistryTarget,
+    packages: &'a [Package],
+    waves: &'a [Vec<String>],
+    diagnostics: &'a [Diagnostic],
+}
+
+impl Plan {
+    /// The digest this plan's content should carry.
+    pub fn compute_digest(&self) -> String {
+        let content = DigestedContent {
+            format_version: &self.format_version,
+            inputs: &self.inputs,
+            registry: &self.registry,
+            packages: &self.packages,
+            waves: &self.waves,
+            diagnostics: &self.diagnostics,
+        };
+        // Serializing plain data with string keys cannot fail.
+        let compact = serde_json::to_vec(&content).unwrap_or_default();
+        sha256_digest(&compact)
+    }
+
+    /// Sets `digest` from the current content.
+    pub fn seal(&mut self) {
+        self.digest = self.compute_digest();
+    }
+
+    /// Whether `digest` matches the content (the plan was not edited since it was sealed).
+    pub fn digest_is_valid(&self) -> bool {
+        self.digest == self.compute_digest()
+    }
+
+    /// The plan file's text: pretty-printed JSON with a trailing newline.
+    pub fn to_pretty_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Reads a plan, refusing unknown format versions.
+    pub fn from_json(text: &str) -> Result<Self, ReadError> {
+        read_document(text, "plan", PLAN_FORMAT_VERSION)
+    }
+
+    /// Whether any diagnostic is an error (such a plan must not be executed).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    /// The package entry named `name`.
+    pub fn package(&self, name: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// The JSON Schema of the plan format, as checked in at `schemas/plan.v1.schema.json`.
+    pub fn json_schema() -> String {
+        let mut text = serde_json::to_string_pretty(&schemars::schema_for!(Plan)).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+/// What the plan was computed from. No timestamps, absolute paths or user names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// `cargo --version` of the cargo that read the workspace.
+    pub cargo_version: String,
+    /// The git state of the workspace; null when it is not inside a git checkout.
+    pub git: Option<GitInputs>,
+    /// `sha256:<hex>` of every manifest involved, keyed by path relative to the workspace root.
+    pub manifests: BTreeMap<String, String>,
+    /// `sha256:<hex>` of the workspace's `Cargo.lock`; null when there is none.
+    pub lockfile: Option<String>,
+    /// The package selection given on the command line.
+    pub selection: Selection,
+    /// What the registry was observed to hold for the workspace's crates.
+    pub registry_observations: Observations,
+}
+
+/// Git state of the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitInputs {
+    /// Commit id of `HEAD`.
+    pub commit: String,
+    /// Tree id of `HEAD`.
+    pub tree: String,
+    /// Whether the workspace directory has changes, tracked or untracked, not in `HEAD`.
+    pub dirty: bool,
+    /// Path of the workspace root inside the repository ("" at the top).
+    pub workspace_path: String,
+}
+
+/// The package selection (`-p/--package`, `--exclude`), each list sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    /// Packages selected with `--package`; empty means every member.
+    pub packages: Vec<String>,
+    /// Packages removed with `--exclude`.
+    pub exclude: Vec<String>,
+}
+
+/// Registry observations the plan is a function of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Observations {
+    /// Where the observations came from.
+    pub source: ObservationSource,
+    /// Versions present per crate name, for the workspace's crates only.
+    pub crates: CrateObservations,
+}
+
+/// Origin of the registry observations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObservationSource {
+    /// No observation was made: nothing could be skipped.
+    Absent,
+    /// Read from a registry snapshot file (`--registry-state`).
+    Snapshot,
+}
+
+/// One workspace member and what the plan does with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// Package name.
+    pub name: String,
+    /// The version to publish (or that is already published, or that is excluded).
+    pub version: semver::Version,
+    /// Path of the manifest relative to the workspace root, `/`-separated.
+    pub manifest_path: String,
+    /// What happens to the package.
+    pub action: Action,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// Index into `waves`; null unless `action` is `publish`.
+    pub wave: Option<u32>,
+    /// Dependencies on other workspace members, in manifest order of kind, target and name.
+    pub dependencies: Vec<PackageDependency>,
+    /// How the manifest is changed and what will be published.
+    pub manifest: ManifestPlan,
+}
+
+/// What the plan does with a package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Upload this version.
+    Publish,
+    /// This version is already in the registry.
+    Skip,
+    /// Not published: `publish = false`, not allowed for this registry, or not selected.
+    Excluded,
+}
+
+/// A dependency edge to another workspace member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackageDependency {
+    /// Name of the member depended on.
+    pub name: String,
+    /// The name it is used under (`package = ...` renames), if different.
+    pub rename: Option<String>,
+    /// Dependency kind.
+    pub kind: DependencyKind,
+    /// Platform (`cfg(...)` or triple) the dependency is limited to, if any.
+    pub target: Option<String>,
+    /// Version requirement as published; null when the dependency has none and is dropped.
+    pub requirement: Option<String>,
+    /// Whether the dependency must be in the registry before this package can be uploaded.
+    pub orders_publishing: bool,
+}
+
+/// Kind of a dependency, as in the manifest's table names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DependencyKind {
+    /// `[dependencies]`
+    Normal,
+    /// `[build-dependencies]`
+    Build,
+    /// `[dev-dependencies]`
+    Dev,
+}
+
+impl DependencyKind {
+    /// The manifest table that holds dependencies of this kind.
+    pub fn table(self) -> &'static str {
+        match self {
+            Self::Normal => "dependencies",
+            Self::Build => "build-dependencies",
+            Self::Dev => "dev-dependencies",
+        }
+    }
+}
+
+/// Source edits the plan makes to a manifest and the manifest that will be published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestPlan {
+    /// Changes to manifests in the source tree, applied before packaging.
+    pub edits: Vec<ManifestEdit>,
+    /// The manifest as it will be published (TOML): paths removed, workspace inheritance
+    /// resolved, version-less dev-dependencies dropped. Predicted until the plan is packaged.
+    pub published: String,
+}
+
+/// One source-level manifest change: set `key` to `value` in table `table` of `file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestEdit {
+    /// Manifest path relative to the workspace root.
+    pub file: String,
+    /// Keys from the document root to the table edited, e.g. `["dependencies", "b"]`.
+    pub table: Vec<String>,
+    /// Key set in that table.
+    pub key: String,
+    /// Value set (a TOML string).
+    pub value: String,
+    /// The edit in words.
+    pub summary: String,
+}
+
+/// A preflight finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Diagnostic {
+    /// Stable kebab-case code.
+    pub code: String,
+    /// Errors make the plan unexecutable; warnings do not.
+    pub severity: Severity,
+    /// The package concerned, if any.
+    pub package: Option<String>,
+    /// What is wrong, naming the file, crate or field.
+    pub message: String,
+    /// What to do about it.
+    pub help: String,
+}
+
+/// Severity of a diagnostic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// The plan must not be executed.
+    Error,
+    /// Worth a reviewer's attention.
+    Warning,
+}
