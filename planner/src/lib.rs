@@ -1,1 +1,16 @@
-//! x
+//! Convoy's planner: a Cargo workspace and declared inputs in, a deterministic release plan out.
+//!
+//! The pure core ([`planning`], [`graph`], [`manifest`], [`diagnostics`], [`render`]) takes
+//! data and returns data; [`discover`] is the only module that reads files, runs cargo and git,
+//! or looks at the environment, and [`cli`] is the command line around both.
+
+pub mod diagnostics;
+pub mod graph;
+pub mod manifest;
+pub mod model;
+pub mod planning;
+
+/// Cargo's name for crates.io.
+pub const CRATES_IO: &str = "crates-io";
+/// crates.io's sparse index URL, cargo's default.
+pub const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";

@@ -1,0 +1,193 @@
+//! Every diagnostic the planner can emit: stable kebab-case code, severity and a one-line meaning.
+//!
+//! Codes are public API (CI greps for them, docs link them); never rename one. The table in
+//! `docs/plan-format.md` lists the same codes and a test keeps the two in step.
+
+use convoy_schema::plan::{Diagnostic, Severity};
+
+/// A diagnostic code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Code {
+    /// Ordering dependencies form a cycle.
+    DependencyCycle,
+    /// `package.description` is missing.
+    MissingDescription,
+    /// Neither `license` nor `license-file` is set.
+    MissingLicense,
+    /// A normal or build dependency from git has no `version`.
+    GitDependencyWithoutVersion,
+    /// A path dependency outside the workspace has no `version`.
+    PathDependencyOutsideWorkspace,
+    /// A registry dependency requirement is `*`.
+    WildcardRequirement,
+    /// An ordering dependency is not published by this plan and not in the registry.
+    ExcludedDependency,
+    /// A requirement on a member does not match that member's planned version.
+    RequirementNotSatisfied,
+    /// The crate name is not valid on a registry.
+    InvalidCrateName,
+    /// More than five keywords.
+    TooManyKeywords,
+    /// Two planned names differ only by `-`/`_` or case.
+    NameCollision,
+    /// The plan adds a version to a path dependency on a member.
+    PathDependencyVersionAdded,
+    /// The planned version is present but yanked.
+    PlannedVersionYanked,
+    /// No registry observations were given.
+    RegistryObservationsAbsent,
+    /// The workspace is not in a git checkout.
+    NotAGitCheckout,
+    /// The workspace has changes not committed.
+    DirtyWorkingTree,
+}
+
+impl Code {
+    /// All codes, in documentation order.
+    pub const ALL: [Code; 16] = [
+        Code::DependencyCycle,
+        Code::MissingDescription,
+        Code::MissingLicense,
+        Code::GitDependencyWithoutVersion,
+        Code::PathDependencyOutsideWorkspace,
+        Code::WildcardRequirement,
+        Code::ExcludedDependency,
+        Code::RequirementNotSatisfied,
+        Code::InvalidCrateName,
+        Code::TooManyKeywords,
+        Code::NameCollision,
+        Code::PathDependencyVersionAdded,
+        Code::PlannedVersionYanked,
+        Code::RegistryObservationsAbsent,
+        Code::NotAGitCheckout,
+        Code::DirtyWorkingTree,
+    ];
+
+    /// The stable kebab-case code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::DependencyCycle => "dependency-cycle",
+            Code::MissingDescription => "missing-description",
+            Code::MissingLicense => "missing-license",
+            Code::GitDependencyWithoutVersion => "git-dependency-without-version",
+            Code::PathDependencyOutsideWorkspace => "path-dependency-outside-workspace",
+            Code::WildcardRequirement => "wildcard-requirement",
+            Code::ExcludedDependency => "excluded-dependency",
+            Code::RequirementNotSatisfied => "requirement-not-satisfied",
+            Code::InvalidCrateName => "invalid-crate-name",
+            Code::TooManyKeywords => "too-many-keywords",
+            Code::NameCollision => "name-collision",
+            Code::PathDependencyVersionAdded => "path-dependency-version-added",
+            Code::PlannedVersionYanked => "planned-version-yanked",
+            Code::RegistryObservationsAbsent => "registry-observations-absent",
+            Code::NotAGitCheckout => "not-a-git-checkout",
+            Code::DirtyWorkingTree => "dirty-working-tree",
+        }
+    }
+
+    /// Severity of the code. `wildcard-requirement` is an error only where the registry
+    /// rejects wildcards (crates.io); see [`wildcard_severity`].
+    pub fn severity(self) -> Severity {
+        match self {
+            Code::PathDependencyVersionAdded
+            | Code::PlannedVersionYanked
+            | Code::RegistryObservationsAbsent
+            | Code::NotAGitCheckout
+            | Code::DirtyWorkingTree => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// One line saying what the code means.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Code::DependencyCycle => "ordering dependencies between packages to publish form a cycle",
+            Code::MissingDescription => "`package.description` is missing; registries require it",
+            Code::MissingLicense => "neither `license` nor `license-file` is set; registries require one",
+            Code::GitDependencyWithoutVersion => "a normal or build dependency from git has no `version`, so it cannot be published",
+            Code::PathDependencyOutsideWorkspace => "a normal or build path dependency outside the workspace has no `version`",
+            Code::WildcardRequirement => "a dependency requirement is `*` (crates.io rejects it; a warning for other registries)",
+            Code::ExcludedDependency => "an ordering dependency is neither published by this plan nor in the registry",
+            Code::RequirementNotSatisfied => "a requirement on a workspace member does not match the member's planned version",
+            Code::InvalidCrateName => "the name is not ASCII alphanumerics, `-` and `_`, starting with a letter, at most 64 characters",
+            Code::TooManyKeywords => "more than 5 keywords; registries reject it",
+            Code::NameCollision => "planned crate names that differ only by `-`/`_` or case",
+            Code::PathDependencyVersionAdded => "the plan adds `version = \"^<member version>\"` to a path dependency on a member",
+            Code::PlannedVersionYanked => "the planned version is already in the registry but yanked",
+            Code::RegistryObservationsAbsent => "no registry observations were given, so nothing could be skipped",
+            Code::NotAGitCheckout => "the workspace is not in a git checkout; git inputs are absent",
+            Code::DirtyWorkingTree => "the workspace has uncommitted or untracked changes",
+        }
+    }
+}
+
+/// The severity of `wildcard-requirement` for a registry: crates.io rejects `*`, others may not.
+pub fn wildcard_severity(registry_name: Option<&str>) -> Severity {
+    if registry_name == Some(crate::CRATES_IO) {
+        Severity::Error
+    } else {
+        Severity::Warning
+    }
+}
+
+/// Builds a diagnostic with the code's default severity.
+pub fn diagnostic(
+    code: Code,
+    package: Option<&str>,
+    message: impl Into<String>,
+    help: impl Into<String>,
+) -> Diagnostic {
+    Diagnostic {
+        code: code.as_str().to_owned(),
+        severity: code.severity(),
+        package: package.map(str::to_owned),
+        message: message.into(),
+        help: help.into(),
+    }
+}
+
+/// Orders diagnostics: errors first, then by package, code and message.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        (a.severity, &a.package, &a.code, &a.message).cmp(&(b.severity, &b.package, &b.code, &b.message))
+    });
+}
+
+/// Whether `name` is a valid crate name on crates.io.
+pub fn is_valid_crate_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    starts_with_letter
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The form under which registries consider two names the same.
+pub fn collision_key(name: &str) -> String {
+    name.to_ascii_lowercase().replace('-', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_kebab_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "duplicate {text}");
+            assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{text}");
+            assert!(!code.summary().is_empty());
+        }
+    }
+
+    #[test]
+    fn crate_names() {
+        assert!(is_valid_crate_name("serde_json-2"));
+        for bad in ["", "_x", "1x", "a.b", "ä", &"a".repeat(65)] {
+            assert!(!is_valid_crate_name(bad), "{bad}");
+        }
+        assert_eq!(collision_key("Foo-Bar"), collision_key("foo_bar"));
+    }
+}
