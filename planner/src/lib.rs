@@ -1,14 +1,19 @@
 //! Convoy's planner: a Cargo workspace and declared inputs in, a deterministic release plan out.
 //!
-//! The pure core ([`planning`], [`graph`], [`manifest`], [`diagnostics`], [`render`]) takes
-//! data and returns data; [`discover`] is the only module that reads files, runs cargo and git,
-//! or looks at the environment, and [`cli`] is the command line around both.
+//! The pure core ([`planning`], [`graph`], [`manifest`], [`diagnostics`], [`registry_config`],
+//! [`render`]) takes data and returns data; [`discover`] is the only module that reads files,
+//! runs cargo and git, or looks at the environment, and [`cli`] is the command line around both.
 
+pub mod cli;
 pub mod diagnostics;
+pub mod discover;
+pub mod error;
 pub mod graph;
 pub mod manifest;
 pub mod model;
 pub mod planning;
+pub mod registry_config;
+pub mod render;
 
 /// Cargo's name for crates.io.
 pub const CRATES_IO: &str = "crates-io";

@@ -1,0 +1,227 @@
+//! The `convoy-plan` command line: arguments in, plan and renderings out, errors mapped to exit
+//! codes in one place.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use convoy_schema::plan::{Plan, Selection, Severity};
+use convoy_schema::exit;
+
+use crate::discover::{self, DiscoverRequest};
+use crate::error::PlanError;
+use crate::registry_config::RegistryChoice;
+use crate::{planning, render};
+
+/// Plan a release of a Cargo workspace: waves, manifests, versions and preflight checks, as a
+/// deterministic JSON plan. Never writes to the workspace and needs no token.
+#[derive(Debug, Parser)]
+#[command(name = "convoy-plan", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    plan: PlanArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render an existing plan file (after checking its format version and digest).
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// The plan file.
+    plan: PathBuf,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// Path to the workspace's Cargo.toml.
+    #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
+    manifest_path: PathBuf,
+    /// Plan only these packages (repeatable).
+    #[arg(short = 'p', long = "package", value_name = "NAME")]
+    packages: Vec<String>,
+    /// Leave these packages out (repeatable).
+    #[arg(long, value_name = "NAME")]
+    exclude: Vec<String>,
+    /// Target registry by cargo's name for it (default: cargo's `registry.default`, else crates-io).
+    #[arg(long, value_name = "NAME", conflicts_with = "index")]
+    registry: Option<String>,
+    /// Target registry by index URL, e.g. sparse+https://index.crates.io/.
+    #[arg(long, value_name = "URL")]
+    index: Option<String>,
+    /// What the registry holds, as a registry snapshot file; versions present there are skipped.
+    #[arg(long, value_name = "FILE")]
+    registry_state: Option<PathBuf>,
+    /// Write the plan JSON here (default: to stdout, unless --format is given).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Print this form on stdout instead of the plan JSON.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+}
+
+/// Output forms of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// For a terminal.
+    Human,
+    /// For a pull-request comment.
+    Markdown,
+    /// The plan file itself.
+    Json,
+}
+
+/// Runs `convoy-plan` with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    init_tracing();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { exit::REFUSED } else { exit::OK };
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Show(args)) => show(&args),
+        None => plan(&cli.plan),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error[{}]: {error}\n  help: {}", error.code(), error.help());
+            error.exit_code()
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONVOY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+fn plan(args: &PlanArgs) -> Result<i32, PlanError> {
+    let registry = match (&args.registry, &args.index) {
+        (Some(name), _) => RegistryChoice::Named(name.clone()),
+        (None, Some(url)) => RegistryChoice::Index(url.clone()),
+        (None, None) => RegistryChoice::Default,
+    };
+    let request = DiscoverRequest {
+        manifest_path: args.manifest_path.clone(),
+        registry,
+        registry_state: args.registry_state.clone(),
+        selection: Selection {
+            packages: args.packages.clone(),
+            exclude: args.exclude.clone(),
+        },
+        own_outputs: args.out.iter().cloned().collect(),
+    };
+    let input = discover::discover(&request)?;
+    let plan = planning::plan(&input)?;
+    if let Some(out) = &args.out {
+        write_atomically(out, plan.to_pretty_json().as_bytes())?;
+    }
+    match (args.format, &args.out) {
+        (Some(format), _) => print_stdout(&rendered(&plan, format)),
+        (None, None) => print_stdout(&plan.to_pretty_json()),
+        (None, Some(_)) => {}
+    }
+    report_to_stderr(&plan, args);
+    Ok(if plan.has_errors() { exit::FAILED } else { exit::OK })
+}
+
+/// A short account on stderr, so CI logs show the outcome whatever stdout carries.
+fn report_to_stderr(plan: &Plan, args: &PlanArgs) {
+    let mut lines = String::new();
+    if args.format != Some(Format::Human) {
+        for d in &plan.diagnostics {
+            let package = d.package.as_deref().map(|p| format!(" {p}:")).unwrap_or_default();
+            let severity = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            lines.push_str(&format!("{severity}[{}]{package} {}\n", d.code, d.message));
+        }
+    }
+    let written = args
+        .out
+        .as_ref()
+        .map(|out| format!(", written to {}", out.display()))
+        .unwrap_or_default();
+    lines.push_str(&format!(
+        "convoy-plan: {} ({}{written})\n",
+        render::summary_line(plan),
+        plan.digest
+    ));
+    let _ = std::io::stderr().write_all(lines.as_bytes());
+}
+
+fn show(args: &ShowArgs) -> Result<i32, PlanError> {
+    let path = args.plan.display().to_string();
+    let text = std::fs::read_to_string(&args.plan).map_err(|source| PlanError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let plan = Plan::from_json(&text).map_err(|source| PlanError::PlanRead {
+        path: path.clone(),
+        source,
+    })?;
+    let computed = plan.compute_digest();
+    if computed != plan.digest {
+        return Err(PlanError::DigestMismatch {
+            path,
+            recorded: plan.digest,
+            computed,
+        });
+    }
+    print_stdout(&rendered(&plan, args.format));
+    Ok(exit::OK)
+}
+
+fn rendered(plan: &Plan, format: Format) -> String {
+    match format {
+        Format::Human => render::human(plan),
+        Format::Markdown => render::markdown(plan),
+        Format::Json => plan.to_pretty_json(),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`convoy-plan | head`) is not an error.
+fn print_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, so a reader never
+/// sees half a plan.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PlanError> {
+    let failed = |source| PlanError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan.json".to_owned());
+    let temporary = dir.join(format!(".{file_name}.convoy-tmp"));
+    std::fs::write(&temporary, bytes).map_err(failed)?;
+    std::fs::rename(&temporary, path).map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        failed(error)
+    })
+}

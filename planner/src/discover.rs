@@ -1,0 +1,330 @@
+//! The planner's IO edge: reads the workspace through `cargo metadata --no-deps`, its manifests,
+//! git state, the cargo version, cargo's registry configuration and the registry snapshot, and
+//! turns them into a [`WorkspaceInput`].
+//!
+//! Nothing here writes. `cargo metadata --no-deps` does not resolve, so it creates no
+//! `Cargo.lock`; git runs with `--no-optional-locks` so `git status` does not refresh the index.
+
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use cargo_metadata::camino::Utf8Path;
+use cargo_metadata::{DependencyKind as MetadataKind, MetadataCommand};
+use convoy_schema::digest::sha256_digest;
+use convoy_schema::plan::{DependencyKind, GitInputs, ObservationSource, Selection};
+use convoy_schema::snapshot::RegistryTarget;
+use convoy_schema::RegistrySnapshot;
+
+use crate::error::PlanError;
+use crate::model::{
+    DeclaredDependency, DependencySource, GitState, Member, RegistryObservations, WorkspaceInput,
+};
+use crate::registry_config::{self, ConfigFile, RegistryChoice, ResolveError};
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct DiscoverRequest {
+    /// `--manifest-path`, default `./Cargo.toml`.
+    pub manifest_path: PathBuf,
+    /// `--registry` / `--index`.
+    pub registry: RegistryChoice,
+    /// `--registry-state`.
+    pub registry_state: Option<PathBuf>,
+    /// `--package` / `--exclude`.
+    pub selection: Selection,
+    /// Paths the planner itself writes (`--out`): not counted as uncommitted changes.
+    pub own_outputs: Vec<PathBuf>,
+}
+
+/// Reads everything the plan depends on.
+pub fn discover(request: &DiscoverRequest) -> Result<WorkspaceInput, PlanError> {
+    let manifest_path = absolute(&request.manifest_path);
+    if !manifest_path.is_file() {
+        return Err(PlanError::NoManifest {
+            path: request.manifest_path.display().to_string(),
+        });
+    }
+    let metadata = MetadataCommand::new()
+        .manifest_path(&manifest_path)
+        .no_deps()
+        .exec()
+        .map_err(|error| PlanError::Workspace {
+            manifest: request.manifest_path.display().to_string(),
+            message: match error {
+                cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim_end().to_owned(),
+                other => other.to_string(),
+            },
+        })?;
+    let root = metadata.workspace_root.as_std_path().to_path_buf();
+    tracing::debug!(root = %root.display(), "workspace found");
+
+    let root_manifest = read_text(&root.join("Cargo.toml"))?;
+    let packages = metadata.workspace_packages();
+    let member_dirs: Vec<(&Utf8Path, &str)> = packages
+        .iter()
+        .filter_map(|p| Some((p.manifest_path.parent()?, p.name.as_str())))
+        .collect();
+    let mut members = Vec::with_capacity(packages.len());
+    for package in &packages {
+        let dependencies = package
+            .dependencies
+            .iter()
+            .map(|dep| DeclaredDependency {
+                name: dep.name.clone(),
+                rename: dep.rename.clone(),
+                kind: match dep.kind {
+                    MetadataKind::Development => DependencyKind::Dev,
+                    MetadataKind::Build => DependencyKind::Build,
+                    _ => DependencyKind::Normal,
+                },
+                target: dep.target.as_ref().map(ToString::to_string),
+                req: dep.req.to_string(),
+                source: match (&dep.path, &dep.source) {
+                    (Some(path), _) => DependencySource::Path {
+                        member: member_dirs
+                            .iter()
+                            .find(|(dir, _)| *dir == path.as_path())
+                            .map(|(_, name)| (*name).to_owned()),
+                        path: relative(&root, path.as_std_path()),
+                    },
+                    (None, Some(source)) if source.repr.starts_with("git+") => DependencySource::Git,
+                    _ => DependencySource::Registry(dep.registry.clone()),
+                },
+            })
+            .collect();
+        members.push(Member {
+            name: package.name.to_string(),
+            version: package.version.clone(),
+            manifest_path: relative(&root, package.manifest_path.as_std_path()),
+            manifest_text: read_text(package.manifest_path.as_std_path())?,
+            publish: package.publish.clone(),
+            description: package.description.clone(),
+            license: package.license.clone(),
+            license_file: package.license_file.as_ref().map(ToString::to_string),
+            keywords: package.keywords.clone(),
+            dependencies,
+        });
+    }
+    check_selection(&request.selection, &members)?;
+
+    let lockfile_path = root.join("Cargo.lock");
+    let lockfile = if lockfile_path.is_file() {
+        Some(sha256_digest(&read_bytes(&lockfile_path)?))
+    } else {
+        None
+    };
+    let registry = resolve_registry(&request.registry, &root)?;
+    let observations = match &request.registry_state {
+        Some(path) => read_snapshot(path, &registry)?,
+        None => RegistryObservations::absent(),
+    };
+    Ok(WorkspaceInput {
+        root_manifest,
+        members,
+        cargo_version: cargo_version()?,
+        git: git_state(&root, &request.own_outputs),
+        lockfile,
+        registry,
+        selection: request.selection.clone(),
+        observations,
+    })
+}
+
+fn check_selection(selection: &Selection, members: &[Member]) -> Result<(), PlanError> {
+    let lists = [
+        ("--package", &selection.packages),
+        ("--exclude", &selection.exclude),
+    ];
+    for (option, names) in lists {
+        for name in names {
+            if !members.iter().any(|m| &m.name == name) {
+                let mut all: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+                all.sort();
+                return Err(PlanError::UnknownPackage {
+                    option,
+                    name: name.clone(),
+                    members: all,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// `path` relative to `root`, `/`-separated, with `..` where it lies outside.
+fn relative(root: &Path, path: &Path) -> String {
+    let root: Vec<Component<'_>> = root.components().collect();
+    let path: Vec<Component<'_>> = path.components().collect();
+    let common = root.iter().zip(&path).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); root.len() - common];
+    parts.extend(
+        path[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, PlanError> {
+    std::fs::read(path).map_err(|source| PlanError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, PlanError> {
+    std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The cargo that `cargo metadata` ran: `$CARGO`, else `cargo` on PATH.
+fn cargo_program() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+fn cargo_version() -> Result<String, PlanError> {
+    let program = cargo_program();
+    let failed = |message: String| PlanError::Tool {
+        program: program.display().to_string(),
+        args: "--version".to_owned(),
+        message,
+    };
+    let output = Command::new(&program)
+        .arg("--version")
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !output.status.success() {
+        return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Runs git in `dir`; `None` when git is missing or the command fails.
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("--no-optional-locks")
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("LC_ALL", "C")
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn git_state(root: &Path, own_outputs: &[PathBuf]) -> GitState {
+    let Some(prefix) = git(root, &["rev-parse", "--show-prefix"]) else {
+        return GitState::Absent(
+            "the workspace is not inside a git work tree (or git is not installed)".to_owned(),
+        );
+    };
+    let Some(commit) = git(root, &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]) else {
+        return GitState::Absent("the git repository has no commit yet".to_owned());
+    };
+    let Some(tree) = git(root, &["rev-parse", "--verify", "--quiet", "HEAD^{tree}"]) else {
+        return GitState::Absent("the commit's tree cannot be read".to_owned());
+    };
+    let mut status_args: Vec<String> = [
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--",
+        ".",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for output in own_outputs {
+        let output = absolute(output);
+        if output.starts_with(root) {
+            status_args.push(format!(":(exclude,literal){}", relative(root, &output)));
+        }
+    }
+    let status_args: Vec<&str> = status_args.iter().map(String::as_str).collect();
+    let dirty = git(root, &status_args).is_none_or(|status| !status.is_empty());
+    GitState::Checkout(GitInputs {
+        commit: commit.trim().to_owned(),
+        tree: tree.trim().to_owned(),
+        dirty,
+        workspace_path: prefix.trim().trim_end_matches('/').to_owned(),
+    })
+}
+
+/// cargo's configuration files for a workspace: `.cargo/config.toml` (or `.cargo/config`) in the
+/// root and each parent, nearest first, then `$CARGO_HOME`'s.
+fn cargo_config_files(root: &Path) -> Result<Vec<ConfigFile>, PlanError> {
+    let mut dirs: Vec<PathBuf> = root.ancestors().map(|dir| dir.join(".cargo")).collect();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    if let Some(home) = cargo_home {
+        if !dirs.contains(&home) {
+            dirs.push(home);
+        }
+    }
+    let mut files = Vec::new();
+    for dir in dirs {
+        let found = ["config.toml", "config"]
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|path| path.is_file());
+        if let Some(path) = found {
+            files.push(ConfigFile {
+                path: path.display().to_string(),
+                text: read_text(&path)?,
+            });
+        }
+    }
+    Ok(files)
+}
+
+fn resolve_registry(choice: &RegistryChoice, root: &Path) -> Result<RegistryTarget, PlanError> {
+    let configs = match choice {
+        RegistryChoice::Index(_) => Vec::new(),
+        _ => cargo_config_files(root)?,
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    registry_config::resolve(choice, &env, &configs).map_err(|error| match error {
+        ResolveError::Unknown { name, variable } => PlanError::UnknownRegistry { name, variable },
+        ResolveError::Config { path, message } => PlanError::CargoConfig { path, message },
+        ResolveError::BadIndex { url, why } => PlanError::InvalidIndexUrl { url, why },
+    })
+}
+
+fn read_snapshot(path: &Path, registry: &RegistryTarget) -> Result<RegistryObservations, PlanError> {
+    let text = read_text(path)?;
+    let snapshot = RegistrySnapshot::from_json(&text).map_err(|source| PlanError::Snapshot {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if let Some(observed) = &snapshot.registry {
+        if observed.index != registry.index {
+            return Err(PlanError::SnapshotRegistryMismatch {
+                path: path.display().to_string(),
+                snapshot_index: observed.index.clone(),
+                plan_index: registry.index.clone(),
+            });
+        }
+    }
+    Ok(RegistryObservations {
+        source: ObservationSource::Snapshot,
+        crates: snapshot.crates,
+    })
+}

@@ -1,0 +1,200 @@
+//! Errors that stop `convoy-plan` before a plan exists, each with a stable code, a help line and
+//! an exit code. Findings about the workspace are not errors: they are plan diagnostics.
+
+use convoy_schema::exit;
+use convoy_schema::ReadError;
+
+use crate::planning::PlanningError;
+
+/// Why `convoy-plan` could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// No manifest where the command looked.
+    #[error("no Cargo.toml at {path}")]
+    NoManifest {
+        /// The path looked at.
+        path: String,
+    },
+    /// `cargo metadata` refused the workspace.
+    #[error("cargo cannot read the workspace at {manifest}:\n{message}")]
+    Workspace {
+        /// The manifest given.
+        manifest: String,
+        /// Cargo's message.
+        message: String,
+    },
+    /// Cargo itself could not be run.
+    #[error("cannot run `{program} {args}`: {message}")]
+    Tool {
+        /// The program.
+        program: String,
+        /// Its arguments.
+        args: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A manifest is not valid TOML.
+    #[error("{path} is not valid TOML: {message}")]
+    ManifestSyntax {
+        /// The manifest, relative to the workspace root.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// `--package` or `--exclude` names a package that is not a member.
+    #[error("{option} {name}: `{name}` is not a member of the workspace")]
+    UnknownPackage {
+        /// The option (`--package` or `--exclude`).
+        option: &'static str,
+        /// The name given.
+        name: String,
+        /// The members' names.
+        members: Vec<String>,
+    },
+    /// `--registry NAME` names a registry no configuration defines.
+    #[error("registry `{name}` is not configured: no {variable} variable and no `registries.{name}.index` in cargo's configuration")]
+    UnknownRegistry {
+        /// The name given.
+        name: String,
+        /// The environment variable that was looked at.
+        variable: String,
+    },
+    /// A cargo configuration file is not valid.
+    #[error("cargo configuration {path} is not valid: {message}")]
+    CargoConfig {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--index` is not an index URL.
+    #[error("--index {url}: {why}")]
+    InvalidIndexUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The registry snapshot could not be used.
+    #[error("registry snapshot {path}: {source}")]
+    Snapshot {
+        /// The file.
+        path: String,
+        /// Why it could not be read.
+        source: ReadError,
+    },
+    /// The registry snapshot was taken of another registry.
+    #[error("registry snapshot {path} describes {snapshot_index}, but the plan targets {plan_index}")]
+    SnapshotRegistryMismatch {
+        /// The file.
+        path: String,
+        /// The registry the snapshot names.
+        snapshot_index: String,
+        /// The registry the plan targets.
+        plan_index: String,
+    },
+    /// A plan file could not be read.
+    #[error("plan {path}: {source}")]
+    PlanRead {
+        /// The file.
+        path: String,
+        /// Why it could not be read.
+        source: ReadError,
+    },
+    /// A plan's digest does not match its content.
+    #[error("plan {path} records digest {recorded}, but its content hashes to {computed}: it was edited after it was made")]
+    DigestMismatch {
+        /// The file.
+        path: String,
+        /// The digest in the file.
+        recorded: String,
+        /// The digest of the content.
+        computed: String,
+    },
+    /// The plan could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl PlanError {
+    /// Stable kebab-case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoManifest { .. } => "manifest-not-found",
+            Self::Workspace { .. } => "workspace-unreadable",
+            Self::Tool { .. } => "tool-failed",
+            Self::Read { .. } => "file-unreadable",
+            Self::ManifestSyntax { .. } => "manifest-invalid",
+            Self::UnknownPackage { .. } => "unknown-package",
+            Self::UnknownRegistry { .. } => "unknown-registry",
+            Self::CargoConfig { .. } => "cargo-config-invalid",
+            Self::InvalidIndexUrl { .. } => "invalid-index-url",
+            Self::Snapshot { source, .. } | Self::PlanRead { source, .. } => source.code(),
+            Self::SnapshotRegistryMismatch { .. } => "registry-snapshot-mismatch",
+            Self::DigestMismatch { .. } => "plan-digest-mismatch",
+            Self::Write { .. } => "output-unwritable",
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::NoManifest { .. } => {
+                "run in the workspace root or pass --manifest-path PATH/Cargo.toml".to_owned()
+            }
+            Self::Workspace { .. } => "fix the workspace until `cargo metadata --no-deps` succeeds".to_owned(),
+            Self::Tool { program, .. } => format!("make sure `{program}` is installed and on PATH (cargo is found through $CARGO first)"),
+            Self::Read { .. } | Self::Write { .. } => "check that the path exists and is accessible".to_owned(),
+            Self::ManifestSyntax { .. } => "fix the TOML syntax at the position given".to_owned(),
+            Self::UnknownPackage { members, .. } => {
+                format!("members are: {}", members.join(", "))
+            }
+            Self::UnknownRegistry { name, variable } => format!(
+                "define it in .cargo/config.toml as [registries.{name}] index = \"sparse+https://…/\", set {variable}, or pass --index URL"
+            ),
+            Self::CargoConfig { .. } => "fix the file; cargo reads it too".to_owned(),
+            Self::InvalidIndexUrl { .. } => {
+                "give the index as cargo does, e.g. sparse+https://index.crates.io/".to_owned()
+            }
+            Self::Snapshot { source, .. } | Self::PlanRead { source, .. } => source.help(),
+            Self::SnapshotRegistryMismatch { .. } => {
+                "take the snapshot of the registry you plan for, or choose that registry with --registry/--index".to_owned()
+            }
+            Self::DigestMismatch { .. } => {
+                "regenerate the plan with convoy-plan instead of editing it".to_owned()
+            }
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Write { .. } => exit::FAILED,
+            _ => exit::REFUSED,
+        }
+    }
+}
+
+impl From<PlanningError> for PlanError {
+    fn from(error: PlanningError) -> Self {
+        match error {
+            PlanningError::ManifestSyntax { file, message } => Self::ManifestSyntax {
+                path: file,
+                message,
+            },
+        }
+    }
+}

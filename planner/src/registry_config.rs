@@ -1,0 +1,209 @@
+//! Which registry a plan targets, resolved the way cargo resolves `--registry` and `--index`.
+//!
+//! Pure: the caller hands in the relevant environment variables and the text of cargo's
+//! configuration files, nearest first; [`crate::discover`] gathers them.
+
+use convoy_schema::snapshot::RegistryTarget;
+
+use crate::{CRATES_IO, CRATES_IO_INDEX};
+
+/// The registry asked for on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryChoice {
+    /// Neither `--registry` nor `--index`: cargo's `registry.default`, else crates.io.
+    Default,
+    /// `--registry NAME`.
+    Named(String),
+    /// `--index URL`.
+    Index(String),
+}
+
+/// A cargo configuration file's path (for messages) and text.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// Where it was read from.
+    pub path: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// Where resolution failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    /// No definition of the named registry.
+    Unknown {
+        /// The name.
+        name: String,
+        /// The environment variable cargo would read.
+        variable: String,
+    },
+    /// A configuration file is not TOML.
+    Config {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// `--index` is not an index URL.
+    BadIndex {
+        /// The URL.
+        url: String,
+        /// Why.
+        why: String,
+    },
+}
+
+/// The variable cargo reads for a registry's index: `CARGO_REGISTRIES_<NAME>_INDEX`.
+pub fn index_variable(name: &str) -> String {
+    format!(
+        "CARGO_REGISTRIES_{}_INDEX",
+        name.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// Resolves `choice`. `env` looks up an environment variable; `configs` are cargo's
+/// configuration files, highest precedence first.
+pub fn resolve(
+    choice: &RegistryChoice,
+    env: &dyn Fn(&str) -> Option<String>,
+    configs: &[ConfigFile],
+) -> Result<RegistryTarget, ResolveError> {
+    match choice {
+        RegistryChoice::Index(url) => {
+            check_index_url(url)?;
+            Ok(RegistryTarget {
+                name: None,
+                index: url.clone(),
+            })
+        }
+        RegistryChoice::Named(name) => named(name, env, configs),
+        RegistryChoice::Default => {
+            let default = match env("CARGO_REGISTRY_DEFAULT") {
+                Some(name) => Some(name),
+                None => first_string(configs, &["registry", "default"])?,
+            };
+            named(default.as_deref().unwrap_or(CRATES_IO), env, configs)
+        }
+    }
+}
+
+fn named(
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    configs: &[ConfigFile],
+) -> Result<RegistryTarget, ResolveError> {
+    if name == CRATES_IO {
+        return Ok(RegistryTarget {
+            name: Some(CRATES_IO.to_owned()),
+            index: CRATES_IO_INDEX.to_owned(),
+        });
+    }
+    let variable = index_variable(name);
+    let index = match env(&variable) {
+        Some(index) => Some(index),
+        None => first_string(configs, &["registries", name, "index"])?,
+    };
+    match index {
+        Some(index) => Ok(RegistryTarget {
+            name: Some(name.to_owned()),
+            index,
+        }),
+        None => Err(ResolveError::Unknown {
+            name: name.to_owned(),
+            variable,
+        }),
+    }
+}
+
+/// The first string at `keys` across `configs`, in precedence order.
+fn first_string(configs: &[ConfigFile], keys: &[&str]) -> Result<Option<String>, ResolveError> {
+    for config in configs {
+        let doc: toml_edit::DocumentMut =
+            config.text.parse().map_err(|e: toml_edit::TomlError| ResolveError::Config {
+                path: config.path.clone(),
+                message: e.to_string().trim_end().to_owned(),
+            })?;
+        let mut item: Option<&toml_edit::Item> = Some(doc.as_item());
+        for key in keys {
+            item = item.and_then(|i| i.get(key));
+        }
+        if let Some(value) = item.and_then(toml_edit::Item::as_str) {
+            return Ok(Some(value.to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+fn check_index_url(url: &str) -> Result<(), ResolveError> {
+    let bad = |why: &str| {
+        Err(ResolveError::BadIndex {
+            url: url.to_owned(),
+            why: why.to_owned(),
+        })
+    };
+    let rest = url.strip_prefix("sparse+").unwrap_or(url);
+    let Some((scheme, after)) = rest.split_once("://") else {
+        return bad("it has no scheme such as sparse+https://");
+    };
+    if !matches!(scheme, "http" | "https" | "file" | "ssh" | "git") {
+        return bad("the scheme must be http, https, file, ssh or git (with sparse+ for a sparse index)");
+    }
+    if after.is_empty() || after.chars().any(char::is_whitespace) {
+        return bad("it has no host or contains whitespace");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(path: &str, text: &str) -> ConfigFile {
+        ConfigFile {
+            path: path.to_owned(),
+            text: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn default_is_crates_io() {
+        let target = resolve(&RegistryChoice::Default, &|_| None, &[]).unwrap();
+        assert_eq!(target.name.as_deref(), Some("crates-io"));
+        assert_eq!(target.index, "sparse+https://index.crates.io/");
+    }
+
+    #[test]
+    fn named_registry_from_env_before_config_and_nearest_config_first() {
+        let configs = [
+            config("near", "[registries.my-reg]\nindex = \"sparse+https://near/\"\n"),
+            config("far", "[registries.my-reg]\nindex = \"sparse+https://far/\"\n[registry]\ndefault = \"my-reg\"\n"),
+        ];
+        let choice = RegistryChoice::Named("my-reg".into());
+        assert_eq!(resolve(&choice, &|_| None, &configs).unwrap().index, "sparse+https://near/");
+        let env = |var: &str| (var == "CARGO_REGISTRIES_MY_REG_INDEX").then(|| "sparse+https://env/".to_owned());
+        assert_eq!(resolve(&choice, &env, &configs).unwrap().index, "sparse+https://env/");
+        let default = resolve(&RegistryChoice::Default, &|_| None, &configs).unwrap();
+        assert_eq!(default.name.as_deref(), Some("my-reg"));
+    }
+
+    #[test]
+    fn unknown_registry_and_bad_config_and_bad_index() {
+        assert_eq!(
+            resolve(&RegistryChoice::Named("nope".into()), &|_| None, &[]),
+            Err(ResolveError::Unknown {
+                name: "nope".into(),
+                variable: "CARGO_REGISTRIES_NOPE_INDEX".into()
+            })
+        );
+        let broken = [config("broken.toml", "[registries\n")];
+        assert!(matches!(
+            resolve(&RegistryChoice::Named("x".into()), &|_| None, &broken),
+            Err(ResolveError::Config { path, .. }) if path == "broken.toml"
+        ));
+        for bad in ["index.crates.io", "ftp://x/", "sparse+https://"] {
+            assert!(resolve(&RegistryChoice::Index(bad.into()), &|_| None, &[]).is_err(), "{bad}");
+        }
+        let given = resolve(&RegistryChoice::Index("sparse+http://127.0.0.1:1/i/".into()), &|_| None, &[]).unwrap();
+        assert_eq!(given.name, None);
+    }
+}
