@@ -1,1 +1,188 @@
-//! x
+//! Shared helpers for Convoy's cross-binary tests and benchmarks: small Cargo workspaces
+//! generated in temporary directories, deterministic git commits, and the built binaries.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use convoy_planner::discover::{discover, DiscoverRequest};
+use convoy_planner::error::PlanError;
+use convoy_planner::planning;
+use convoy_planner::registry_config::RegistryChoice;
+use convoy_schema::plan::{Plan, Selection};
+
+/// A manifest for a test package with the metadata registries require, plus `extra` TOML.
+pub fn manifest(name: &str, version: &str, extra: &str) -> String {
+    format!(
+        "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n\
+         description = \"The {name} test crate.\"\nlicense = \"MIT\"\n{extra}"
+    )
+}
+
+/// A Cargo workspace in a temporary directory, removed on drop.
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// A virtual workspace whose members are directories named like the packages, with
+    /// `root_extra` appended to the root manifest.
+    pub fn new(members: &[(&str, String)], root_extra: &str) -> Self {
+        let fixture = Self::empty();
+        let list: Vec<String> = members.iter().map(|(dir, _)| format!("\"{dir}\"")).collect();
+        fixture.write(
+            "Cargo.toml",
+            &format!(
+                "[workspace]\nresolver = \"2\"\nmembers = [{}]\n{root_extra}",
+                list.join(", ")
+            ),
+        );
+        for (dir, text) in members {
+            fixture.write(&format!("{dir}/Cargo.toml"), text);
+            fixture.write(&format!("{dir}/src/lib.rs"), "");
+        }
+        fixture
+    }
+
+    /// An empty temporary directory.
+    pub fn empty() -> Self {
+        Self {
+            dir: tempfile::Builder::new()
+                .prefix("convoy-fixture-")
+                .tempdir()
+                .expect("temporary directory"),
+        }
+    }
+
+    /// The workspace root.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to `path` under the root, creating directories.
+    pub fn write(&self, path: &str, text: &str) {
+        let path = self.root().join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create fixture directory");
+        }
+        std::fs::write(path, text).expect("write fixture file");
+    }
+
+    /// `git init` and one commit of everything, with fixed identity and dates so the commit id
+    /// depends on the content only.
+    pub fn commit(&self) {
+        git(self.root(), &["init", "--quiet", "--initial-branch=main"]);
+        git(self.root(), &["add", "--all"]);
+        git(self.root(), &["commit", "--quiet", "--message", "fixture"]);
+    }
+
+    /// Plans the workspace through the library (discovery and core), for the default registry.
+    pub fn plan(&self) -> Plan {
+        self.plan_with(|_| {}).expect("planning succeeds")
+    }
+
+    /// Plans the workspace after `adjust` changes the request.
+    pub fn plan_with(&self, adjust: impl FnOnce(&mut DiscoverRequest)) -> Result<Plan, PlanError> {
+        let mut request = DiscoverRequest {
+            manifest_path: self.root().join("Cargo.toml"),
+            registry: RegistryChoice::Default,
+            registry_state: None,
+            selection: Selection::default(),
+            own_outputs: Vec::new(),
+        };
+        adjust(&mut request);
+        let input = discover(&request)?;
+        Ok(planning::plan(&input)?)
+    }
+}
+
+/// Runs git with a fixed identity and clock; panics when it fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "core.autocrlf=false", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Convoy Test")
+        .env("GIT_AUTHOR_EMAIL", "test@convoy.invalid")
+        .env("GIT_COMMITTER_NAME", "Convoy Test")
+        .env("GIT_COMMITTER_EMAIL", "test@convoy.invalid")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The codes of a plan's diagnostics, sorted, with duplicates.
+pub fn codes(plan: &Plan) -> Vec<String> {
+    let mut codes: Vec<String> = plan.diagnostics.iter().map(|d| d.code.clone()).collect();
+    codes.sort();
+    codes
+}
+
+/// Path of a Convoy binary of this workspace, built (once per process) with the profile the
+/// tests were built with, so the tests never run a stale binary.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/<test> (or target/<profile>/<bin>).
+        let mut dir = exe.parent().expect("executable directory").to_path_buf();
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            dir.pop();
+        }
+        let release = dir.file_name().is_some_and(|n| n == "release");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(workspace)
+            .args(["build", "--quiet", "--workspace", "--bins"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo build runs");
+        assert!(status.success(), "building the Convoy binaries failed");
+        dir
+    });
+    dir.join(name)
+}
+
+/// Output of a finished process, with helpers for assertions.
+pub struct Run {
+    /// The raw output.
+    pub output: Output,
+}
+
+impl Run {
+    /// Exit code (-1 when killed by a signal).
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    /// Standard output as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    /// Standard error as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+}
+
+/// Runs `command` to completion.
+pub fn run(command: &mut Command) -> Run {
+    Run {
+        output: command.output().expect("process runs"),
+    }
+}
