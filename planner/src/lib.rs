@@ -14,6 +14,8 @@ pub mod model;
 pub mod planning;
 pub mod registry_config;
 pub mod render;
+#[cfg(test)]
+mod testing;
 
 /// Cargo's name for crates.io.
 pub const CRATES_IO: &str = "crates-io";

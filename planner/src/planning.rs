@@ -724,3 +724,114 @@ pub fn severity_counts(diagnostics: &[Diagnostic]) -> (usize, usize) {
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     (errors, diagnostics.len() - errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RegistryObservations;
+    use crate::testing::{member, workspace, PathDep};
+    use convoy_schema::snapshot::ObservedVersion;
+    use proptest::prelude::*;
+
+    const NORMAL: DependencyKind = DependencyKind::Normal;
+    const DEV: DependencyKind = DependencyKind::Dev;
+
+    #[test]
+    fn version_added_to_path_dependency_orders_and_is_edited() {
+        let plan = plan(&workspace(vec![
+            member("a", "0.2.0", &[], ""),
+            member("b", "1.0.0", &[("a", NORMAL, None)], ""),
+        ]))
+        .unwrap();
+        let b = plan.package("b").unwrap();
+        assert_eq!(b.dependencies[0].requirement.as_deref(), Some("^0.2.0"));
+        assert_eq!(b.manifest.edits.len(), 1);
+        assert_eq!(b.manifest.edits[0].table, ["dependencies", "a"]);
+        assert!(b.manifest.published.contains("a = { version = \"^0.2.0\" }"), "{}", b.manifest.published);
+        assert_eq!(plan.waves, [["a"], ["b"]]);
+        assert!(plan.digest_is_valid());
+    }
+
+    #[test]
+    fn skipped_dependency_does_not_delay_its_dependents() {
+        let mut input = workspace(vec![
+            member("a", "0.1.0", &[], ""),
+            member("b", "0.1.0", &[("a", NORMAL, Some("0.1"))], ""),
+        ]);
+        input.observations = RegistryObservations {
+            source: ObservationSource::Snapshot,
+            crates: [(
+                "A".to_owned(),
+                vec![ObservedVersion { version: "0.1.0".parse().unwrap(), cksum: "00".repeat(32), yanked: false }],
+            )]
+            .into_iter()
+            .collect(),
+        };
+        let plan = plan(&input).unwrap();
+        assert_eq!(plan.package("a").unwrap().action, Action::Skip, "names match case-insensitively");
+        assert_eq!(plan.waves, [["b"]]);
+        assert_eq!(plan.inputs.registry_observations.crates.keys().collect::<Vec<_>>(), ["a"]);
+    }
+
+    /// A random workspace: a DAG of members (edges to lower indices) with random kinds and
+    /// requirements, some members `publish = false`, and a random permutation of the list.
+    fn random_workspace() -> impl Strategy<Value = (WorkspaceInput, Vec<usize>)> {
+        (1usize..14).prop_flat_map(|n| {
+            let edges = proptest::collection::vec((0..n, 0..n, 0u8..4), 0..n * 2);
+            let unpublished = proptest::collection::vec(any::<bool>(), n);
+            let order = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
+            (edges, unpublished, order).prop_map(move |(edges, unpublished, order)| {
+                let name = |i: usize| format!("m{i:02}");
+                let names: Vec<String> = (0..n).map(name).collect();
+                let members = (0..n)
+                    .map(|i| {
+                        let mut deps: Vec<PathDep<'_>> = Vec::new();
+                        for (from, to, style) in &edges {
+                            if *from != i || to >= from || deps.iter().any(|(t, _, _)| *t == names[*to]) {
+                                continue;
+                            }
+                            let dep = match style {
+                                0 => (names[*to].as_str(), NORMAL, Some("0.1")),
+                                1 => (names[*to].as_str(), NORMAL, None),
+                                2 => (names[*to].as_str(), DEV, Some("0.1")),
+                                _ => (names[*to].as_str(), DEV, None),
+                            };
+                            deps.push(dep);
+                        }
+                        let extra = if unpublished[i] && i % 3 == 0 { "publish = false\n" } else { "" };
+                        member(&names[i], "0.1.0", &deps, extra)
+                    })
+                    .collect();
+                (workspace(members), order)
+            })
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn plan_is_independent_of_member_order((input, order) in random_workspace()) {
+            let expected = plan(&input).unwrap().to_pretty_json();
+            let mut shuffled = input.clone();
+            shuffled.members = order.iter().map(|&i| input.members[i].clone()).collect();
+            prop_assert_eq!(plan(&shuffled).unwrap().to_pretty_json(), expected);
+        }
+
+        #[test]
+        fn ordering_edges_go_from_lower_to_higher_waves((input, _) in random_workspace()) {
+            let plan = plan(&input).unwrap();
+            for package in plan.packages.iter().filter(|p| p.action == Action::Publish) {
+                let wave = package.wave.expect("publish packages have a wave");
+                prop_assert!(plan.waves[wave as usize].contains(&package.name));
+                for dep in package.dependencies.iter().filter(|d| d.orders_publishing) {
+                    if let Some(target_wave) = plan.package(&dep.name).and_then(|t| t.wave) {
+                        prop_assert!(target_wave < wave, "{} -> {}", package.name, dep.name);
+                    }
+                }
+            }
+            for package in plan.packages.iter().filter(|p| p.action != Action::Publish) {
+                prop_assert_eq!(package.wave, None);
+            }
+            prop_assert!(plan.digest_is_valid());
+        }
+    }
+}

@@ -264,3 +264,36 @@ pub fn human(plan: &Plan) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planning::plan;
+    use crate::testing::{member, workspace};
+    use convoy_schema::plan::DependencyKind;
+
+    fn example() -> Plan {
+        plan(&workspace(vec![
+            member("core", "0.2.0", &[], ""),
+            member("macros", "0.2.0", &[("core", DependencyKind::Dev, Some("0.2"))], ""),
+            member("app", "0.2.0", &[("core", DependencyKind::Normal, None), ("macros", DependencyKind::Normal, Some("0.2"))], ""),
+            member("xtask", "0.1.0", &[], "publish = false\n"),
+        ]))
+        .expect("plan")
+    }
+
+    #[test]
+    fn markdown_snapshot() {
+        insta::assert_snapshot!(markdown(&example()));
+    }
+
+    #[test]
+    fn human_snapshot() {
+        insta::assert_snapshot!(human(&example()));
+    }
+
+    #[test]
+    fn table_cells_escape_pipes() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

@@ -1,0 +1,292 @@
+//! Wire-format guarantees: the checked-in JSON Schemas match the types, every wire type
+//! round-trips through JSON, and the plan digest follows the documented rule.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use convoy_schema::plan::{
+    Action, DependencyKind, Diagnostic, GitInputs, Inputs, ManifestEdit, ManifestPlan,
+    ObservationSource, Observations, Package, PackageDependency, Plan, Selection, Severity,
+    PLAN_FORMAT_VERSION,
+};
+use convoy_schema::snapshot::{ObservedVersion, RegistryTarget, SNAPSHOT_FORMAT_VERSION};
+use convoy_schema::RegistrySnapshot;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+
+fn schemas_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas")
+}
+
+/// Compares a generated schema with the checked-in file; `CONVOY_BLESS=1` rewrites the file.
+fn check_schema(file: &str, generated: &str) {
+    let path = schemas_dir().join(file);
+    if std::env::var_os("CONVOY_BLESS").is_some() {
+        std::fs::write(&path, generated).expect("write schema");
+        return;
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{} differs from the types; run `CONVOY_BLESS=1 cargo nextest run -p convoy-schema` and commit it \
+         (and bump the format version if the change is not only documentation)",
+        path.display()
+    );
+}
+
+#[test]
+fn plan_schema_is_checked_in() {
+    check_schema("plan.v1.schema.json", &Plan::json_schema());
+}
+
+#[test]
+fn registry_snapshot_schema_is_checked_in() {
+    check_schema("registry-snapshot.v1.schema.json", &RegistrySnapshot::json_schema());
+}
+
+fn text() -> impl Strategy<Value = String> {
+    // Includes quotes, backslashes, control characters and non-ASCII, which JSON must escape.
+    "[a-z0-9 _\\-\"\\\\/\\n\\tä→]{0,12}"
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_-]{0,10}"
+}
+
+fn version() -> impl Strategy<Value = semver::Version> {
+    (0u64..5, 0u64..20, 0u64..20, proptest::option::of("[a-z]{1,5}(\\.(0|[1-9][0-9]?))?")).prop_map(
+        |(major, minor, patch, pre)| {
+            let mut version = semver::Version::new(major, minor, patch);
+            if let Some(pre) = pre {
+                version.pre = semver::Prerelease::new(&pre).expect("prerelease");
+            }
+            version
+        },
+    )
+}
+
+fn observed() -> impl Strategy<Value = ObservedVersion> {
+    (version(), "[0-9a-f]{64}", any::<bool>()).prop_map(|(version, cksum, yanked)| ObservedVersion {
+        version,
+        cksum,
+        yanked,
+    })
+}
+
+fn crates() -> impl Strategy<Value = BTreeMap<String, Vec<ObservedVersion>>> {
+    proptest::collection::btree_map(name(), proptest::collection::vec(observed(), 0..3), 0..3)
+}
+
+fn registry() -> impl Strategy<Value = RegistryTarget> {
+    (proptest::option::of(name()), text()).prop_map(|(name, index)| RegistryTarget { name, index })
+}
+
+fn diagnostic() -> impl Strategy<Value = Diagnostic> {
+    (name(), any::<bool>(), proptest::option::of(name()), text(), text()).prop_map(
+        |(code, error, package, message, help)| Diagnostic {
+            code,
+            severity: if error { Severity::Error } else { Severity::Warning },
+            package,
+            message,
+            help,
+        },
+    )
+}
+
+fn kind() -> impl Strategy<Value = DependencyKind> {
+    prop_oneof![
+        Just(DependencyKind::Normal),
+        Just(DependencyKind::Build),
+        Just(DependencyKind::Dev)
+    ]
+}
+
+fn package() -> impl Strategy<Value = Package> {
+    let dependency = (name(), proptest::option::of(name()), kind(), proptest::option::of(text()), proptest::option::of(text()), any::<bool>())
+        .prop_map(|(name, rename, kind, target, requirement, orders_publishing)| PackageDependency {
+            name,
+            rename,
+            kind,
+            target,
+            requirement,
+            orders_publishing,
+        });
+    let edit = (text(), proptest::collection::vec(text(), 1..4), text(), text(), text()).prop_map(
+        |(file, table, key, value, summary)| ManifestEdit { file, table, key, value, summary },
+    );
+    let action = prop_oneof![Just(Action::Publish), Just(Action::Skip), Just(Action::Excluded)];
+    (
+        name(),
+        version(),
+        text(),
+        action,
+        text(),
+        proptest::option::of(0u32..9),
+        proptest::collection::vec(dependency, 0..3),
+        proptest::collection::vec(edit, 0..2),
+        text(),
+    )
+        .prop_map(
+            |(name, version, manifest_path, action, reason, wave, dependencies, edits, published)| Package {
+                name,
+                version,
+                manifest_path,
+                action,
+                reason,
+                wave,
+                dependencies,
+                manifest: ManifestPlan { edits, published },
+            },
+        )
+}
+
+fn plan() -> impl Strategy<Value = Plan> {
+    let git = proptest::option::of(("[0-9a-f]{40}", "[0-9a-f]{40}", any::<bool>(), text()).prop_map(
+        |(commit, tree, dirty, workspace_path)| GitInputs { commit, tree, dirty, workspace_path },
+    ));
+    let source = prop_oneof![Just(ObservationSource::Absent), Just(ObservationSource::Snapshot)];
+    let inputs = (
+        text(),
+        git,
+        proptest::collection::btree_map(text(), text(), 0..3),
+        proptest::option::of(text()),
+        proptest::collection::vec(name(), 0..2),
+        proptest::collection::vec(name(), 0..2),
+        source,
+        crates(),
+    )
+        .prop_map(|(cargo_version, git, manifests, lockfile, packages, exclude, source, crates)| Inputs {
+            cargo_version,
+            git,
+            manifests,
+            lockfile,
+            selection: Selection { packages, exclude },
+            registry_observations: Observations { source, crates },
+        });
+    (
+        inputs,
+        registry(),
+        proptest::collection::vec(package(), 0..4),
+        proptest::collection::vec(proptest::collection::vec(name(), 0..3), 0..3),
+        proptest::collection::vec(diagnostic(), 0..3),
+    )
+        .prop_map(|(inputs, registry, packages, waves, diagnostics)| {
+            let mut plan = Plan {
+                format_version: PLAN_FORMAT_VERSION,
+                digest: String::new(),
+                inputs,
+                registry,
+                packages,
+                waves,
+                diagnostics,
+            };
+            plan.seal();
+            plan
+        })
+}
+
+/// Removes JSON whitespace outside strings: the pretty file becomes the compact form.
+fn strip_insignificant_whitespace(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The digest recomputed from the file text alone, following docs/plan-format.md: compact the
+/// JSON, drop the `"digest":"…",` member, SHA-256 what is left.
+fn digest_from_file_text(file: &str) -> String {
+    let compact = strip_insignificant_whitespace(file);
+    let start = compact.find(",\"digest\":\"").expect("digest member");
+    let value_start = start + ",\"digest\":\"".len();
+    let end = value_start + compact[value_start..].find('"').expect("digest end") + 1;
+    let without = format!("{}{}", &compact[..start], &compact[end..]);
+    convoy_schema::digest::sha256_digest(without.as_bytes())
+}
+
+proptest! {
+    #[test]
+    fn plans_round_trip_through_json(plan in plan()) {
+        let text = plan.to_pretty_json();
+        prop_assert!(text.ends_with("}\n"), "plan file must end with a newline");
+        let back = Plan::from_json(&text).expect("reads back");
+        prop_assert_eq!(&back, &plan);
+        prop_assert!(back.digest_is_valid());
+    }
+
+    #[test]
+    fn snapshots_round_trip_through_json(registry in proptest::option::of(registry()), crates in crates()) {
+        let snapshot = RegistrySnapshot { format_version: SNAPSHOT_FORMAT_VERSION, registry, crates };
+        let text = serde_json::to_string_pretty(&snapshot).expect("serializes");
+        prop_assert_eq!(RegistrySnapshot::from_json(&text).expect("reads back"), snapshot);
+    }
+
+    #[test]
+    fn digest_matches_an_independent_recomputation(plan in plan()) {
+        prop_assert_eq!(digest_from_file_text(&plan.to_pretty_json()), plan.digest.clone());
+    }
+
+    #[test]
+    fn any_content_change_changes_the_digest(plan in plan(), reason in text()) {
+        let mut edited = plan.clone();
+        edited.inputs.cargo_version.push_str(&reason);
+        edited.inputs.cargo_version.push('!');
+        prop_assert!(!edited.digest_is_valid());
+    }
+}
+
+#[test]
+fn digest_rule_worked_example_from_the_docs() {
+    // The example in docs/plan-format.md, "The digest": keep the two in step.
+    let plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        digest: String::new(),
+        inputs: Inputs {
+            cargo_version: "cargo 1.95.0".into(),
+            git: None,
+            manifests: BTreeMap::new(),
+            lockfile: None,
+            selection: Selection::default(),
+            registry_observations: Observations { source: ObservationSource::Absent, crates: BTreeMap::new() },
+        },
+        registry: RegistryTarget { name: Some("crates-io".into()), index: "sparse+https://index.crates.io/".into() },
+        packages: Vec::new(),
+        waves: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let compact = r#"{"format_version":"1.0","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packages":[],"waves":[],"diagnostics":[]}"#;
+    assert_eq!(plan.compute_digest(), convoy_schema::digest::sha256_digest(compact.as_bytes()));
+    let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/plan-format.md"))
+        .expect("docs/plan-format.md");
+    assert!(docs.contains(compact), "docs/plan-format.md must show the compact form");
+    assert!(docs.contains(&plan.compute_digest()), "docs/plan-format.md must show the digest {}", plan.compute_digest());
+}
+
+#[test]
+fn unknown_fields_are_refused() {
+    let mut value: serde_json::Value = serde_json::from_str(&plan_example().to_pretty_json()).unwrap();
+    value["extra"] = serde_json::json!(1);
+    let error = Plan::from_json(&value.to_string()).unwrap_err();
+    assert_eq!(error.code(), "document-invalid");
+}
+
+fn plan_example() -> Plan {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    plan().new_tree(&mut runner).unwrap().current()
+}
