@@ -149,7 +149,8 @@ pub fn diagnostic(
 /// Orders diagnostics: errors first, then by package, code and message.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (a.severity, &a.package, &a.code, &a.message).cmp(&(b.severity, &b.package, &b.code, &b.message))
+        (a.severity, &a.package, &a.code, &a.message)
+            .cmp(&(b.severity, &b.package, &b.code, &b.message))
     });
 }
 
@@ -177,7 +178,10 @@ mod tests {
         for code in Code::ALL {
             let text = code.as_str();
             assert!(seen.insert(text), "duplicate {text}");
-            assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{text}");
+            assert!(
+                text.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{text}"
+            );
             assert!(!code.summary().is_empty());
         }
     }

@@ -5,6 +5,10 @@
 //! Nothing here writes. `cargo metadata --no-deps` does not resolve, so it creates no
 //! `Cargo.lock`; git runs with `--no-optional-locks` so `git status` does not refresh the index.
 
+// An IO edge: planner/clippy.toml forbids these calls everywhere else in the planner.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
@@ -44,23 +48,41 @@ pub fn discover(request: &DiscoverRequest) -> Result<WorkspaceInput, PlanError> 
             path: request.manifest_path.display().to_string(),
         });
     }
-    let metadata = MetadataCommand::new()
-        .manifest_path(&manifest_path)
-        .no_deps()
-        .exec()
-        .map_err(|error| PlanError::Workspace {
-            manifest: request.manifest_path.display().to_string(),
-            message: match error {
-                cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim_end().to_owned(),
-                other => other.to_string(),
-            },
-        })?;
+    // git and `cargo --version` need only the manifest's directory; they run while cargo
+    // reads the workspace. The workspace root is the nearest ancestor cargo reports, so the git
+    // state is taken again below in the rare case it differs.
+    let manifest_dir = manifest_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let (metadata, early_git, cargo_version) = std::thread::scope(|scope| {
+        let version = scope.spawn(cargo_version);
+        let git = scope.spawn(|| git_state(&manifest_dir, &request.own_outputs));
+        let metadata = read_metadata(request, &manifest_path);
+        let git = git
+            .join()
+            .unwrap_or_else(|_| GitState::Absent("git state could not be read".to_owned()));
+        let version = version.join().unwrap_or_else(|_| {
+            Err(PlanError::Tool {
+                program: cargo_program().display().to_string(),
+                args: "--version".to_owned(),
+                message: "the thread running it panicked".to_owned(),
+            })
+        });
+        (metadata, git, version)
+    });
+    let metadata = metadata?;
     let root = metadata.workspace_root.as_std_path().to_path_buf();
+    let git = if root == manifest_dir {
+        early_git
+    } else {
+        git_state(&root, &request.own_outputs)
+    };
     tracing::debug!(root = %root.display(), "workspace found");
 
     let root_manifest = read_text(&root.join("Cargo.toml"))?;
     let packages = metadata.workspace_packages();
-    let member_dirs: Vec<(&Utf8Path, &str)> = packages
+    let member_dirs: BTreeMap<&Utf8Path, &str> = packages
         .iter()
         .filter_map(|p| Some((p.manifest_path.parent()?, p.name.as_str())))
         .collect();
@@ -82,12 +104,13 @@ pub fn discover(request: &DiscoverRequest) -> Result<WorkspaceInput, PlanError> 
                 source: match (&dep.path, &dep.source) {
                     (Some(path), _) => DependencySource::Path {
                         member: member_dirs
-                            .iter()
-                            .find(|(dir, _)| *dir == path.as_path())
-                            .map(|(_, name)| (*name).to_owned()),
+                            .get(path.as_path())
+                            .map(|name| (*name).to_owned()),
                         path: relative(&root, path.as_std_path()),
                     },
-                    (None, Some(source)) if source.repr.starts_with("git+") => DependencySource::Git,
+                    (None, Some(source)) if source.repr.starts_with("git+") => {
+                        DependencySource::Git
+                    }
                     _ => DependencySource::Registry(dep.registry.clone()),
                 },
             })
@@ -121,13 +144,30 @@ pub fn discover(request: &DiscoverRequest) -> Result<WorkspaceInput, PlanError> 
     Ok(WorkspaceInput {
         root_manifest,
         members,
-        cargo_version: cargo_version()?,
-        git: git_state(&root, &request.own_outputs),
+        cargo_version: cargo_version?,
+        git,
         lockfile,
         registry,
         selection: request.selection.clone(),
         observations,
     })
+}
+
+fn read_metadata(
+    request: &DiscoverRequest,
+    manifest_path: &Path,
+) -> Result<cargo_metadata::Metadata, PlanError> {
+    MetadataCommand::new()
+        .manifest_path(manifest_path)
+        .no_deps()
+        .exec()
+        .map_err(|error| PlanError::Workspace {
+            manifest: request.manifest_path.display().to_string(),
+            message: match error {
+                cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim_end().to_owned(),
+                other => other.to_string(),
+            },
+        })
 }
 
 fn check_selection(selection: &Selection, members: &[Member]) -> Result<(), PlanError> {
@@ -206,7 +246,9 @@ fn cargo_version() -> Result<String, PlanError> {
         .output()
         .map_err(|e| failed(e.to_string()))?;
     if !output.status.success() {
-        return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+        return Err(failed(
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
@@ -308,7 +350,10 @@ fn resolve_registry(choice: &RegistryChoice, root: &Path) -> Result<RegistryTarg
     })
 }
 
-fn read_snapshot(path: &Path, registry: &RegistryTarget) -> Result<RegistryObservations, PlanError> {
+fn read_snapshot(
+    path: &Path,
+    registry: &RegistryTarget,
+) -> Result<RegistryObservations, PlanError> {
     let text = read_text(path)?;
     let snapshot = RegistrySnapshot::from_json(&text).map_err(|source| PlanError::Snapshot {
         path: path.display().to_string(),

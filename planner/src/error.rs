@@ -92,7 +92,9 @@ pub enum PlanError {
         source: ReadError,
     },
     /// The registry snapshot was taken of another registry.
-    #[error("registry snapshot {path} describes {snapshot_index}, but the plan targets {plan_index}")]
+    #[error(
+        "registry snapshot {path} describes {snapshot_index}, but the plan targets {plan_index}"
+    )]
     SnapshotRegistryMismatch {
         /// The file.
         path: String,

@@ -78,7 +78,12 @@ pub fn order(nodes: &BTreeSet<String>, edges: &BTreeSet<(String, String)>) -> Or
 
     let waves = index
         .iter()
-        .map(|(name, node)| ((*name).to_owned(), component_wave[component_of[node.index()]]))
+        .map(|(name, node)| {
+            (
+                (*name).to_owned(),
+                component_wave[component_of[node.index()]],
+            )
+        })
         .collect();
     Ordering { waves, cycles }
 }

@@ -93,7 +93,11 @@ fn table_names(kind: DependencyKind) -> &'static [&'static str] {
 fn dependency_entry<'a>(member: &'a DocumentMut, key: &DependencyKey) -> Option<&'a Item> {
     let mut scope: &dyn TableLike = member.as_table();
     if let Some(target) = &key.target {
-        scope = scope.get("target")?.as_table_like()?.get(target)?.as_table_like()?;
+        scope = scope
+            .get("target")?
+            .as_table_like()?
+            .get(target)?
+            .as_table_like()?;
     }
     table_names(key.kind)
         .iter()
@@ -376,7 +380,10 @@ fn merged_with_workspace(member_entry: &Item, root_entry: Option<&Item>) -> Item
     let mut merged = InlineTable::new();
     match root_entry {
         Some(item) if item.is_str() => {
-            merged.insert("version", item.as_value().cloned().unwrap_or_else(|| "".into()));
+            merged.insert(
+                "version",
+                item.as_value().cloned().unwrap_or_else(|| "".into()),
+            );
         }
         Some(item) => {
             if let Some(fields) = item.as_table_like() {
@@ -404,7 +411,11 @@ fn merged_with_workspace(member_entry: &Item, root_entry: Option<&Item>) -> Item
         let mut features: Vec<String> = merged
             .get("features")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         for feature in member_features {
             if !features.contains(&feature) {
@@ -514,24 +525,36 @@ e = { path = "../e" }
         let normal = DependencyKind::Normal;
         assert_eq!(
             decl(key(normal, None, "b")),
-            VersionDeclaration { declared: false, site: VersionSite::WorkspaceRoot }
+            VersionDeclaration {
+                declared: false,
+                site: VersionSite::WorkspaceRoot
+            }
         );
         assert!(decl(key(normal, None, "serde")).declared);
         assert_eq!(
             decl(key(normal, None, "c")),
-            VersionDeclaration { declared: true, site: VersionSite::Member }
+            VersionDeclaration {
+                declared: true,
+                site: VersionSite::Member
+            }
         );
         assert!(decl(key(normal, None, "d")).declared);
         let dev = key(DependencyKind::Dev, Some("cfg(unix)"), "e");
         assert_eq!(
             decl(dev.clone()),
-            VersionDeclaration { declared: false, site: VersionSite::Member }
+            VersionDeclaration {
+                declared: false,
+                site: VersionSite::Member
+            }
         );
         assert_eq!(
             entry_table_path(&member, &dev),
             ["target", "cfg(unix)", "dev_dependencies", "e"]
         );
-        assert_eq!(version_declaration(&member, &root, &key(normal, None, "zz")), None);
+        assert_eq!(
+            version_declaration(&member, &root, &key(normal, None, "zz")),
+            None
+        );
     }
 
     #[test]

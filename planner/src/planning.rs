@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use convoy_schema::digest::sha256_digest;
 use convoy_schema::plan::{
-    Action, DependencyKind, Diagnostic, Inputs, ManifestEdit, ManifestPlan, Observations,
-    ObservationSource, Package, PackageDependency, Plan, Selection, Severity, PLAN_FORMAT_VERSION,
+    Action, DependencyKind, Diagnostic, Inputs, ManifestEdit, ManifestPlan, ObservationSource,
+    Observations, Package, PackageDependency, Plan, Selection, Severity, PLAN_FORMAT_VERSION,
 };
 use convoy_schema::snapshot::{CrateObservations, ObservedVersion};
 use semver::VersionReq;
@@ -63,10 +63,11 @@ impl InternalDependency<'_> {
 
 /// Builds the plan for `input`.
 pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
-    let root = manifest::parse(&input.root_manifest).map_err(|e| PlanningError::ManifestSyntax {
-        file: ROOT_MANIFEST.to_owned(),
-        message: e.message,
-    })?;
+    let root =
+        manifest::parse(&input.root_manifest).map_err(|e| PlanningError::ManifestSyntax {
+            file: ROOT_MANIFEST.to_owned(),
+            message: e.message,
+        })?;
     let mut members: Vec<&Member> = input.members.iter().collect();
     members.sort_by(|a, b| (&a.name, &a.manifest_path).cmp(&(&b.name, &b.manifest_path)));
     let index: BTreeMap<&str, usize> = members
@@ -77,12 +78,11 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
 
     let mut entries = Vec::with_capacity(members.len());
     for member in &members {
-        let doc = manifest::parse(&member.manifest_text).map_err(|e| {
-            PlanningError::ManifestSyntax {
+        let doc =
+            manifest::parse(&member.manifest_text).map_err(|e| PlanningError::ManifestSyntax {
                 file: member.manifest_path.clone(),
                 message: e.message,
-            }
-        })?;
+            })?;
         let (action, reason) = decide_action(member, input);
         let internal = member
             .dependencies
@@ -94,11 +94,12 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
                 } => {
                     let target = *index.get(target.as_str())?;
                     let key = DependencyKey::of(declared);
-                    let declaration = manifest::version_declaration(&doc, &root, &key)
-                        .unwrap_or(VersionDeclaration {
+                    let declaration = manifest::version_declaration(&doc, &root, &key).unwrap_or(
+                        VersionDeclaration {
                             declared: declared.req != "*",
                             site: VersionSite::Member,
-                        });
+                        },
+                    );
                     Some(InternalDependency {
                         declared,
                         target,
@@ -134,7 +135,11 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
         .collect();
     let mut edges = BTreeSet::new();
     for entry in entries.iter().filter(|e| e.action == Action::Publish) {
-        for dep in entry.internal.iter().filter(|d| orders_publishing(entry, d, &entries)) {
+        for dep in entry
+            .internal
+            .iter()
+            .filter(|d| orders_publishing(entry, d, &entries))
+        {
             edges.insert((
                 entry.member.name.clone(),
                 entries[dep.target].member.name.clone(),
@@ -259,7 +264,11 @@ pub fn observed<'a>(crates: &'a CrateObservations, name: &str) -> Option<&'a [Ob
 
 /// The highest version that is not yanked.
 pub fn latest(versions: &[ObservedVersion]) -> Option<&semver::Version> {
-    versions.iter().filter(|v| !v.yanked).map(|v| &v.version).max()
+    versions
+        .iter()
+        .filter(|v| !v.yanked)
+        .map(|v| &v.version)
+        .max()
 }
 
 /// Fills every internal dependency's published requirement: the written one, or the one the plan
@@ -295,7 +304,11 @@ fn settle_requirements(entries: &mut [Entry<'_>]) {
     }
 }
 
-fn orders_publishing(entry: &Entry<'_>, dep: &InternalDependency<'_>, entries: &[Entry<'_>]) -> bool {
+fn orders_publishing(
+    entry: &Entry<'_>,
+    dep: &InternalDependency<'_>,
+    entries: &[Entry<'_>],
+) -> bool {
     dep.requirement.is_some() && entries[dep.target].member.name != entry.member.name
 }
 
@@ -397,7 +410,11 @@ fn kind_words(kind: DependencyKind) -> &'static str {
 }
 
 /// Names a cycle edge by edge and says how to break it.
-fn cycle_diagnostic(cycle: &[String], entries: &[Entry<'_>], index: &BTreeMap<&str, usize>) -> Diagnostic {
+fn cycle_diagnostic(
+    cycle: &[String],
+    entries: &[Entry<'_>],
+    index: &BTreeMap<&str, usize>,
+) -> Diagnostic {
     let mut steps = Vec::new();
     let mut breakable = Vec::new();
     for (position, from) in cycle.iter().enumerate() {
@@ -461,17 +478,17 @@ fn check_ordering_dependencies(
 ) {
     for entry in entries.iter().filter(|e| e.action == Action::Publish) {
         let member = entry.member;
-        for dep in entry.internal.iter().filter(|d| orders_publishing(entry, d, entries)) {
+        for dep in entry
+            .internal
+            .iter()
+            .filter(|d| orders_publishing(entry, d, entries))
+        {
             let Some(requirement) = &dep.requirement else {
                 continue;
             };
             let target = &entries[dep.target];
             let parsed = VersionReq::parse(requirement);
-            let where_ = format!(
-                "{} in {}",
-                kind_words(dep.key.kind),
-                member.manifest_path
-            );
+            let where_ = format!("{} in {}", kind_words(dep.key.kind), member.manifest_path);
             match target.action {
                 Action::Publish | Action::Skip => {
                     let satisfied = parsed
@@ -494,16 +511,21 @@ fn check_ordering_dependencies(
                 }
                 Action::Excluded => {
                     let in_registry = parsed.as_ref().is_ok_and(|req| {
-                        observed(&input.observations.crates, &target.member.name).is_some_and(|versions| {
-                            versions.iter().any(|v| !v.yanked && req.matches(&v.version))
-                        })
+                        observed(&input.observations.crates, &target.member.name).is_some_and(
+                            |versions| {
+                                versions
+                                    .iter()
+                                    .any(|v| !v.yanked && req.matches(&v.version))
+                            },
+                        )
                     });
                     if !in_registry {
-                        let registry_words = if input.observations.source == ObservationSource::Absent {
-                            "no registry observations show a matching version"
-                        } else {
-                            "the registry has no version matching it"
-                        };
+                        let registry_words =
+                            if input.observations.source == ObservationSource::Absent {
+                                "no registry observations show a matching version"
+                            } else {
+                                "the registry has no version matching it"
+                            };
                         let mut help = format!(
                             "publish `{}` with this plan (it was excluded: {}), or publish a version matching {requirement} first",
                             target.member.name, target.reason
@@ -528,7 +550,11 @@ fn check_ordering_dependencies(
 }
 
 /// Metadata and dependency checks on every package to publish, and name collisions between them.
-fn check_packages(entries: &[Entry<'_>], input: &WorkspaceInput, diagnostics: &mut Vec<Diagnostic>) {
+fn check_packages(
+    entries: &[Entry<'_>],
+    input: &WorkspaceInput,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let root = manifest::parse(&input.root_manifest).ok();
     let mut by_collision_key: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for entry in entries {
@@ -542,7 +568,10 @@ fn check_packages(entries: &[Entry<'_>], input: &WorkspaceInput, diagnostics: &m
                 diagnostics.push(diagnostic(
                     Code::PlannedVersionYanked,
                     Some(name),
-                    format!("`{name}` {} is in the registry but yanked; it is skipped", member.version),
+                    format!(
+                        "`{name}` {} is in the registry but yanked; it is skipped",
+                        member.version
+                    ),
                     format!("bump the version in {file} to publish a replacement, or unyank it"),
                 ));
             }
@@ -554,7 +583,11 @@ fn check_packages(entries: &[Entry<'_>], input: &WorkspaceInput, diagnostics: &m
             .entry(diagnostics::collision_key(name))
             .or_default()
             .push(name);
-        if member.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
+        if member
+            .description
+            .as_deref()
+            .is_none_or(|d| d.trim().is_empty())
+        {
             diagnostics.push(diagnostic(
                 Code::MissingDescription,
                 Some(name),
@@ -574,7 +607,10 @@ fn check_packages(entries: &[Entry<'_>], input: &WorkspaceInput, diagnostics: &m
             diagnostics.push(diagnostic(
                 Code::TooManyKeywords,
                 Some(name),
-                format!("`{name}` has {} keywords ({file}); registries accept at most 5", member.keywords.len()),
+                format!(
+                    "`{name}` has {} keywords ({file}); registries accept at most 5",
+                    member.keywords.len()
+                ),
                 format!("keep at most 5 entries in `keywords` in {file}"),
             ));
         }
@@ -597,7 +633,11 @@ fn check_packages(entries: &[Entry<'_>], input: &WorkspaceInput, diagnostics: &m
             names.first().copied(),
             format!(
                 "crate names {} differ only by `-`/`_` or case; a registry treats them as one name",
-                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             "rename all but one of them".to_owned(),
         ));
@@ -643,8 +683,14 @@ fn check_dependency(
         let mut found = diagnostic(
             Code::WildcardRequirement,
             Some(name),
-            format!("`{name}` has a `*` requirement on `{}` ({words}, {file})", dep.name),
-            format!("write a real requirement for `{}` in {file}, such as the version you test with", dep.manifest_key()),
+            format!(
+                "`{name}` has a `*` requirement on `{}` ({words}, {file})",
+                dep.name
+            ),
+            format!(
+                "write a real requirement for `{}` in {file}, such as the version you test with",
+                dep.manifest_key()
+            ),
         );
         found.severity = diagnostics::wildcard_severity(input.registry.name.as_deref());
         diagnostics.push(found);
@@ -680,7 +726,10 @@ fn check_global(input: &WorkspaceInput, diagnostics: &mut Vec<Diagnostic>) {
 /// The plan's `inputs` member.
 fn inputs(input: &WorkspaceInput, members: &[&Member]) -> Inputs {
     let mut manifests = BTreeMap::new();
-    manifests.insert(ROOT_MANIFEST.to_owned(), sha256_digest(input.root_manifest.as_bytes()));
+    manifests.insert(
+        ROOT_MANIFEST.to_owned(),
+        sha256_digest(input.root_manifest.as_bytes()),
+    );
     for member in members {
         manifests.insert(
             member.manifest_path.clone(),
@@ -691,7 +740,9 @@ fn inputs(input: &WorkspaceInput, members: &[&Member]) -> Inputs {
     for member in members {
         if let Some(versions) = observed(&input.observations.crates, &member.name) {
             let mut versions = versions.to_vec();
-            versions.sort_by(|a, b| (&a.version, &a.cksum, a.yanked).cmp(&(&b.version, &b.cksum, b.yanked)));
+            versions.sort_by(|a, b| {
+                (&a.version, &a.cksum, a.yanked).cmp(&(&b.version, &b.cksum, b.yanked))
+            });
             versions.dedup();
             crates.insert(member.name.clone(), versions);
         }
@@ -721,7 +772,10 @@ fn inputs(input: &WorkspaceInput, members: &[&Member]) -> Inputs {
 
 /// Count of diagnostics by severity: (errors, warnings).
 pub fn severity_counts(diagnostics: &[Diagnostic]) -> (usize, usize) {
-    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     (errors, diagnostics.len() - errors)
 }
 
@@ -747,7 +801,13 @@ mod tests {
         assert_eq!(b.dependencies[0].requirement.as_deref(), Some("^0.2.0"));
         assert_eq!(b.manifest.edits.len(), 1);
         assert_eq!(b.manifest.edits[0].table, ["dependencies", "a"]);
-        assert!(b.manifest.published.contains("a = { version = \"^0.2.0\" }"), "{}", b.manifest.published);
+        assert!(
+            b.manifest
+                .published
+                .contains("a = { version = \"^0.2.0\" }"),
+            "{}",
+            b.manifest.published
+        );
         assert_eq!(plan.waves, [["a"], ["b"]]);
         assert!(plan.digest_is_valid());
     }
@@ -762,15 +822,30 @@ mod tests {
             source: ObservationSource::Snapshot,
             crates: [(
                 "A".to_owned(),
-                vec![ObservedVersion { version: "0.1.0".parse().unwrap(), cksum: "00".repeat(32), yanked: false }],
+                vec![ObservedVersion {
+                    version: "0.1.0".parse().unwrap(),
+                    cksum: "00".repeat(32),
+                    yanked: false,
+                }],
             )]
             .into_iter()
             .collect(),
         };
         let plan = plan(&input).unwrap();
-        assert_eq!(plan.package("a").unwrap().action, Action::Skip, "names match case-insensitively");
+        assert_eq!(
+            plan.package("a").unwrap().action,
+            Action::Skip,
+            "names match case-insensitively"
+        );
         assert_eq!(plan.waves, [["b"]]);
-        assert_eq!(plan.inputs.registry_observations.crates.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(
+            plan.inputs
+                .registry_observations
+                .crates
+                .keys()
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
     }
 
     /// A random workspace: a DAG of members (edges to lower indices) with random kinds and
@@ -787,7 +862,10 @@ mod tests {
                     .map(|i| {
                         let mut deps: Vec<PathDep<'_>> = Vec::new();
                         for (from, to, style) in &edges {
-                            if *from != i || to >= from || deps.iter().any(|(t, _, _)| *t == names[*to]) {
+                            if *from != i
+                                || to >= from
+                                || deps.iter().any(|(t, _, _)| *t == names[*to])
+                            {
                                 continue;
                             }
                             let dep = match style {
@@ -798,7 +876,11 @@ mod tests {
                             };
                             deps.push(dep);
                         }
-                        let extra = if unpublished[i] && i % 3 == 0 { "publish = false\n" } else { "" };
+                        let extra = if unpublished[i] && i % 3 == 0 {
+                            "publish = false\n"
+                        } else {
+                            ""
+                        };
                         member(&names[i], "0.1.0", &deps, extra)
                     })
                     .collect();

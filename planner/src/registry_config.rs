@@ -119,10 +119,13 @@ fn named(
 fn first_string(configs: &[ConfigFile], keys: &[&str]) -> Result<Option<String>, ResolveError> {
     for config in configs {
         let doc: toml_edit::DocumentMut =
-            config.text.parse().map_err(|e: toml_edit::TomlError| ResolveError::Config {
-                path: config.path.clone(),
-                message: e.to_string().trim_end().to_owned(),
-            })?;
+            config
+                .text
+                .parse()
+                .map_err(|e: toml_edit::TomlError| ResolveError::Config {
+                    path: config.path.clone(),
+                    message: e.to_string().trim_end().to_owned(),
+                })?;
         let mut item: Option<&toml_edit::Item> = Some(doc.as_item());
         for key in keys {
             item = item.and_then(|i| i.get(key));
@@ -146,7 +149,9 @@ fn check_index_url(url: &str) -> Result<(), ResolveError> {
         return bad("it has no scheme such as sparse+https://");
     };
     if !matches!(scheme, "http" | "https" | "file" | "ssh" | "git") {
-        return bad("the scheme must be http, https, file, ssh or git (with sparse+ for a sparse index)");
+        return bad(
+            "the scheme must be http, https, file, ssh or git (with sparse+ for a sparse index)",
+        );
     }
     if after.is_empty() || after.chars().any(char::is_whitespace) {
         return bad("it has no host or contains whitespace");
@@ -179,9 +184,17 @@ mod tests {
             config("far", "[registries.my-reg]\nindex = \"sparse+https://far/\"\n[registry]\ndefault = \"my-reg\"\n"),
         ];
         let choice = RegistryChoice::Named("my-reg".into());
-        assert_eq!(resolve(&choice, &|_| None, &configs).unwrap().index, "sparse+https://near/");
-        let env = |var: &str| (var == "CARGO_REGISTRIES_MY_REG_INDEX").then(|| "sparse+https://env/".to_owned());
-        assert_eq!(resolve(&choice, &env, &configs).unwrap().index, "sparse+https://env/");
+        assert_eq!(
+            resolve(&choice, &|_| None, &configs).unwrap().index,
+            "sparse+https://near/"
+        );
+        let env = |var: &str| {
+            (var == "CARGO_REGISTRIES_MY_REG_INDEX").then(|| "sparse+https://env/".to_owned())
+        };
+        assert_eq!(
+            resolve(&choice, &env, &configs).unwrap().index,
+            "sparse+https://env/"
+        );
         let default = resolve(&RegistryChoice::Default, &|_| None, &configs).unwrap();
         assert_eq!(default.name.as_deref(), Some("my-reg"));
     }
@@ -201,9 +214,17 @@ mod tests {
             Err(ResolveError::Config { path, .. }) if path == "broken.toml"
         ));
         for bad in ["index.crates.io", "ftp://x/", "sparse+https://"] {
-            assert!(resolve(&RegistryChoice::Index(bad.into()), &|_| None, &[]).is_err(), "{bad}");
+            assert!(
+                resolve(&RegistryChoice::Index(bad.into()), &|_| None, &[]).is_err(),
+                "{bad}"
+            );
         }
-        let given = resolve(&RegistryChoice::Index("sparse+http://127.0.0.1:1/i/".into()), &|_| None, &[]).unwrap();
+        let given = resolve(
+            &RegistryChoice::Index("sparse+http://127.0.0.1:1/i/".into()),
+            &|_| None,
+            &[],
+        )
+        .unwrap();
         assert_eq!(given.name, None);
     }
 }

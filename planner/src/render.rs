@@ -70,7 +70,11 @@ fn source_words(plan: &Plan) -> String {
         Some(git) => format!(
             "commit `{}`{}",
             git.commit,
-            if git.dirty { " with uncommitted changes" } else { "" }
+            if git.dirty {
+                " with uncommitted changes"
+            } else {
+                ""
+            }
         ),
         None => "not a git checkout".to_owned(),
     }
@@ -156,7 +160,11 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.diagnostics.is_empty() {
         let _ = writeln!(out, "### Diagnostics\n");
         for d in &plan.diagnostics {
-            let package = d.package.as_deref().map(|p| format!(" `{p}`")).unwrap_or_default();
+            let package = d
+                .package
+                .as_deref()
+                .map(|p| format!(" `{p}`"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "- **{}** `{}`{package}: {}  \n  help: {}",
@@ -222,7 +230,12 @@ pub fn human(plan: &Plan) -> String {
     let _ = writeln!(out, "registry  {}", registry_words(plan).replace('`', ""));
     let _ = writeln!(out, "source    {}", source_words(plan).replace('`', ""));
     let _ = writeln!(out, "{}", summary_line(plan));
-    let width = plan.packages.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let width = plan
+        .packages
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(0);
     for (wave, names) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "\nwave {wave}");
         for package in names.iter().filter_map(|name| plan.package(name)) {
@@ -235,7 +248,11 @@ pub fn human(plan: &Plan) -> String {
         }
     }
     for action in [Action::Skip, Action::Excluded] {
-        let listed: Vec<&Package> = plan.packages.iter().filter(|p| p.action == action).collect();
+        let listed: Vec<&Package> = plan
+            .packages
+            .iter()
+            .filter(|p| p.action == action)
+            .collect();
         if listed.is_empty() {
             continue;
         }
@@ -252,7 +269,11 @@ pub fn human(plan: &Plan) -> String {
         out.push('\n');
     }
     for d in &plan.diagnostics {
-        let package = d.package.as_deref().map(|p| format!(" {p}:")).unwrap_or_default();
+        let package = d
+            .package
+            .as_deref()
+            .map(|p| format!(" {p}:"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "{}[{}]{package} {}\n  help: {}",
@@ -275,8 +296,21 @@ mod tests {
     fn example() -> Plan {
         plan(&workspace(vec![
             member("core", "0.2.0", &[], ""),
-            member("macros", "0.2.0", &[("core", DependencyKind::Dev, Some("0.2"))], ""),
-            member("app", "0.2.0", &[("core", DependencyKind::Normal, None), ("macros", DependencyKind::Normal, Some("0.2"))], ""),
+            member(
+                "macros",
+                "0.2.0",
+                &[("core", DependencyKind::Dev, Some("0.2"))],
+                "",
+            ),
+            member(
+                "app",
+                "0.2.0",
+                &[
+                    ("core", DependencyKind::Normal, None),
+                    ("macros", DependencyKind::Normal, Some("0.2")),
+                ],
+                "",
+            ),
             member("xtask", "0.1.0", &[], "publish = false\n"),
         ]))
         .expect("plan")

@@ -4,7 +4,9 @@
 use convoy_schema::plan::{DependencyKind, GitInputs, Selection};
 use convoy_schema::snapshot::RegistryTarget;
 
-use crate::model::{DeclaredDependency, DependencySource, GitState, Member, RegistryObservations, WorkspaceInput};
+use crate::model::{
+    DeclaredDependency, DependencySource, GitState, Member, RegistryObservations, WorkspaceInput,
+};
 use crate::{CRATES_IO, CRATES_IO_INDEX};
 
 /// A dependency of a test member on another member by path: (target, kind, version written).
@@ -17,7 +19,11 @@ pub fn member(name: &str, version: &str, deps: &[PathDep<'_>], extra: &str) -> M
          description = \"{name}\"\nlicense = \"MIT\"\n{extra}"
     );
     let mut dependencies = Vec::new();
-    for kind in [DependencyKind::Normal, DependencyKind::Build, DependencyKind::Dev] {
+    for kind in [
+        DependencyKind::Normal,
+        DependencyKind::Build,
+        DependencyKind::Dev,
+    ] {
         let of_kind: Vec<_> = deps.iter().filter(|(_, k, _)| *k == kind).collect();
         if of_kind.is_empty() {
             continue;
@@ -25,7 +31,9 @@ pub fn member(name: &str, version: &str, deps: &[PathDep<'_>], extra: &str) -> M
         text.push_str(&format!("\n[{}]\n", kind.table()));
         for (target, _, req) in of_kind {
             match req {
-                Some(req) => text.push_str(&format!("{target} = {{ path = \"../{target}\", version = \"{req}\" }}\n")),
+                Some(req) => text.push_str(&format!(
+                    "{target} = {{ path = \"../{target}\", version = \"{req}\" }}\n"
+                )),
                 None => text.push_str(&format!("{target} = {{ path = \"../{target}\" }}\n")),
             }
             dependencies.push(DeclaredDependency {
@@ -34,7 +42,11 @@ pub fn member(name: &str, version: &str, deps: &[PathDep<'_>], extra: &str) -> M
                 kind,
                 target: None,
                 req: req
-                    .map(|r| semver::VersionReq::parse(r).map(|r| r.to_string()).unwrap_or_else(|_| r.to_owned()))
+                    .map(|r| {
+                        semver::VersionReq::parse(r)
+                            .map(|r| r.to_string())
+                            .unwrap_or_else(|_| r.to_owned())
+                    })
                     .unwrap_or_else(|| "*".to_owned()),
                 source: DependencySource::Path {
                     member: Some((*target).to_owned()),
@@ -61,7 +73,10 @@ pub fn member(name: &str, version: &str, deps: &[PathDep<'_>], extra: &str) -> M
 pub fn workspace(members: Vec<Member>) -> WorkspaceInput {
     let list: Vec<String> = members.iter().map(|m| format!("\"{}\"", m.name)).collect();
     WorkspaceInput {
-        root_manifest: format!("[workspace]\nresolver = \"2\"\nmembers = [{}]\n", list.join(", ")),
+        root_manifest: format!(
+            "[workspace]\nresolver = \"2\"\nmembers = [{}]\n",
+            list.join(", ")
+        ),
         members,
         cargo_version: "cargo 1.95.0 (f2d3ce0bd 2026-03-21)".to_owned(),
         git: GitState::Checkout(GitInputs {

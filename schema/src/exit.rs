@@ -16,7 +16,10 @@ pub const REGISTRY: i32 = 3;
 /// words and a test keeps the two in step.
 pub const ALL: [(i32, &str); 4] = [
     (OK, "success"),
-    (FAILED, "the plan has error diagnostics, or an operation failed"),
+    (
+        FAILED,
+        "the plan has error diagnostics, or an operation failed",
+    ),
     (REFUSED, "usage error or invalid input; nothing was done"),
     (REGISTRY, "registry unreachable or authentication failed"),
 ];

@@ -105,7 +105,8 @@ impl Plan {
 
     /// The JSON Schema of the plan format, as checked in at `schemas/plan.v1.schema.json`.
     pub fn json_schema() -> String {
-        let mut text = serde_json::to_string_pretty(&schemars::schema_for!(Plan)).unwrap_or_default();
+        let mut text =
+            serde_json::to_string_pretty(&schemars::schema_for!(Plan)).unwrap_or_default();
         text.push('\n');
         text
     }
@@ -196,7 +197,9 @@ pub struct Package {
 }
 
 /// What the plan does with a package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Upload this version.
@@ -226,7 +229,9 @@ pub struct PackageDependency {
 }
 
 /// Kind of a dependency, as in the manifest's table names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DependencyKind {
     /// `[dependencies]`
@@ -292,7 +297,9 @@ pub struct Diagnostic {
 }
 
 /// Severity of a diagnostic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     /// The plan must not be executed.

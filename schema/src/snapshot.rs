@@ -62,8 +62,8 @@ impl RegistrySnapshot {
     /// The JSON Schema of the snapshot format, as checked in at
     /// `schemas/registry-snapshot.v1.schema.json`.
     pub fn json_schema() -> String {
-        let mut text =
-            serde_json::to_string_pretty(&schemars::schema_for!(RegistrySnapshot)).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&schemars::schema_for!(RegistrySnapshot))
+            .unwrap_or_default();
         text.push('\n');
         text
     }

@@ -41,7 +41,10 @@ fn plan_schema_is_checked_in() {
 
 #[test]
 fn registry_snapshot_schema_is_checked_in() {
-    check_schema("registry-snapshot.v1.schema.json", &RegistrySnapshot::json_schema());
+    check_schema(
+        "registry-snapshot.v1.schema.json",
+        &RegistrySnapshot::json_schema(),
+    );
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -54,22 +57,28 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn version() -> impl Strategy<Value = semver::Version> {
-    (0u64..5, 0u64..20, 0u64..20, proptest::option::of("[a-z]{1,5}(\\.(0|[1-9][0-9]?))?")).prop_map(
-        |(major, minor, patch, pre)| {
+    (
+        0u64..5,
+        0u64..20,
+        0u64..20,
+        proptest::option::of("[a-z]{1,5}(\\.(0|[1-9][0-9]?))?"),
+    )
+        .prop_map(|(major, minor, patch, pre)| {
             let mut version = semver::Version::new(major, minor, patch);
             if let Some(pre) = pre {
                 version.pre = semver::Prerelease::new(&pre).expect("prerelease");
             }
             version
-        },
-    )
+        })
 }
 
 fn observed() -> impl Strategy<Value = ObservedVersion> {
-    (version(), "[0-9a-f]{64}", any::<bool>()).prop_map(|(version, cksum, yanked)| ObservedVersion {
-        version,
-        cksum,
-        yanked,
+    (version(), "[0-9a-f]{64}", any::<bool>()).prop_map(|(version, cksum, yanked)| {
+        ObservedVersion {
+            version,
+            cksum,
+            yanked,
+        }
     })
 }
 
@@ -82,15 +91,24 @@ fn registry() -> impl Strategy<Value = RegistryTarget> {
 }
 
 fn diagnostic() -> impl Strategy<Value = Diagnostic> {
-    (name(), any::<bool>(), proptest::option::of(name()), text(), text()).prop_map(
-        |(code, error, package, message, help)| Diagnostic {
+    (
+        name(),
+        any::<bool>(),
+        proptest::option::of(name()),
+        text(),
+        text(),
+    )
+        .prop_map(|(code, error, package, message, help)| Diagnostic {
             code,
-            severity: if error { Severity::Error } else { Severity::Warning },
+            severity: if error {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
             package,
             message,
             help,
-        },
-    )
+        })
 }
 
 fn kind() -> impl Strategy<Value = DependencyKind> {
@@ -102,19 +120,43 @@ fn kind() -> impl Strategy<Value = DependencyKind> {
 }
 
 fn package() -> impl Strategy<Value = Package> {
-    let dependency = (name(), proptest::option::of(name()), kind(), proptest::option::of(text()), proptest::option::of(text()), any::<bool>())
-        .prop_map(|(name, rename, kind, target, requirement, orders_publishing)| PackageDependency {
-            name,
-            rename,
-            kind,
-            target,
-            requirement,
-            orders_publishing,
+    let dependency = (
+        name(),
+        proptest::option::of(name()),
+        kind(),
+        proptest::option::of(text()),
+        proptest::option::of(text()),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(name, rename, kind, target, requirement, orders_publishing)| PackageDependency {
+                name,
+                rename,
+                kind,
+                target,
+                requirement,
+                orders_publishing,
+            },
+        );
+    let edit = (
+        text(),
+        proptest::collection::vec(text(), 1..4),
+        text(),
+        text(),
+        text(),
+    )
+        .prop_map(|(file, table, key, value, summary)| ManifestEdit {
+            file,
+            table,
+            key,
+            value,
+            summary,
         });
-    let edit = (text(), proptest::collection::vec(text(), 1..4), text(), text(), text()).prop_map(
-        |(file, table, key, value, summary)| ManifestEdit { file, table, key, value, summary },
-    );
-    let action = prop_oneof![Just(Action::Publish), Just(Action::Skip), Just(Action::Excluded)];
+    let action = prop_oneof![
+        Just(Action::Publish),
+        Just(Action::Skip),
+        Just(Action::Excluded)
+    ];
     (
         name(),
         version(),
@@ -127,7 +169,17 @@ fn package() -> impl Strategy<Value = Package> {
         text(),
     )
         .prop_map(
-            |(name, version, manifest_path, action, reason, wave, dependencies, edits, published)| Package {
+            |(
+                name,
+                version,
+                manifest_path,
+                action,
+                reason,
+                wave,
+                dependencies,
+                edits,
+                published,
+            )| Package {
                 name,
                 version,
                 manifest_path,
@@ -141,10 +193,20 @@ fn package() -> impl Strategy<Value = Package> {
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
-    let git = proptest::option::of(("[0-9a-f]{40}", "[0-9a-f]{40}", any::<bool>(), text()).prop_map(
-        |(commit, tree, dirty, workspace_path)| GitInputs { commit, tree, dirty, workspace_path },
-    ));
-    let source = prop_oneof![Just(ObservationSource::Absent), Just(ObservationSource::Snapshot)];
+    let git = proptest::option::of(
+        ("[0-9a-f]{40}", "[0-9a-f]{40}", any::<bool>(), text()).prop_map(
+            |(commit, tree, dirty, workspace_path)| GitInputs {
+                commit,
+                tree,
+                dirty,
+                workspace_path,
+            },
+        ),
+    );
+    let source = prop_oneof![
+        Just(ObservationSource::Absent),
+        Just(ObservationSource::Snapshot)
+    ];
     let inputs = (
         text(),
         git,
@@ -155,14 +217,16 @@ fn plan() -> impl Strategy<Value = Plan> {
         source,
         crates(),
     )
-        .prop_map(|(cargo_version, git, manifests, lockfile, packages, exclude, source, crates)| Inputs {
-            cargo_version,
-            git,
-            manifests,
-            lockfile,
-            selection: Selection { packages, exclude },
-            registry_observations: Observations { source, crates },
-        });
+        .prop_map(
+            |(cargo_version, git, manifests, lockfile, packages, exclude, source, crates)| Inputs {
+                cargo_version,
+                git,
+                manifests,
+                lockfile,
+                selection: Selection { packages, exclude },
+                registry_observations: Observations { source, crates },
+            },
+        );
     (
         inputs,
         registry(),
@@ -263,24 +327,43 @@ fn digest_rule_worked_example_from_the_docs() {
             manifests: BTreeMap::new(),
             lockfile: None,
             selection: Selection::default(),
-            registry_observations: Observations { source: ObservationSource::Absent, crates: BTreeMap::new() },
+            registry_observations: Observations {
+                source: ObservationSource::Absent,
+                crates: BTreeMap::new(),
+            },
         },
-        registry: RegistryTarget { name: Some("crates-io".into()), index: "sparse+https://index.crates.io/".into() },
+        registry: RegistryTarget {
+            name: Some("crates-io".into()),
+            index: "sparse+https://index.crates.io/".into(),
+        },
         packages: Vec::new(),
         waves: Vec::new(),
         diagnostics: Vec::new(),
     };
     let compact = r#"{"format_version":"1.0","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packages":[],"waves":[],"diagnostics":[]}"#;
-    assert_eq!(plan.compute_digest(), convoy_schema::digest::sha256_digest(compact.as_bytes()));
-    let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/plan-format.md"))
-        .expect("docs/plan-format.md");
-    assert!(docs.contains(compact), "docs/plan-format.md must show the compact form");
-    assert!(docs.contains(&plan.compute_digest()), "docs/plan-format.md must show the digest {}", plan.compute_digest());
+    assert_eq!(
+        plan.compute_digest(),
+        convoy_schema::digest::sha256_digest(compact.as_bytes())
+    );
+    let docs = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/plan-format.md"),
+    )
+    .expect("docs/plan-format.md");
+    assert!(
+        docs.contains(compact),
+        "docs/plan-format.md must show the compact form"
+    );
+    assert!(
+        docs.contains(&plan.compute_digest()),
+        "docs/plan-format.md must show the digest {}",
+        plan.compute_digest()
+    );
 }
 
 #[test]
 fn unknown_fields_are_refused() {
-    let mut value: serde_json::Value = serde_json::from_str(&plan_example().to_pretty_json()).unwrap();
+    let mut value: serde_json::Value =
+        serde_json::from_str(&plan_example().to_pretty_json()).unwrap();
     value["extra"] = serde_json::json!(1);
     let error = Plan::from_json(&value.to_string()).unwrap_err();
     assert_eq!(error.code(), "document-invalid");

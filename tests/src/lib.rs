@@ -29,7 +29,10 @@ impl Fixture {
     /// `root_extra` appended to the root manifest.
     pub fn new(members: &[(&str, String)], root_extra: &str) -> Self {
         let fixture = Self::empty();
-        let list: Vec<String> = members.iter().map(|(dir, _)| format!("\"{dir}\"")).collect();
+        let list: Vec<String> = members
+            .iter()
+            .map(|(dir, _)| format!("\"{dir}\""))
+            .collect();
         fixture.write(
             "Cargo.toml",
             &format!(

@@ -59,11 +59,17 @@ fn tree_listing(dir: &Path) -> BTreeMap<PathBuf, String> {
         for entry in std::fs::read_dir(&current).expect("read_dir") {
             let path = entry.expect("entry").path();
             if path.is_dir() {
-                listing.insert(path.strip_prefix(dir).unwrap().to_path_buf(), "dir".to_owned());
+                listing.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    "dir".to_owned(),
+                );
                 pending.push(path);
             } else {
                 let bytes = std::fs::read(&path).expect("read");
-                listing.insert(path.strip_prefix(dir).unwrap().to_path_buf(), sha256_digest(&bytes));
+                listing.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    sha256_digest(&bytes),
+                );
             }
         }
     }
@@ -77,7 +83,15 @@ fn same_commit_in_other_paths_and_environments_gives_identical_bytes() {
     let elsewhere = Fixture::empty();
     let clone = elsewhere.root().join("some/deeper/clone path");
     std::fs::create_dir_all(clone.parent().unwrap()).unwrap();
-    git(elsewhere.root(), &["clone", "--quiet", original.root().to_str().unwrap(), clone.to_str().unwrap()]);
+    git(
+        elsewhere.root(),
+        &[
+            "clone",
+            "--quiet",
+            original.root().to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
     let scratch = Fixture::empty();
 
     let first = run(plan_command(original.root()).args(["--out", "plan.json"]));
@@ -105,13 +119,26 @@ fn same_commit_in_other_paths_and_environments_gives_identical_bytes() {
 
     let a = std::fs::read(original.root().join("plan.json")).unwrap();
     let b = std::fs::read(scratch.root().join("plan.json")).unwrap();
-    assert!(a == b, "plans differ:\n{}\n---\n{}", String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+    assert!(
+        a == b,
+        "plans differ:\n{}\n---\n{}",
+        String::from_utf8_lossy(&a),
+        String::from_utf8_lossy(&b)
+    );
     let text = String::from_utf8(a).unwrap();
-    for leak in [original.root().to_str().unwrap(), clone.to_str().unwrap(), "someone-else", "convoy-fixture"] {
+    for leak in [
+        original.root().to_str().unwrap(),
+        clone.to_str().unwrap(),
+        "someone-else",
+        "convoy-fixture",
+    ] {
         assert!(!text.contains(leak), "plan contains {leak}");
     }
     let plan = Plan::from_json(&text).unwrap();
-    assert!(plan.inputs.git.as_ref().is_some_and(|g| !g.dirty), "the plan's own output is not a change");
+    assert!(
+        plan.inputs.git.as_ref().is_some_and(|g| !g.dirty),
+        "the plan's own output is not a change"
+    );
 }
 
 #[test]
@@ -127,8 +154,15 @@ fn planning_writes_nothing_inside_the_workspace() {
         .arg("--out")
         .arg(show_out.root().join("plan.json")));
     assert_eq!(to_file.code(), 0);
-    assert_eq!(tree_listing(fixture.root()), before, "files changed inside the workspace");
-    assert_eq!(git(fixture.root(), &["status", "--porcelain", "--ignored"]), status_before);
+    assert_eq!(
+        tree_listing(fixture.root()),
+        before,
+        "files changed inside the workspace"
+    );
+    assert_eq!(
+        git(fixture.root(), &["status", "--porcelain", "--ignored"]),
+        status_before
+    );
     assert!(!fixture.root().join("Cargo.lock").exists());
     assert!(!fixture.root().join("target").exists());
 }
@@ -139,7 +173,11 @@ fn stdout_carries_the_plan_unless_a_format_is_asked_for() {
     let json = run(&mut plan_command(fixture.root()));
     assert_eq!(json.code(), 0, "{}", json.stderr());
     let plan = Plan::from_json(&json.stdout()).expect("stdout is the plan");
-    assert!(json.stderr().contains(&plan.digest), "stderr summarizes: {}", json.stderr());
+    assert!(
+        json.stderr().contains(&plan.digest),
+        "stderr summarizes: {}",
+        json.stderr()
+    );
     assert!(json.stderr().contains("warning[not-a-git-checkout]"));
 
     let explicit = run(plan_command(fixture.root()).args(["--format", "json"]));
@@ -152,18 +190,33 @@ fn stdout_carries_the_plan_unless_a_format_is_asked_for() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), json.stdout());
 
     let human = run(plan_command(fixture.root()).args(["--format", "human"]));
-    assert!(human.stdout().starts_with(&format!("plan      {}", plan.digest)));
-    assert!(!human.stderr().contains("warning["), "human output already lists diagnostics");
+    assert!(human
+        .stdout()
+        .starts_with(&format!("plan      {}", plan.digest)));
+    assert!(
+        !human.stderr().contains("warning["),
+        "human output already lists diagnostics"
+    );
 }
 
 #[test]
 fn error_diagnostics_exit_1_and_still_write_the_plan() {
-    let fixture = Fixture::new(&[("bare", "[package]\nname = \"bare\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".to_owned())], "");
+    let fixture = Fixture::new(
+        &[(
+            "bare",
+            "[package]\nname = \"bare\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".to_owned(),
+        )],
+        "",
+    );
     let out = Fixture::empty();
     let path = out.root().join("plan.json");
     let result = run(plan_command(fixture.root()).arg("--out").arg(&path));
     assert_eq!(result.code(), 1, "{}", result.stderr());
-    assert!(result.stderr().contains("error[missing-description] bare:"), "{}", result.stderr());
+    assert!(
+        result.stderr().contains("error[missing-description] bare:"),
+        "{}",
+        result.stderr()
+    );
     let plan = Plan::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert!(plan.has_errors());
 }
@@ -175,17 +228,32 @@ fn refusals_exit_2_with_a_code_and_help() {
         (&["--package", "nope"], "error[unknown-package]"),
         (&["--registry", "nowhere"], "error[unknown-registry]"),
         (&["--index", "index.crates.io"], "error[invalid-index-url]"),
-        (&["--registry-state", "missing.json"], "error[file-unreadable]"),
-        (&["--manifest-path", "nowhere/Cargo.toml"], "error[manifest-not-found]"),
+        (
+            &["--registry-state", "missing.json"],
+            "error[file-unreadable]",
+        ),
+        (
+            &["--manifest-path", "nowhere/Cargo.toml"],
+            "error[manifest-not-found]",
+        ),
     ];
     for (args, expected) in cases {
         let result = run(plan_command(fixture.root()).args(args));
         assert_eq!(result.code(), 2, "{args:?}: {}", result.stderr());
-        assert!(result.stderr().contains(expected), "{args:?}: {}", result.stderr());
-        assert!(result.stderr().contains("help: "), "{args:?}: {}", result.stderr());
+        assert!(
+            result.stderr().contains(expected),
+            "{args:?}: {}",
+            result.stderr()
+        );
+        assert!(
+            result.stderr().contains("help: "),
+            "{args:?}: {}",
+            result.stderr()
+        );
         assert_eq!(result.stdout(), "", "{args:?}");
     }
-    let usage = run(plan_command(fixture.root()).args(["--registry", "a", "--index", "sparse+https://x/"]));
+    let usage =
+        run(plan_command(fixture.root()).args(["--registry", "a", "--index", "sparse+https://x/"]));
     assert_eq!(usage.code(), 2);
     let unknown_flag = run(plan_command(fixture.root()).arg("--frobnicate"));
     assert_eq!(unknown_flag.code(), 2);
@@ -207,7 +275,10 @@ fn show_renders_the_reviewed_plan_and_refuses_edited_ones() {
     let fixture = example_workspace();
     let (path, _out) = write_plan(&fixture);
     let direct = run(plan_command(fixture.root()).args(["--format", "markdown"]));
-    let shown = run(plan_command(fixture.root()).arg("show").arg(&path).args(["--format", "markdown"]));
+    let shown = run(plan_command(fixture.root())
+        .arg("show")
+        .arg(&path)
+        .args(["--format", "markdown"]));
     assert_eq!(shown.code(), 0, "{}", shown.stderr());
     assert_eq!(shown.stdout(), direct.stdout());
     assert!(shown.stdout().contains("## Convoy release plan"));
@@ -218,13 +289,33 @@ fn show_renders_the_reviewed_plan_and_refuses_edited_ones() {
     std::fs::write(&path, text.replace("\"0.3.0\"", "\"0.3.1\"")).unwrap();
     let tampered = run(plan_command(fixture.root()).arg("show").arg(&path));
     assert_eq!(tampered.code(), 2);
-    assert!(tampered.stderr().contains("error[plan-digest-mismatch]"), "{}", tampered.stderr());
+    assert!(
+        tampered.stderr().contains("error[plan-digest-mismatch]"),
+        "{}",
+        tampered.stderr()
+    );
 
-    std::fs::write(&path, text.replacen("\"format_version\": \"1.0\"", "\"format_version\": \"1.7\"", 1)).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(
+            "\"format_version\": \"1.0\"",
+            "\"format_version\": \"1.7\"",
+            1,
+        ),
+    )
+    .unwrap();
     let newer = run(plan_command(fixture.root()).arg("show").arg(&path));
     assert_eq!(newer.code(), 2);
-    assert!(newer.stderr().contains("error[format-version-unsupported]"), "{}", newer.stderr());
-    assert!(newer.stderr().contains("upgrade Convoy"), "{}", newer.stderr());
+    assert!(
+        newer.stderr().contains("error[format-version-unsupported]"),
+        "{}",
+        newer.stderr()
+    );
+    assert!(
+        newer.stderr().contains("upgrade Convoy"),
+        "{}",
+        newer.stderr()
+    );
 }
 
 #[test]
@@ -232,7 +323,10 @@ fn digest_recomputes_with_an_independent_json_library() {
     let fixture = example_workspace();
     let (path, _out) = write_plan(&fixture);
     // The snippet from docs/plan-format.md, run verbatim by Python's json and hashlib.
-    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/plan-format.md")).unwrap();
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/plan-format.md"),
+    )
+    .unwrap();
     let snippet = docs
         .split("```sh\n")
         .nth(1)
@@ -251,12 +345,17 @@ fn placeholder_binaries_refuse_with_exit_2() {
     for name in ["convoy-publish", "convoy-verify"] {
         let result = run(&mut Command::new(binary(name)));
         assert_eq!(result.code(), 2, "{name}");
-        assert!(result.stderr().contains("not yet implemented"), "{name}: {}", result.stderr());
+        assert!(
+            result.stderr().contains("not yet implemented"),
+            "{name}: {}",
+            result.stderr()
+        );
     }
 }
 
 fn read_doc(path: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).expect(path)
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path))
+        .expect(path)
 }
 
 #[test]
@@ -273,8 +372,19 @@ fn plan_format_documents_every_diagnostic_code() {
     let docs = read_doc("docs/plan-format.md");
     for code in convoy_planner::diagnostics::Code::ALL {
         let row = format!("| `{}` |", code.as_str());
-        assert!(docs.contains(&row), "docs/plan-format.md lacks `{}`", code.as_str());
+        assert!(
+            docs.contains(&row),
+            "docs/plan-format.md lacks `{}`",
+            code.as_str()
+        );
     }
-    let documented = docs.lines().filter(|l| l.starts_with("| `") && (l.contains("` | error") || l.contains("` | warning"))).count();
-    assert_eq!(documented, convoy_planner::diagnostics::Code::ALL.len(), "stale codes in docs/plan-format.md");
+    let documented = docs
+        .lines()
+        .filter(|l| l.starts_with("| `") && (l.contains("` | error") || l.contains("` | warning")))
+        .count();
+    assert_eq!(
+        documented,
+        convoy_planner::diagnostics::Code::ALL.len(),
+        "stale codes in docs/plan-format.md"
+    );
 }

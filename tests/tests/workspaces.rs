@@ -41,11 +41,13 @@ fn errors(plan: &Plan) -> Vec<&str> {
 fn snapshot(fixture: &Fixture, crates: &[(&str, &str, bool)]) -> std::path::PathBuf {
     let mut map: BTreeMap<String, Vec<ObservedVersion>> = BTreeMap::new();
     for (name, version, yanked) in crates {
-        map.entry((*name).to_owned()).or_default().push(ObservedVersion {
-            version: version.parse().expect("version"),
-            cksum: "ab".repeat(32),
-            yanked: *yanked,
-        });
+        map.entry((*name).to_owned())
+            .or_default()
+            .push(ObservedVersion {
+                version: version.parse().expect("version"),
+                cksum: "ab".repeat(32),
+                yanked: *yanked,
+            });
     }
     let snapshot = RegistrySnapshot {
         format_version: SNAPSHOT_FORMAT_VERSION,
@@ -63,8 +65,14 @@ fn chain_orders_one_wave_per_link() {
     let fixture = Fixture::new(
         &[
             member("a", ""),
-            member("b", "[dependencies]\na = { path = \"../a\", version = \"0.1\" }\n"),
-            member("c", "[dependencies]\nb = { path = \"../b\", version = \"0.1.0\" }\n"),
+            member(
+                "b",
+                "[dependencies]\na = { path = \"../a\", version = \"0.1\" }\n",
+            ),
+            member(
+                "c",
+                "[dependencies]\nb = { path = \"../b\", version = \"0.1.0\" }\n",
+            ),
         ],
         "",
     );
@@ -72,7 +80,10 @@ fn chain_orders_one_wave_per_link() {
     assert_eq!(waves(&plan), [["a"], ["b"], ["c"]]);
     assert_eq!(plan.package("c").unwrap().wave, Some(2));
     let edge = &plan.package("b").unwrap().dependencies[0];
-    assert_eq!((edge.name.as_str(), edge.kind), ("a", DependencyKind::Normal));
+    assert_eq!(
+        (edge.name.as_str(), edge.kind),
+        ("a", DependencyKind::Normal)
+    );
     assert_eq!(edge.requirement.as_deref(), Some("^0.1"));
     assert!(edge.orders_publishing);
     assert!(errors(&plan).is_empty(), "{:?}", plan.diagnostics);
@@ -86,7 +97,10 @@ fn diamond_and_independent_crates_share_waves() {
             member("base", ""),
             member("left", &format!("[dependencies]\n{}", dep("base"))),
             member("right", &format!("[dependencies]\n{}", dep("base"))),
-            member("top", &format!("[dependencies]\n{}{}", dep("left"), dep("right"))),
+            member(
+                "top",
+                &format!("[dependencies]\n{}{}", dep("left"), dep("right")),
+            ),
             member("alone", ""),
         ],
         "",
@@ -103,8 +117,14 @@ fn publish_false_members_are_excluded_and_block_their_dependents() {
     let fixture = Fixture::new(
         &[
             member("internal", "publish = false\n"),
-            member("user", "[dependencies]\ninternal = { path = \"../internal\", version = \"0.1\" }\n"),
-            member("tested", "[dev-dependencies]\ninternal = { path = \"../internal\" }\n"),
+            member(
+                "user",
+                "[dependencies]\ninternal = { path = \"../internal\", version = \"0.1\" }\n",
+            ),
+            member(
+                "tested",
+                "[dev-dependencies]\ninternal = { path = \"../internal\" }\n",
+            ),
         ],
         "",
     );
@@ -112,7 +132,11 @@ fn publish_false_members_are_excluded_and_block_their_dependents() {
     let internal = plan.package("internal").unwrap();
     assert_eq!(internal.action, Action::Excluded);
     assert_eq!(internal.wave, None);
-    assert!(internal.reason.contains("publish = false"), "{}", internal.reason);
+    assert!(
+        internal.reason.contains("publish = false"),
+        "{}",
+        internal.reason
+    );
     let blocked: Vec<_> = plan
         .diagnostics
         .iter()
@@ -132,7 +156,10 @@ fn publish_false_members_are_excluded_and_block_their_dependents() {
 #[test]
 fn publish_lists_are_checked_against_the_registry_name() {
     let fixture = Fixture::new(
-        &[member("only-other", "publish = [\"other\"]\n"), member("anywhere", "")],
+        &[
+            member("only-other", "publish = [\"other\"]\n"),
+            member("anywhere", ""),
+        ],
         "",
     );
     fixture.write(
@@ -141,7 +168,11 @@ fn publish_lists_are_checked_against_the_registry_name() {
     );
     let plan = fixture.plan();
     assert_eq!(action(&plan, "only-other"), Action::Excluded);
-    assert!(plan.package("only-other").unwrap().reason.contains("crates-io"));
+    assert!(plan
+        .package("only-other")
+        .unwrap()
+        .reason
+        .contains("crates-io"));
 
     let other = fixture
         .plan_with(|r| r.registry = RegistryChoice::Named("other".into()))
@@ -151,7 +182,9 @@ fn publish_lists_are_checked_against_the_registry_name() {
     assert_eq!(action(&other, "only-other"), Action::Publish);
 
     let by_index = fixture
-        .plan_with(|r| r.registry = RegistryChoice::Index("sparse+https://other.invalid/index/".into()))
+        .plan_with(|r| {
+            r.registry = RegistryChoice::Index("sparse+https://other.invalid/index/".into())
+        })
         .unwrap();
     assert_eq!(by_index.registry.name, None);
     assert_eq!(action(&by_index, "only-other"), Action::Excluded);
@@ -175,24 +208,40 @@ fn renamed_target_specific_and_build_dependencies_order_publishing() {
         "",
     );
     let plan = fixture.plan();
-    assert_eq!(waves(&plan), vec![vec!["core", "gen", "macros"], vec!["app"]]);
+    assert_eq!(
+        waves(&plan),
+        vec![vec!["core", "gen", "macros"], vec!["app"]]
+    );
     let app = plan.package("app").unwrap();
     let renamed = app.dependencies.iter().find(|d| d.name == "core").unwrap();
     assert_eq!(renamed.rename.as_deref(), Some("engine"));
     let build = app.dependencies.iter().find(|d| d.name == "gen").unwrap();
     assert_eq!(build.kind, DependencyKind::Build);
     assert!(build.orders_publishing);
-    let targeted = app.dependencies.iter().find(|d| d.name == "macros").unwrap();
+    let targeted = app
+        .dependencies
+        .iter()
+        .find(|d| d.name == "macros")
+        .unwrap();
     assert_eq!(targeted.target.as_deref(), Some("cfg(unix)"));
     assert_eq!(targeted.requirement.as_deref(), Some("^0.1.0"));
     // The version-less path dependency gets a version, as an edit at the exact table.
     let edit = &app.manifest.edits[0];
     assert_eq!(edit.file, "app/Cargo.toml");
-    assert_eq!(edit.table, ["target", "cfg(unix)", "dependencies", "macros"]);
-    assert_eq!((edit.key.as_str(), edit.value.as_str()), ("version", "^0.1.0"));
+    assert_eq!(
+        edit.table,
+        ["target", "cfg(unix)", "dependencies", "macros"]
+    );
+    assert_eq!(
+        (edit.key.as_str(), edit.value.as_str()),
+        ("version", "^0.1.0")
+    );
     assert!(codes(&plan).contains(&"path-dependency-version-added".to_owned()));
     let published = &app.manifest.published;
-    assert!(published.contains("macros = { version = \"^0.1.0\" }"), "{published}");
+    assert!(
+        published.contains("macros = { version = \"^0.1.0\" }"),
+        "{published}"
+    );
     assert!(!published.contains("path"), "{published}");
 }
 
@@ -201,7 +250,8 @@ fn workspace_inheritance_is_resolved_and_root_entries_are_edited() {
     let root_extra = "\n[workspace.package]\nversion = \"1.2.3\"\nlicense = \"MIT\"\n\
                       description = \"Shared description.\"\nedition = \"2021\"\n\
                       \n[workspace.dependencies]\nbase = { path = \"base\", features = [\"std\"] }\n";
-    let inherits = "[package]\nname = \"NAME\"\nversion.workspace = true\nlicense.workspace = true\n\
+    let inherits =
+        "[package]\nname = \"NAME\"\nversion.workspace = true\nlicense.workspace = true\n\
                     description.workspace = true\nedition.workspace = true\n";
     let fixture = Fixture::new(
         &[
@@ -232,7 +282,10 @@ fn workspace_inheritance_is_resolved_and_root_entries_are_edited() {
         "description = \"Shared description.\"",
         "base = { features = [\"std\", \"extra\"], version = \"^1.2.3\" }",
     ] {
-        assert!(published.contains(expected), "{expected} missing from\n{published}");
+        assert!(
+            published.contains(expected),
+            "{expected} missing from\n{published}"
+        );
     }
     assert!(!published.contains("workspace"), "{published}");
     assert_eq!(waves(&plan), [["base"], ["user"]]);
@@ -242,8 +295,14 @@ fn workspace_inheritance_is_resolved_and_root_entries_are_edited() {
 fn cycle_through_versioned_dev_dependency_is_an_error_that_names_the_fix() {
     let fixture = Fixture::new(
         &[
-            member("foo", "[dependencies]\nfoo-macros = { path = \"../foo-macros\", version = \"0.1\" }\n"),
-            member("foo-macros", "[dev-dependencies]\nfoo = { path = \"../foo\", version = \"0.1\" }\n"),
+            member(
+                "foo",
+                "[dependencies]\nfoo-macros = { path = \"../foo-macros\", version = \"0.1\" }\n",
+            ),
+            member(
+                "foo-macros",
+                "[dev-dependencies]\nfoo = { path = \"../foo\", version = \"0.1\" }\n",
+            ),
         ],
         "",
     );
@@ -255,10 +314,24 @@ fn cycle_through_versioned_dev_dependency_is_an_error_that_names_the_fix() {
         .collect();
     assert_eq!(cycle.len(), 1, "{:?}", plan.diagnostics);
     assert_eq!(cycle[0].severity, Severity::Error);
-    assert!(cycle[0].message.contains("`foo` → `foo-macros` (normal dependency ^0.1, foo/Cargo.toml)"), "{}", cycle[0].message);
-    assert!(cycle[0].message.contains("`foo-macros` → `foo` (dev-dependency ^0.1, foo-macros/Cargo.toml)"), "{}", cycle[0].message);
     assert!(
-        cycle[0].help.contains("remove `version` from the dev-dependency on `foo` in foo-macros/Cargo.toml"),
+        cycle[0]
+            .message
+            .contains("`foo` → `foo-macros` (normal dependency ^0.1, foo/Cargo.toml)"),
+        "{}",
+        cycle[0].message
+    );
+    assert!(
+        cycle[0]
+            .message
+            .contains("`foo-macros` → `foo` (dev-dependency ^0.1, foo-macros/Cargo.toml)"),
+        "{}",
+        cycle[0].message
+    );
+    assert!(
+        cycle[0]
+            .help
+            .contains("remove `version` from the dev-dependency on `foo` in foo-macros/Cargo.toml"),
         "{}",
         cycle[0].help
     );
@@ -270,15 +343,26 @@ fn cycle_through_versioned_dev_dependency_is_an_error_that_names_the_fix() {
 fn cycle_through_version_less_dev_dependency_is_not_a_cycle() {
     let fixture = Fixture::new(
         &[
-            member("foo", "[dependencies]\nfoo-macros = { path = \"../foo-macros\", version = \"0.1\" }\n"),
-            member("foo-macros", "[dev-dependencies]\nfoo = { path = \"../foo\" }\n"),
+            member(
+                "foo",
+                "[dependencies]\nfoo-macros = { path = \"../foo-macros\", version = \"0.1\" }\n",
+            ),
+            member(
+                "foo-macros",
+                "[dev-dependencies]\nfoo = { path = \"../foo\" }\n",
+            ),
         ],
         "",
     );
     let plan = fixture.plan();
     assert!(errors(&plan).is_empty(), "{:?}", plan.diagnostics);
     assert_eq!(waves(&plan), [["foo-macros"], ["foo"]]);
-    assert!(!plan.package("foo-macros").unwrap().manifest.published.contains("foo ="));
+    assert!(!plan
+        .package("foo-macros")
+        .unwrap()
+        .manifest
+        .published
+        .contains("foo ="));
 }
 
 #[test]
@@ -286,13 +370,28 @@ fn metadata_and_dependency_checks_each_have_their_code() {
     let long_name = "a".repeat(65);
     let fixture = Fixture::new(
         &[
-            ("bare", "[package]\nname = \"bare\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".to_owned()),
-            member("gitdep", "[dependencies]\ng = { git = \"https://example.invalid/g.git\" }\n"),
-            member("outside-user", "[dependencies]\noutside = { path = \"../outside\" }\n"),
+            (
+                "bare",
+                "[package]\nname = \"bare\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".to_owned(),
+            ),
+            member(
+                "gitdep",
+                "[dependencies]\ng = { git = \"https://example.invalid/g.git\" }\n",
+            ),
+            member(
+                "outside-user",
+                "[dependencies]\noutside = { path = \"../outside\" }\n",
+            ),
             member("wild", "[dependencies]\nserde = \"*\"\n"),
-            member("needs-newer", "[dependencies]\nbare = { path = \"../bare\", version = \"0.2\" }\n"),
+            member(
+                "needs-newer",
+                "[dependencies]\nbare = { path = \"../bare\", version = \"0.2\" }\n",
+            ),
             (leak(&long_name), manifest(&long_name, "0.1.0", "")),
-            member("keywords", "keywords = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]\n"),
+            member(
+                "keywords",
+                "keywords = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]\n",
+            ),
             member("foo-bar", ""),
             member("foo_bar", ""),
         ],
@@ -311,13 +410,20 @@ fn metadata_and_dependency_checks_each_have_their_code() {
     assert_eq!(found("missing-description"), [Some("bare")]);
     assert_eq!(found("missing-license"), [Some("bare")]);
     assert_eq!(found("git-dependency-without-version"), [Some("gitdep")]);
-    assert_eq!(found("path-dependency-outside-workspace"), [Some("outside-user")]);
+    assert_eq!(
+        found("path-dependency-outside-workspace"),
+        [Some("outside-user")]
+    );
     assert_eq!(found("wildcard-requirement"), [Some("wild")]);
     assert_eq!(found("requirement-not-satisfied"), [Some("needs-newer")]);
     assert_eq!(found("invalid-crate-name"), [Some(long_name.as_str())]);
     assert_eq!(found("too-many-keywords"), [Some("keywords")]);
     assert_eq!(found("name-collision"), [Some("foo-bar")]);
-    for d in plan.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+    for d in plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+    {
         assert!(!d.help.is_empty(), "{} has no help", d.code);
     }
     let not_satisfied = plan
@@ -339,7 +445,11 @@ fn wildcard_is_a_warning_for_registries_other_than_crates_io() {
     let plan = fixture
         .plan_with(|r| r.registry = RegistryChoice::Index("sparse+http://127.0.0.1:9/".into()))
         .unwrap();
-    let wildcard = plan.diagnostics.iter().find(|d| d.code == "wildcard-requirement").unwrap();
+    let wildcard = plan
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "wildcard-requirement")
+        .unwrap();
     assert_eq!(wildcard.severity, Severity::Warning);
 }
 
@@ -349,16 +459,36 @@ fn registry_observations_skip_present_versions_and_warn_on_yanked() {
         &[
             member("old", ""),
             member("gone", ""),
-            member("fresh", "[dependencies]\nold = { path = \"../old\", version = \"0.1\" }\n"),
+            member(
+                "fresh",
+                "[dependencies]\nold = { path = \"../old\", version = \"0.1\" }\n",
+            ),
         ],
         "",
     );
-    let state = snapshot(&fixture, &[("old", "0.1.0", false), ("old", "0.0.9", false), ("gone", "0.1.0", true), ("fresh", "0.0.1", false)]);
-    let plan = fixture.plan_with(|r| r.registry_state = Some(state)).unwrap();
-    assert_eq!(plan.inputs.registry_observations.source, ObservationSource::Snapshot);
+    let state = snapshot(
+        &fixture,
+        &[
+            ("old", "0.1.0", false),
+            ("old", "0.0.9", false),
+            ("gone", "0.1.0", true),
+            ("fresh", "0.0.1", false),
+        ],
+    );
+    let plan = fixture
+        .plan_with(|r| r.registry_state = Some(state))
+        .unwrap();
+    assert_eq!(
+        plan.inputs.registry_observations.source,
+        ObservationSource::Snapshot
+    );
     assert_eq!(action(&plan, "old"), Action::Skip);
     let old = plan.package("old").unwrap();
-    assert!(old.reason.contains("already in the registry"), "{}", old.reason);
+    assert!(
+        old.reason.contains("already in the registry"),
+        "{}",
+        old.reason
+    );
     assert!(old.reason.contains("cannot be compared"), "{}", old.reason);
     assert_eq!(old.wave, None);
     assert_eq!(action(&plan, "gone"), Action::Skip);
@@ -379,7 +509,10 @@ fn registry_observations_skip_present_versions_and_warn_on_yanked() {
 fn without_observations_nothing_is_skipped_and_a_warning_says_so() {
     let fixture = Fixture::new(&[member("a", "")], "");
     let plan = fixture.plan();
-    assert_eq!(plan.inputs.registry_observations.source, ObservationSource::Absent);
+    assert_eq!(
+        plan.inputs.registry_observations.source,
+        ObservationSource::Absent
+    );
     assert_eq!(action(&plan, "a"), Action::Publish);
     assert!(codes(&plan).contains(&"registry-observations-absent".to_owned()));
 }
@@ -389,7 +522,10 @@ fn selection_excludes_and_errors_only_when_the_registry_lacks_the_dependency() {
     let fixture = Fixture::new(
         &[
             member("lib", ""),
-            member("app", "[dependencies]\nlib = { path = \"../lib\", version = \"0.1\" }\n"),
+            member(
+                "app",
+                "[dependencies]\nlib = { path = \"../lib\", version = \"0.1\" }\n",
+            ),
             member("other", ""),
         ],
         "",
@@ -399,7 +535,10 @@ fn selection_excludes_and_errors_only_when_the_registry_lacks_the_dependency() {
         .unwrap();
     assert_eq!(action(&only_app, "lib"), Action::Excluded);
     assert_eq!(action(&only_app, "other"), Action::Excluded);
-    assert_eq!(only_app.package("other").unwrap().reason, "not selected with --package");
+    assert_eq!(
+        only_app.package("other").unwrap().reason,
+        "not selected with --package"
+    );
     assert_eq!(errors(&only_app), ["excluded-dependency"]);
     assert_eq!(only_app.inputs.selection.packages, ["app"]);
 
@@ -410,7 +549,10 @@ fn selection_excludes_and_errors_only_when_the_registry_lacks_the_dependency() {
             r.registry_state = Some(state);
         })
         .unwrap();
-    assert_eq!(satisfied.package("lib").unwrap().reason, "excluded with --exclude");
+    assert_eq!(
+        satisfied.package("lib").unwrap().reason,
+        "excluded with --exclude"
+    );
     assert!(errors(&satisfied).is_empty(), "{:?}", satisfied.diagnostics);
     assert_eq!(waves(&satisfied), [["app", "other"]]);
 }
@@ -423,27 +565,42 @@ fn invalid_inputs_are_refused_with_codes() {
         .unwrap_err();
     assert_eq!(unknown.code(), "unknown-package");
     assert!(unknown.help().contains("a"));
-    assert!(matches!(unknown, PlanError::UnknownPackage { option: "--package", .. }));
+    assert!(matches!(
+        unknown,
+        PlanError::UnknownPackage {
+            option: "--package",
+            ..
+        }
+    ));
 
     let registry = fixture
         .plan_with(|r| r.registry = RegistryChoice::Named("nowhere".into()))
         .unwrap_err();
     assert_eq!(registry.code(), "unknown-registry");
-    assert!(registry.to_string().contains("CARGO_REGISTRIES_NOWHERE_INDEX"));
+    assert!(registry
+        .to_string()
+        .contains("CARGO_REGISTRIES_NOWHERE_INDEX"));
 
     fixture.write("state.json", "{\"format_version\":\"2.0\",\"crates\":{}}");
     let state = fixture.root().join("state.json");
-    let newer = fixture.plan_with(|r| r.registry_state = Some(state.clone())).unwrap_err();
+    let newer = fixture
+        .plan_with(|r| r.registry_state = Some(state.clone()))
+        .unwrap_err();
     assert_eq!(newer.code(), "format-version-unsupported");
     assert!(newer.to_string().contains("state.json"));
 
     let snapshot = RegistrySnapshot {
         format_version: SNAPSHOT_FORMAT_VERSION,
-        registry: Some(RegistryTarget { name: None, index: "sparse+https://elsewhere.invalid/".into() }),
+        registry: Some(RegistryTarget {
+            name: None,
+            index: "sparse+https://elsewhere.invalid/".into(),
+        }),
         crates: BTreeMap::new(),
     };
     fixture.write("state.json", &serde_json::to_string(&snapshot).unwrap());
-    let mismatch = fixture.plan_with(|r| r.registry_state = Some(state)).unwrap_err();
+    let mismatch = fixture
+        .plan_with(|r| r.registry_state = Some(state))
+        .unwrap_err();
     assert_eq!(mismatch.code(), "registry-snapshot-mismatch");
 
     let missing = fixture
@@ -474,7 +631,9 @@ fn git_state_is_recorded_and_dirty_trees_warned_about() {
     assert_eq!(git.tree.len(), 40);
     assert!(!git.dirty);
     assert_eq!(git.workspace_path, "");
-    assert!(!codes(&clean).iter().any(|c| c == "not-a-git-checkout" || c == "dirty-working-tree"));
+    assert!(!codes(&clean)
+        .iter()
+        .any(|c| c == "not-a-git-checkout" || c == "dirty-working-tree"));
 
     // The plan's own output file does not make the tree dirty; anything else does.
     fixture.write("plan.json", "{}");
@@ -491,7 +650,10 @@ fn git_state_is_recorded_and_dirty_trees_warned_about() {
 #[test]
 fn workspace_in_a_repository_subdirectory_records_its_path() {
     let fixture = Fixture::empty();
-    fixture.write("crates/Cargo.toml", "[workspace]\nresolver = \"2\"\nmembers = [\"a\"]\n");
+    fixture.write(
+        "crates/Cargo.toml",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"a\"]\n",
+    );
     fixture.write("crates/a/Cargo.toml", &manifest("a", "0.1.0", ""));
     fixture.write("crates/a/src/lib.rs", "");
     fixture.commit();

@@ -1,0 +1,1 @@
+//! The convoy-demo-app example crate.

@@ -1,0 +1,1 @@
+//! The convoy-demo-cli example crate.

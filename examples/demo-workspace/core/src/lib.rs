@@ -1,0 +1,1 @@
+//! The convoy-demo-core example crate.

@@ -1,0 +1,1 @@
+//! The convoy-demo-macros example crate.

@@ -1,0 +1,1 @@
+//! The convoy-demo-xtask example crate.
