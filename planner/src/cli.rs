@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use convoy_schema::exit;
-use convoy_schema::plan::{Plan, Selection, Severity};
+use convoy_schema::plan::{Plan, Selection};
 
 use crate::discover::{self, DiscoverRequest};
 use crate::error::PlanError;
@@ -157,16 +157,8 @@ fn report_to_stderr(plan: &Plan, args: &PlanArgs) {
     let mut lines = String::new();
     if args.format != Some(Format::Human) {
         for d in &plan.diagnostics {
-            let package = d
-                .package
-                .as_deref()
-                .map(|p| format!(" {p}:"))
-                .unwrap_or_default();
-            let severity = match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
-            lines.push_str(&format!("{severity}[{}]{package} {}\n", d.code, d.message));
+            lines.push_str(&render::diagnostic_line(d));
+            lines.push('\n');
         }
     }
     let written = args

@@ -151,7 +151,7 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
         diagnostics.push(cycle_diagnostic(cycle, &entries, &index));
     }
     check_ordering_dependencies(&entries, input, &mut diagnostics);
-    check_packages(&entries, input, &mut diagnostics);
+    check_packages(&entries, &root, input, &mut diagnostics);
     check_global(input, &mut diagnostics);
     diagnostics::sort(&mut diagnostics);
 
@@ -552,10 +552,10 @@ fn check_ordering_dependencies(
 /// Metadata and dependency checks on every package to publish, and name collisions between them.
 fn check_packages(
     entries: &[Entry<'_>],
+    root: &DocumentMut,
     input: &WorkspaceInput,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let root = manifest::parse(&input.root_manifest).ok();
     let mut by_collision_key: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for entry in entries {
         let member = entry.member;
@@ -622,7 +622,6 @@ fn check_packages(
                 "use ASCII letters, digits, `-` and `_`, start with a letter, at most 64 characters; or set `publish = false`".to_owned(),
             ));
         }
-        let Some(root) = &root else { continue };
         for dep in &member.dependencies {
             check_dependency(entry, dep, root, input, diagnostics);
         }

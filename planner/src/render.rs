@@ -223,6 +223,21 @@ fn with_trailing_newline(text: &str) -> String {
     }
 }
 
+/// One diagnostic on one line, as terminals and CI logs show it: `severity[code] package: message`.
+pub fn diagnostic_line(d: &Diagnostic) -> String {
+    let package = d
+        .package
+        .as_deref()
+        .map(|p| format!(" {p}:"))
+        .unwrap_or_default();
+    format!(
+        "{}[{}]{package} {}",
+        severity_word(d.severity),
+        d.code,
+        d.message
+    )
+}
+
 /// The terminal form of a plan.
 pub fn human(plan: &Plan) -> String {
     let mut out = String::new();
@@ -269,19 +284,7 @@ pub fn human(plan: &Plan) -> String {
         out.push('\n');
     }
     for d in &plan.diagnostics {
-        let package = d
-            .package
-            .as_deref()
-            .map(|p| format!(" {p}:"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{}[{}]{package} {}\n  help: {}",
-            severity_word(d.severity),
-            d.code,
-            d.message,
-            d.help
-        );
+        let _ = writeln!(out, "{}\n  help: {}", diagnostic_line(d), d.help);
     }
     out
 }
