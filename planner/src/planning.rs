@@ -168,6 +168,7 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
         digest: String::new(),
         inputs: inputs(input, &members),
         registry: input.registry.clone(),
+        packaging: None,
         packages,
         waves: ordering.wave_lists(),
         diagnostics,
@@ -398,6 +399,8 @@ fn package_entry(
         wave: None,
         dependencies,
         manifest: ManifestPlan { edits, published },
+        artifact: None,
+        publish_metadata: None,
     })
 }
 

@@ -16,8 +16,9 @@ use crate::version::{read_document, FormatVersion, ReadError};
 
 /// Format version of plans this build writes and reads.
 ///
-/// History: 1.0 — first format.
-pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 0);
+/// History: 1.0 — first format. 1.1 — `packaging`, and per package `artifact` and
+/// `publish_metadata` (plans made with `--bundle`).
+pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 1);
 
 /// A release plan for one workspace and one registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -31,6 +32,10 @@ pub struct Plan {
     pub inputs: Inputs,
     /// The registry the plan targets.
     pub registry: RegistryTarget,
+    /// How the artifacts were made; null for a review-only plan, which has no artifacts and
+    /// cannot be executed. (Since 1.1.)
+    #[serde(default)]
+    pub packaging: Option<Packaging>,
     /// One entry per workspace member, sorted by name.
     pub packages: Vec<Package>,
     /// Names of `publish` packages by wave; each wave sorted by name. A package may start once
@@ -48,6 +53,7 @@ struct DigestedContent<'a> {
     format_version: &'a FormatVersion,
     inputs: &'a Inputs,
     registry: &'a RegistryTarget,
+    packaging: &'a Option<Packaging>,
     packages: &'a [Package],
     waves: &'a [Vec<String>],
     diagnostics: &'a [Diagnostic],
@@ -60,6 +66,7 @@ impl Plan {
             format_version: &self.format_version,
             inputs: &self.inputs,
             registry: &self.registry,
+            packaging: &self.packaging,
             packages: &self.packages,
             waves: &self.waves,
             diagnostics: &self.diagnostics,
@@ -194,6 +201,14 @@ pub struct Package {
     pub dependencies: Vec<PackageDependency>,
     /// How the manifest is changed and what will be published.
     pub manifest: ManifestPlan,
+    /// The packaged `.crate`; null unless the plan was packaged and the action is `publish`.
+    /// (Since 1.1.)
+    #[serde(default)]
+    pub artifact: Option<Artifact>,
+    /// What the publish API is sent beside the `.crate`, derived from the normalized manifest
+    /// inside it; null when `artifact` is. (Since 1.1.)
+    #[serde(default)]
+    pub publish_metadata: Option<PublishMetadata>,
 }
 
 /// What the plan does with a package.
@@ -306,4 +321,128 @@ pub enum Severity {
     Error,
     /// Worth a reviewer's attention.
     Warning,
+}
+
+/// How a plan's artifacts were made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Packaging {
+    /// `cargo --version` of the cargo that packaged (the `.crate` bytes depend on it).
+    pub cargo_version: String,
+    /// What was packaged: the commit (`git-commit`) or a copy of a tree outside git (`copy`).
+    pub source: PackagingSource,
+    /// Whether the plan's manifest edits were applied before packaging (the archives then say
+    /// `"dirty": true` in `.cargo_vcs_info.json`).
+    pub edits_applied: bool,
+    /// Whether each packaged crate was built against the staged siblings (`--verify-build`).
+    pub build_verified: bool,
+    /// Whether packaging was repeated in a second staging directory and gave the same bytes
+    /// (`--check-reproducible`).
+    pub reproducibility_checked: bool,
+}
+
+/// What the artifacts were packaged from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackagingSource {
+    /// A clean checkout of `inputs.git.commit`; uncommitted changes are not included.
+    GitCommit,
+    /// A copy of a workspace that is not in a git checkout.
+    Copy,
+}
+
+/// A packaged `.crate` file in the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// File name inside the bundle directory, `<name>-<version>.crate`.
+    pub file: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the file: the `cksum` the registry index will show.
+    pub sha256: String,
+    /// `sha256:<hex>` of the `Cargo.lock` packaged inside; null when none is.
+    pub lockfile: Option<String>,
+    /// Workspace crates the packaged `Cargo.lock` pins by checksum, with the version and
+    /// `cksum` it pins (checksums chain along dependency edges).
+    pub packaged_against: BTreeMap<String, LockedCrate>,
+    /// Paths inside the archive, relative to its `<name>-<version>/` directory, sorted.
+    pub files: Vec<String>,
+}
+
+/// A crate pinned in a packaged lockfile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockedCrate {
+    /// The version pinned.
+    pub version: semver::Version,
+    /// Its checksum in the lockfile (lowercase hex SHA-256 of its `.crate`).
+    pub cksum: String,
+}
+
+/// The JSON metadata of a publish request (`PUT /api/v1/crates/new`), field for field as cargo
+/// sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishMetadata {
+    /// Crate name.
+    pub name: String,
+    /// Version.
+    pub vers: String,
+    /// Dependencies, as in the normalized manifest (version-less dev-dependencies are gone).
+    pub deps: Vec<PublishDependency>,
+    /// Features, by name.
+    pub features: BTreeMap<String, Vec<String>>,
+    /// `package.authors`.
+    pub authors: Vec<String>,
+    /// `package.description`.
+    pub description: Option<String>,
+    /// `package.documentation`.
+    pub documentation: Option<String>,
+    /// `package.homepage`.
+    pub homepage: Option<String>,
+    /// Text of the readme file, when the manifest names one.
+    pub readme: Option<String>,
+    /// Path of the readme file inside the package.
+    pub readme_file: Option<String>,
+    /// `package.keywords`.
+    pub keywords: Vec<String>,
+    /// `package.categories`.
+    pub categories: Vec<String>,
+    /// `package.license`.
+    pub license: Option<String>,
+    /// `package.license-file`.
+    pub license_file: Option<String>,
+    /// `package.repository`.
+    pub repository: Option<String>,
+    /// `[badges]`.
+    pub badges: BTreeMap<String, BTreeMap<String, String>>,
+    /// `package.links`.
+    pub links: Option<String>,
+    /// `package.rust-version`.
+    pub rust_version: Option<String>,
+}
+
+/// One dependency in publish metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishDependency {
+    /// Whether it is optional.
+    pub optional: bool,
+    /// Whether default features are enabled.
+    pub default_features: bool,
+    /// The real crate name.
+    pub name: String,
+    /// Features enabled.
+    pub features: Vec<String>,
+    /// Requirement in semver's display form (`0.1` is `^0.1`).
+    pub version_req: String,
+    /// Platform restriction.
+    pub target: Option<String>,
+    /// `normal`, `build` or `dev`.
+    pub kind: DependencyKind,
+    /// Index URL of the registry the dependency comes from; null for the target registry.
+    pub registry: Option<String>,
+    /// The name used in the manifest when renamed.
+    pub explicit_name_in_toml: Option<String>,
 }

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use convoy_schema::plan::{
-    Action, DependencyKind, Diagnostic, GitInputs, Inputs, ManifestEdit, ManifestPlan,
-    ObservationSource, Observations, Package, PackageDependency, Plan, Selection, Severity,
+    Action, Artifact, DependencyKind, Diagnostic, GitInputs, Inputs, LockedCrate, ManifestEdit,
+    ManifestPlan, ObservationSource, Observations, Package, PackageDependency, Packaging,
+    PackagingSource, Plan, PublishDependency, PublishMetadata, Selection, Severity,
     PLAN_FORMAT_VERSION,
 };
 use convoy_schema::snapshot::{ObservedVersion, RegistryTarget, SNAPSHOT_FORMAT_VERSION};
@@ -188,8 +189,105 @@ fn package() -> impl Strategy<Value = Package> {
                 wave,
                 dependencies,
                 manifest: ManifestPlan { edits, published },
+                artifact: None,
+                publish_metadata: None,
             },
         )
+        .prop_flat_map(|package| {
+            (Just(package), proptest::option::of(artifact()), proptest::option::of(publish_metadata()))
+        })
+        .prop_map(|(mut package, artifact, publish_metadata)| {
+            package.artifact = artifact;
+            package.publish_metadata = publish_metadata;
+            package
+        })
+}
+
+fn artifact() -> impl Strategy<Value = Artifact> {
+    let locked = (version(), "[0-9a-f]{64}").prop_map(|(version, cksum)| LockedCrate { version, cksum });
+    (
+        text(),
+        any::<u64>(),
+        "[0-9a-f]{64}",
+        proptest::option::of(text()),
+        proptest::collection::btree_map(name(), locked, 0..3),
+        proptest::collection::vec(text(), 0..4),
+    )
+        .prop_map(|(file, size, sha256, lockfile, packaged_against, files)| Artifact {
+            file,
+            size,
+            sha256,
+            lockfile,
+            packaged_against,
+            files,
+        })
+}
+
+fn publish_metadata() -> impl Strategy<Value = PublishMetadata> {
+    let dep = (
+        any::<(bool, bool)>(),
+        name(),
+        proptest::collection::vec(name(), 0..2),
+        text(),
+        proptest::option::of(text()),
+        kind(),
+        proptest::option::of(text()),
+        proptest::option::of(name()),
+    )
+        .prop_map(
+            |((optional, default_features), name, features, version_req, target, kind, registry, explicit_name_in_toml)| {
+                PublishDependency {
+                    optional,
+                    default_features,
+                    name,
+                    features,
+                    version_req,
+                    target,
+                    kind,
+                    registry,
+                    explicit_name_in_toml,
+                }
+            },
+        );
+    let optional_texts = proptest::collection::vec(proptest::option::of(text()), 10);
+    let badges = proptest::collection::btree_map(name(), proptest::collection::btree_map(name(), text(), 0..2), 0..2);
+    (
+        (name(), text(), proptest::collection::vec(dep, 0..3)),
+        proptest::collection::btree_map(name(), proptest::collection::vec(text(), 0..2), 0..3),
+        proptest::collection::vec(proptest::collection::vec(text(), 0..2), 3),
+        optional_texts,
+        badges,
+    )
+        .prop_map(|((name, vers, deps), features, lists, texts, badges)| PublishMetadata {
+            name,
+            vers,
+            deps,
+            features,
+            authors: lists[0].clone(),
+            description: texts[0].clone(),
+            documentation: texts[1].clone(),
+            homepage: texts[2].clone(),
+            readme: texts[3].clone(),
+            readme_file: texts[4].clone(),
+            keywords: lists[1].clone(),
+            categories: lists[2].clone(),
+            license: texts[5].clone(),
+            license_file: texts[6].clone(),
+            repository: texts[7].clone(),
+            badges,
+            links: texts[8].clone(),
+            rust_version: texts[9].clone(),
+        })
+}
+
+fn packaging() -> impl Strategy<Value = Packaging> {
+    (text(), any::<(bool, bool, bool, bool)>()).prop_map(|(cargo_version, (copy, edits_applied, build_verified, reproducibility_checked))| Packaging {
+        cargo_version,
+        source: if copy { PackagingSource::Copy } else { PackagingSource::GitCommit },
+        edits_applied,
+        build_verified,
+        reproducibility_checked,
+    })
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
@@ -230,16 +328,18 @@ fn plan() -> impl Strategy<Value = Plan> {
     (
         inputs,
         registry(),
+        proptest::option::of(packaging()),
         proptest::collection::vec(package(), 0..4),
         proptest::collection::vec(proptest::collection::vec(name(), 0..3), 0..3),
         proptest::collection::vec(diagnostic(), 0..3),
     )
-        .prop_map(|(inputs, registry, packages, waves, diagnostics)| {
+        .prop_map(|(inputs, registry, packaging, packages, waves, diagnostics)| {
             let mut plan = Plan {
                 format_version: PLAN_FORMAT_VERSION,
                 digest: String::new(),
                 inputs,
                 registry,
+                packaging,
                 packages,
                 waves,
                 diagnostics,
@@ -336,11 +436,12 @@ fn digest_rule_worked_example_from_the_docs() {
             name: Some("crates-io".into()),
             index: "sparse+https://index.crates.io/".into(),
         },
+        packaging: None,
         packages: Vec::new(),
         waves: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let compact = r#"{"format_version":"1.0","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packages":[],"waves":[],"diagnostics":[]}"#;
+    let compact = r#"{"format_version":"1.1","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packaging":null,"packages":[],"waves":[],"diagnostics":[]}"#;
     assert_eq!(
         plan.compute_digest(),
         convoy_schema::digest::sha256_digest(compact.as_bytes())
@@ -372,4 +473,20 @@ fn unknown_fields_are_refused() {
 fn plan_example() -> Plan {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     plan().new_tree(&mut runner).unwrap().current()
+}
+
+#[test]
+fn plans_of_format_1_0_are_read_by_1_1() {
+    // A 1.0 plan has no `packaging`, `artifact` or `publish_metadata`; the minor bump keeps it
+    // readable, as a review-only plan.
+    let mut value: serde_json::Value = serde_json::from_str(&plan_example().to_pretty_json()).unwrap();
+    value["format_version"] = serde_json::json!("1.0");
+    value.as_object_mut().unwrap().remove("packaging");
+    for package in value["packages"].as_array_mut().unwrap() {
+        package.as_object_mut().unwrap().remove("artifact");
+        package.as_object_mut().unwrap().remove("publish_metadata");
+    }
+    let plan = Plan::from_json(&value.to_string()).expect("1.0 plans are readable");
+    assert_eq!(plan.packaging, None);
+    assert!(plan.packages.iter().all(|p| p.artifact.is_none()));
 }

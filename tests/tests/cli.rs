@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use convoy_schema::digest::sha256_digest;
-use convoy_schema::plan::Plan;
+use convoy_schema::plan::{Plan, PLAN_FORMAT_VERSION};
 use convoy_tests::{binary, git, manifest, run, Fixture};
 
 fn example_workspace() -> Fixture {
@@ -298,8 +298,8 @@ fn show_renders_the_reviewed_plan_and_refuses_edited_ones() {
     std::fs::write(
         &path,
         text.replacen(
-            "\"format_version\": \"1.0\"",
-            "\"format_version\": \"1.7\"",
+            &format!("\"format_version\": \"{PLAN_FORMAT_VERSION}\""),
+            "\"format_version\": \"1.99\"",
             1,
         ),
     )
