@@ -13,8 +13,10 @@ use convoy_schema::plan::{Plan, Selection};
 
 use crate::discover::{self, DiscoverRequest};
 use crate::error::PlanError;
+use crate::model::GitState;
+use crate::package::{self, PackageOptions};
 use crate::registry_config::RegistryChoice;
-use crate::{planning, render};
+use crate::{bundle, planning, render};
 
 /// Plan a release of a Cargo workspace: waves, manifests, versions and preflight checks, as a
 /// deterministic JSON plan. Never writes to the workspace and needs no token.
@@ -68,6 +70,19 @@ struct PlanArgs {
     /// Print this form on stdout instead of the plan JSON.
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Package every crate to publish into DIR (`<name>-<version>.crate`) and record the
+    /// artifacts in the plan, written to DIR/plan.json unless --out says otherwise.
+    #[arg(long, value_name = "DIR")]
+    bundle: Option<PathBuf>,
+    /// With --bundle: build each packaged crate against the staged siblings before writing the plan.
+    #[arg(long, requires = "bundle")]
+    verify_build: bool,
+    /// With --bundle: package twice in different directories and fail if any byte differs.
+    #[arg(long, requires = "bundle")]
+    check_reproducible: bool,
+    /// With --bundle: package the last commit even though the tree has uncommitted changes.
+    #[arg(long, requires = "bundle")]
+    allow_dirty: bool,
 }
 
 /// Output forms of a plan.
@@ -132,14 +147,22 @@ fn plan(args: &PlanArgs) -> Result<i32, PlanError> {
             packages: args.packages.clone(),
             exclude: args.exclude.clone(),
         },
-        own_outputs: args.out.iter().cloned().collect(),
+        own_outputs: args.out.iter().chain(&args.bundle).cloned().collect(),
     };
-    let input = discover::discover(&request)?;
-    let plan = planning::plan(&input)?;
-    if let Some(out) = &args.out {
+    let discovered = discover::discover(&request)?;
+    let input = &discovered.input;
+    let mut plan = planning::plan(input)?;
+    if let Some(bundle) = &args.bundle {
+        plan = package_into(bundle, plan, &discovered, args)?;
+    }
+    let out = args
+        .out
+        .clone()
+        .or_else(|| args.bundle.as_ref().map(|dir| dir.join("plan.json")));
+    if let Some(out) = &out {
         write_atomically(out, plan.to_pretty_json().as_bytes())?;
     }
-    match (args.format, &args.out) {
+    match (args.format, &out) {
         (Some(format), _) => print_stdout(&rendered(&plan, format)),
         (None, None) => print_stdout(&plan.to_pretty_json()),
         (None, Some(_)) => {}
@@ -163,7 +186,8 @@ fn report_to_stderr(plan: &Plan, args: &PlanArgs) {
     }
     let written = args
         .out
-        .as_ref()
+        .clone()
+        .or_else(|| args.bundle.as_ref().map(|dir| dir.join("plan.json")))
         .map(|out| format!(", written to {}", out.display()))
         .unwrap_or_default();
     lines.push_str(&format!(
@@ -172,6 +196,51 @@ fn report_to_stderr(plan: &Plan, args: &PlanArgs) {
         plan.digest
     ));
     let _ = std::io::stderr().write_all(lines.as_bytes());
+}
+
+/// Packages the plan's crates into `bundle` and attaches them to the plan. A plan with error
+/// diagnostics is not packaged: it cannot be executed anyway, and stays review-only.
+fn package_into(
+    bundle: &Path,
+    plan: Plan,
+    discovered: &discover::Discovered,
+    args: &PlanArgs,
+) -> Result<Plan, PlanError> {
+    if plan.has_errors() {
+        eprintln!("convoy-plan: not packaged: the plan has error diagnostics (a review-only plan is written)");
+        return Ok(plan);
+    }
+    let input = &discovered.input;
+    if let GitState::Checkout(git) = &input.git {
+        if git.dirty && !args.allow_dirty {
+            return Err(PlanError::UncommittedChanges {
+                commit: git.commit.clone(),
+            });
+        }
+    }
+    let options = PackageOptions {
+        workspace_root: discovered.root.clone(),
+        verify_build: args.verify_build,
+        check_reproducible: args.check_reproducible,
+    };
+    let outcome = package::package(input, &plan, &options)?;
+    let plan = bundle::attach(plan, input, &outcome);
+    if let Ok(crates) = &outcome.result {
+        std::fs::create_dir_all(bundle).map_err(|source| PlanError::Write {
+            path: bundle.display().to_string(),
+            source,
+        })?;
+        for package in &plan.packages {
+            let (Some(artifact), Some(packaged)) = (
+                &package.artifact,
+                crates.iter().find(|c| c.name == package.name),
+            ) else {
+                continue;
+            };
+            write_atomically(&bundle.join(&artifact.file), &packaged.bytes)?;
+        }
+    }
+    Ok(plan)
 }
 
 fn show(args: &ShowArgs) -> Result<i32, PlanError> {

@@ -40,11 +40,25 @@ pub enum Code {
     NotAGitCheckout,
     /// The workspace has changes not committed.
     DirtyWorkingTree,
+    /// `cargo package` failed, or a `.crate` it made cannot be used.
+    PackagingFailed,
+    /// A `.crate` is larger than crates.io accepts.
+    CrateTooLarge,
+    /// A packaged file looks accidental.
+    SuspiciousPackagedFile,
+    /// A packaged lockfile pins a sibling at other bytes than the plan's.
+    LockfileChecksumMismatch,
+    /// Packaging twice gave different bytes.
+    NotReproducible,
+    /// No `Cargo.lock`: packaged lockfiles depend on the live index.
+    LockfileAbsent,
+    /// Packaged from the commit; uncommitted changes are left out.
+    UncommittedChangesNotPackaged,
 }
 
 impl Code {
     /// All codes, in documentation order.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 23] = [
         Code::DependencyCycle,
         Code::MissingDescription,
         Code::MissingLicense,
@@ -61,6 +75,13 @@ impl Code {
         Code::RegistryObservationsAbsent,
         Code::NotAGitCheckout,
         Code::DirtyWorkingTree,
+        Code::PackagingFailed,
+        Code::CrateTooLarge,
+        Code::SuspiciousPackagedFile,
+        Code::LockfileChecksumMismatch,
+        Code::NotReproducible,
+        Code::LockfileAbsent,
+        Code::UncommittedChangesNotPackaged,
     ];
 
     /// The stable kebab-case code.
@@ -82,6 +103,13 @@ impl Code {
             Code::RegistryObservationsAbsent => "registry-observations-absent",
             Code::NotAGitCheckout => "not-a-git-checkout",
             Code::DirtyWorkingTree => "dirty-working-tree",
+            Code::PackagingFailed => "packaging-failed",
+            Code::CrateTooLarge => "crate-too-large",
+            Code::SuspiciousPackagedFile => "suspicious-packaged-file",
+            Code::LockfileChecksumMismatch => "lockfile-checksum-mismatch",
+            Code::NotReproducible => "not-reproducible",
+            Code::LockfileAbsent => "lockfile-absent",
+            Code::UncommittedChangesNotPackaged => "uncommitted-changes-not-packaged",
         }
     }
 
@@ -93,7 +121,10 @@ impl Code {
             | Code::PlannedVersionYanked
             | Code::RegistryObservationsAbsent
             | Code::NotAGitCheckout
-            | Code::DirtyWorkingTree => Severity::Warning,
+            | Code::DirtyWorkingTree
+            | Code::SuspiciousPackagedFile
+            | Code::LockfileAbsent
+            | Code::UncommittedChangesNotPackaged => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -117,6 +148,13 @@ impl Code {
             Code::RegistryObservationsAbsent => "no registry observations were given, so nothing could be skipped",
             Code::NotAGitCheckout => "the workspace is not in a git checkout; git inputs are absent",
             Code::DirtyWorkingTree => "the workspace has uncommitted or untracked changes",
+            Code::PackagingFailed => "`cargo package` failed (its message is attached), or a `.crate` it made cannot be used",
+            Code::CrateTooLarge => "a `.crate` is larger than the 10 MB crates.io accepts",
+            Code::SuspiciousPackagedFile => "a packaged file looks accidental: under a `target/` directory, or a large binary",
+            Code::LockfileChecksumMismatch => "a packaged Cargo.lock pins a sibling crate at other bytes than the plan publishes",
+            Code::NotReproducible => "packaging twice gave different bytes; the files that differ are named",
+            Code::LockfileAbsent => "no Cargo.lock is committed, so packaged lockfiles depend on the live index at planning time",
+            Code::UncommittedChangesNotPackaged => "artifacts were packaged from the commit; uncommitted changes are not in them",
         }
     }
 }

@@ -40,8 +40,17 @@ pub struct DiscoverRequest {
     pub own_outputs: Vec<PathBuf>,
 }
 
+/// The planner's input and where the workspace is.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    /// Everything the plan depends on.
+    pub input: WorkspaceInput,
+    /// Absolute path of the workspace root (kept out of the plan).
+    pub root: PathBuf,
+}
+
 /// Reads everything the plan depends on.
-pub fn discover(request: &DiscoverRequest) -> Result<WorkspaceInput, PlanError> {
+pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
     let manifest_path = absolute(&request.manifest_path);
     if !manifest_path.is_file() {
         return Err(PlanError::NoManifest {
@@ -141,7 +150,7 @@ pub fn discover(request: &DiscoverRequest) -> Result<WorkspaceInput, PlanError> 
         Some(path) => read_snapshot(path, &registry)?,
         None => RegistryObservations::absent(),
     };
-    Ok(WorkspaceInput {
+    let input = WorkspaceInput {
         root_manifest,
         members,
         cargo_version: cargo_version?,
@@ -150,7 +159,8 @@ pub fn discover(request: &DiscoverRequest) -> Result<WorkspaceInput, PlanError> 
         registry,
         selection: request.selection.clone(),
         observations,
-    })
+    };
+    Ok(Discovered { input, root })
 }
 
 fn read_metadata(

@@ -121,6 +121,18 @@ pub enum PlanError {
         /// The digest of the content.
         computed: String,
     },
+    /// `--bundle` on a tree with uncommitted changes, without `--allow-dirty`.
+    #[error("the workspace has changes not in commit {commit}; artifacts are packaged from the commit, so they would not contain them")]
+    UncommittedChanges {
+        /// The commit that would be packaged.
+        commit: String,
+    },
+    /// The staging area for packaging could not be prepared.
+    #[error("cannot stage the workspace for packaging: {message}")]
+    Staging {
+        /// What failed.
+        message: String,
+    },
     /// The plan could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -148,6 +160,8 @@ impl PlanError {
             Self::SnapshotRegistryMismatch { .. } => "registry-snapshot-mismatch",
             Self::DigestMismatch { .. } => "plan-digest-mismatch",
             Self::Write { .. } => "output-unwritable",
+            Self::UncommittedChanges { .. } => "uncommitted-changes",
+            Self::Staging { .. } => "staging-failed",
         }
     }
 
@@ -178,13 +192,15 @@ impl PlanError {
             Self::DigestMismatch { .. } => {
                 "regenerate the plan with convoy-plan instead of editing it".to_owned()
             }
+            Self::UncommittedChanges { .. } => "commit or stash them (`git status` lists them), or pass --allow-dirty to package the commit without them".to_owned(),
+            Self::Staging { .. } => "check that git works and the temporary directory is writable (TMPDIR)".to_owned(),
         }
     }
 
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Write { .. } => exit::FAILED,
+            Self::Write { .. } | Self::Staging { .. } => exit::FAILED,
             _ => exit::REFUSED,
         }
     }

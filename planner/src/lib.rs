@@ -4,6 +4,8 @@
 //! [`render`]) takes data and returns data; [`discover`] is the only module that reads files,
 //! runs cargo and git, or looks at the environment, and [`cli`] is the command line around both.
 
+pub mod artifacts;
+pub mod bundle;
 pub mod cli;
 pub mod diagnostics;
 pub mod discover;
@@ -11,6 +13,7 @@ pub mod error;
 pub mod graph;
 pub mod manifest;
 pub mod model;
+pub mod package;
 pub mod planning;
 pub mod registry_config;
 pub mod render;

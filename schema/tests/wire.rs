@@ -194,7 +194,11 @@ fn package() -> impl Strategy<Value = Package> {
             },
         )
         .prop_flat_map(|package| {
-            (Just(package), proptest::option::of(artifact()), proptest::option::of(publish_metadata()))
+            (
+                Just(package),
+                proptest::option::of(artifact()),
+                proptest::option::of(publish_metadata()),
+            )
         })
         .prop_map(|(mut package, artifact, publish_metadata)| {
             package.artifact = artifact;
@@ -204,7 +208,8 @@ fn package() -> impl Strategy<Value = Package> {
 }
 
 fn artifact() -> impl Strategy<Value = Artifact> {
-    let locked = (version(), "[0-9a-f]{64}").prop_map(|(version, cksum)| LockedCrate { version, cksum });
+    let locked =
+        (version(), "[0-9a-f]{64}").prop_map(|(version, cksum)| LockedCrate { version, cksum });
     (
         text(),
         any::<u64>(),
@@ -213,14 +218,16 @@ fn artifact() -> impl Strategy<Value = Artifact> {
         proptest::collection::btree_map(name(), locked, 0..3),
         proptest::collection::vec(text(), 0..4),
     )
-        .prop_map(|(file, size, sha256, lockfile, packaged_against, files)| Artifact {
-            file,
-            size,
-            sha256,
-            lockfile,
-            packaged_against,
-            files,
-        })
+        .prop_map(
+            |(file, size, sha256, lockfile, packaged_against, files)| Artifact {
+                file,
+                size,
+                sha256,
+                lockfile,
+                packaged_against,
+                files,
+            },
+        )
 }
 
 fn publish_metadata() -> impl Strategy<Value = PublishMetadata> {
@@ -235,7 +242,16 @@ fn publish_metadata() -> impl Strategy<Value = PublishMetadata> {
         proptest::option::of(name()),
     )
         .prop_map(
-            |((optional, default_features), name, features, version_req, target, kind, registry, explicit_name_in_toml)| {
+            |(
+                (optional, default_features),
+                name,
+                features,
+                version_req,
+                target,
+                kind,
+                registry,
+                explicit_name_in_toml,
+            )| {
                 PublishDependency {
                     optional,
                     default_features,
@@ -250,7 +266,11 @@ fn publish_metadata() -> impl Strategy<Value = PublishMetadata> {
             },
         );
     let optional_texts = proptest::collection::vec(proptest::option::of(text()), 10);
-    let badges = proptest::collection::btree_map(name(), proptest::collection::btree_map(name(), text(), 0..2), 0..2);
+    let badges = proptest::collection::btree_map(
+        name(),
+        proptest::collection::btree_map(name(), text(), 0..2),
+        0..2,
+    );
     (
         (name(), text(), proptest::collection::vec(dep, 0..3)),
         proptest::collection::btree_map(name(), proptest::collection::vec(text(), 0..2), 0..3),
@@ -258,36 +278,46 @@ fn publish_metadata() -> impl Strategy<Value = PublishMetadata> {
         optional_texts,
         badges,
     )
-        .prop_map(|((name, vers, deps), features, lists, texts, badges)| PublishMetadata {
-            name,
-            vers,
-            deps,
-            features,
-            authors: lists[0].clone(),
-            description: texts[0].clone(),
-            documentation: texts[1].clone(),
-            homepage: texts[2].clone(),
-            readme: texts[3].clone(),
-            readme_file: texts[4].clone(),
-            keywords: lists[1].clone(),
-            categories: lists[2].clone(),
-            license: texts[5].clone(),
-            license_file: texts[6].clone(),
-            repository: texts[7].clone(),
-            badges,
-            links: texts[8].clone(),
-            rust_version: texts[9].clone(),
-        })
+        .prop_map(
+            |((name, vers, deps), features, lists, texts, badges)| PublishMetadata {
+                name,
+                vers,
+                deps,
+                features,
+                authors: lists[0].clone(),
+                description: texts[0].clone(),
+                documentation: texts[1].clone(),
+                homepage: texts[2].clone(),
+                readme: texts[3].clone(),
+                readme_file: texts[4].clone(),
+                keywords: lists[1].clone(),
+                categories: lists[2].clone(),
+                license: texts[5].clone(),
+                license_file: texts[6].clone(),
+                repository: texts[7].clone(),
+                badges,
+                links: texts[8].clone(),
+                rust_version: texts[9].clone(),
+            },
+        )
 }
 
 fn packaging() -> impl Strategy<Value = Packaging> {
-    (text(), any::<(bool, bool, bool, bool)>()).prop_map(|(cargo_version, (copy, edits_applied, build_verified, reproducibility_checked))| Packaging {
-        cargo_version,
-        source: if copy { PackagingSource::Copy } else { PackagingSource::GitCommit },
-        edits_applied,
-        build_verified,
-        reproducibility_checked,
-    })
+    (text(), any::<(bool, bool, bool, bool)>()).prop_map(
+        |(cargo_version, (copy, edits_applied, build_verified, reproducibility_checked))| {
+            Packaging {
+                cargo_version,
+                source: if copy {
+                    PackagingSource::Copy
+                } else {
+                    PackagingSource::GitCommit
+                },
+                edits_applied,
+                build_verified,
+                reproducibility_checked,
+            }
+        },
+    )
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
@@ -333,20 +363,22 @@ fn plan() -> impl Strategy<Value = Plan> {
         proptest::collection::vec(proptest::collection::vec(name(), 0..3), 0..3),
         proptest::collection::vec(diagnostic(), 0..3),
     )
-        .prop_map(|(inputs, registry, packaging, packages, waves, diagnostics)| {
-            let mut plan = Plan {
-                format_version: PLAN_FORMAT_VERSION,
-                digest: String::new(),
-                inputs,
-                registry,
-                packaging,
-                packages,
-                waves,
-                diagnostics,
-            };
-            plan.seal();
-            plan
-        })
+        .prop_map(
+            |(inputs, registry, packaging, packages, waves, diagnostics)| {
+                let mut plan = Plan {
+                    format_version: PLAN_FORMAT_VERSION,
+                    digest: String::new(),
+                    inputs,
+                    registry,
+                    packaging,
+                    packages,
+                    waves,
+                    diagnostics,
+                };
+                plan.seal();
+                plan
+            },
+        )
 }
 
 /// Removes JSON whitespace outside strings: the pretty file becomes the compact form.
@@ -479,7 +511,8 @@ fn plan_example() -> Plan {
 fn plans_of_format_1_0_are_read_by_1_1() {
     // A 1.0 plan has no `packaging`, `artifact` or `publish_metadata`; the minor bump keeps it
     // readable, as a review-only plan.
-    let mut value: serde_json::Value = serde_json::from_str(&plan_example().to_pretty_json()).unwrap();
+    let mut value: serde_json::Value =
+        serde_json::from_str(&plan_example().to_pretty_json()).unwrap();
     value["format_version"] = serde_json::json!("1.0");
     value.as_object_mut().unwrap().remove("packaging");
     for package in value["packages"].as_array_mut().unwrap() {

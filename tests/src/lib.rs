@@ -94,8 +94,8 @@ impl Fixture {
             own_outputs: Vec::new(),
         };
         adjust(&mut request);
-        let input = discover(&request)?;
-        Ok(planning::plan(&input)?)
+        let discovered = discover(&request)?;
+        Ok(planning::plan(&discovered.input)?)
     }
 }
 

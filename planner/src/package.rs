@@ -1,0 +1,315 @@
+//! Packaging, the planner's second IO edge: makes the `.crate` files a plan names without
+//! touching the user's tree or `target/`.
+//!
+//! Each run stages the workspace in a fresh temporary directory — a `git clone --shared` of the
+//! repository checked out at the planned commit, or a copy when the workspace is not in git —
+//! applies only the plan's manifest edits there, and runs
+//! `cargo package --no-verify -p <each package to publish>` with a target directory inside the
+//! staging area. With no edits, the archives are byte for byte what `cargo package` makes in a
+//! clean checkout of the commit, `.cargo_vcs_info.json` included; with edits, cargo records the
+//! staged tree as `"dirty": true`, as it would for any change not committed.
+
+// An IO edge: planner/clippy.toml forbids these calls everywhere else in the planner.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use convoy_schema::plan::{Action, ManifestEdit, Packaging, PackagingSource, Plan};
+use toml_edit::{DocumentMut, Item};
+
+use crate::bundle::{PackagedCrate, PackagingOutcome};
+use crate::error::PlanError;
+use crate::model::{GitState, WorkspaceInput};
+use crate::CRATES_IO;
+
+/// What to package and how.
+#[derive(Debug, Clone)]
+pub struct PackageOptions {
+    /// Absolute path of the workspace root.
+    pub workspace_root: PathBuf,
+    /// Build each packaged crate against the staged siblings (`cargo package` without
+    /// `--no-verify`).
+    pub verify_build: bool,
+    /// Package a second time in another staging directory and compare.
+    pub check_reproducible: bool,
+}
+
+/// Packages the plan's `publish` packages. A failure of cargo itself is reported in the
+/// outcome (it becomes a plan diagnostic); failures to stage are errors.
+pub fn package(
+    input: &WorkspaceInput,
+    plan: &Plan,
+    options: &PackageOptions,
+) -> Result<PackagingOutcome, PlanError> {
+    let packages: Vec<(String, String)> = plan
+        .packages
+        .iter()
+        .filter(|p| p.action == Action::Publish)
+        .map(|p| (p.name.clone(), p.version.to_string()))
+        .collect();
+    let mut edits: Vec<&ManifestEdit> = Vec::new();
+    for edit in plan
+        .packages
+        .iter()
+        .filter(|p| p.action == Action::Publish)
+        .flat_map(|p| &p.manifest.edits)
+    {
+        if !edits.contains(&edit) {
+            edits.push(edit);
+        }
+    }
+    let source = match input.git {
+        GitState::Checkout(_) => PackagingSource::GitCommit,
+        GitState::Absent(_) => PackagingSource::Copy,
+    };
+    let packaging = Packaging {
+        cargo_version: input.cargo_version.clone(),
+        source,
+        edits_applied: !edits.is_empty(),
+        build_verified: options.verify_build,
+        reproducibility_checked: options.check_reproducible,
+    };
+    let first = package_once(input, plan, &packages, &edits, options, "stage")?;
+    let second = match (&first, options.check_reproducible) {
+        (Ok(_), true) => Some(package_once(
+            input,
+            plan,
+            &packages,
+            &edits,
+            options,
+            "second/deeper/stage",
+        )?),
+        _ => None,
+    };
+    let second = match second {
+        Some(Ok(crates)) => Some(crates),
+        Some(Err(message)) => {
+            return Ok(PackagingOutcome {
+                packaging,
+                result: Err(message),
+                second_run: None,
+            })
+        }
+        None => None,
+    };
+    Ok(PackagingOutcome {
+        packaging,
+        result: first,
+        second_run: second,
+    })
+}
+
+/// One staging and packaging run; `Ok(Err(..))` carries cargo's own failure message.
+fn package_once(
+    input: &WorkspaceInput,
+    plan: &Plan,
+    packages: &[(String, String)],
+    edits: &[&ManifestEdit],
+    options: &PackageOptions,
+    subdir: &str,
+) -> Result<Result<Vec<PackagedCrate>, String>, PlanError> {
+    let staging = tempfile::Builder::new()
+        .prefix("convoy-package-")
+        .tempdir()
+        .map_err(|e| staging_failed(format!("cannot create a temporary directory: {e}")))?;
+    let stage_root = staging.path().join(subdir);
+    let workspace = match &input.git {
+        GitState::Checkout(git) => {
+            let repository = repository_root(&options.workspace_root, &git.workspace_path);
+            clone_commit(&repository, &git.commit, &stage_root)?;
+            if git.workspace_path.is_empty() {
+                stage_root.clone()
+            } else {
+                stage_root.join(&git.workspace_path)
+            }
+        }
+        GitState::Absent(_) => {
+            copy_tree(&options.workspace_root, &stage_root)?;
+            stage_root.clone()
+        }
+    };
+    for edit in edits {
+        apply_edit(&workspace, edit)?;
+    }
+    let target_dir = staging.path().join("target");
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .arg("package")
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(&workspace);
+    if !options.verify_build {
+        cargo.arg("--no-verify");
+    }
+    if !edits.is_empty() {
+        cargo.arg("--allow-dirty");
+    }
+    if plan.registry.name.as_deref() != Some(CRATES_IO) {
+        // The staged tree may lack the cargo configuration that names the registry, so the
+        // index is passed directly; cargo records the same source URL either way.
+        cargo.arg("--index").arg(&plan.registry.index);
+    }
+    for (name, _) in packages {
+        cargo.arg("--package").arg(name);
+    }
+    tracing::debug!(command = ?cargo, "packaging");
+    let output = cargo
+        .output()
+        .map_err(|e| staging_failed(format!("cannot run cargo: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let message = stderr
+            .lines()
+            .filter(|line| {
+                !line.trim_start().starts_with("Packaging")
+                    && !line.trim_start().starts_with("Packaged")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(&*staging.path().to_string_lossy(), "<staging>");
+        return Ok(Err(message.trim().to_owned()));
+    }
+    let mut crates = Vec::with_capacity(packages.len());
+    for (name, version) in packages {
+        let path = target_dir
+            .join("package")
+            .join(format!("{name}-{version}.crate"));
+        let bytes = std::fs::read(&path).map_err(|source| PlanError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        crates.push(PackagedCrate {
+            name: name.clone(),
+            bytes,
+        });
+    }
+    Ok(Ok(crates))
+}
+
+fn staging_failed(message: String) -> PlanError {
+    PlanError::Staging { message }
+}
+
+/// The repository's top directory: the workspace root less its path inside the repository.
+fn repository_root(workspace_root: &Path, workspace_path: &str) -> PathBuf {
+    let depth = workspace_path.split('/').filter(|p| !p.is_empty()).count();
+    workspace_root
+        .ancestors()
+        .nth(depth)
+        .unwrap_or(workspace_root)
+        .to_path_buf()
+}
+
+fn run_git(args: &[&std::ffi::OsStr]) -> Result<(), PlanError> {
+    let output = Command::new("git")
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .map_err(|e| staging_failed(format!("cannot run git: {e}")))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(staging_failed(format!(
+            "git {} failed: {}",
+            args.iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
+    }
+}
+
+/// A checkout of `commit` at `destination` that shares the repository's objects.
+fn clone_commit(repository: &Path, commit: &str, destination: &Path) -> Result<(), PlanError> {
+    if let Some(parent) = destination.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| staging_failed(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    run_git(&[
+        "clone".as_ref(),
+        "--quiet".as_ref(),
+        "--shared".as_ref(),
+        "--no-checkout".as_ref(),
+        repository.as_os_str(),
+        destination.as_os_str(),
+    ])?;
+    run_git(&[
+        "-C".as_ref(),
+        destination.as_os_str(),
+        "checkout".as_ref(),
+        "--quiet".as_ref(),
+        "--detach".as_ref(),
+        commit.as_ref(),
+    ])
+}
+
+/// Copies a workspace outside git, leaving out `target/` directories and VCS metadata.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), PlanError> {
+    let skip: BTreeSet<&str> = ["target", ".git"].into();
+    let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
+    while let Some((source, destination)) = pending.pop() {
+        std::fs::create_dir_all(&destination)
+            .map_err(|e| staging_failed(format!("cannot create {}: {e}", destination.display())))?;
+        let entries = std::fs::read_dir(&source).map_err(|e| PlanError::Read {
+            path: source.display().to_string(),
+            source: e,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|e| PlanError::Read {
+                path: source.display().to_string(),
+                source: e,
+            })?;
+            let name = entry.file_name();
+            let kind = entry.file_type().map_err(|e| PlanError::Read {
+                path: entry.path().display().to_string(),
+                source: e,
+            })?;
+            if kind.is_dir() {
+                if !skip.contains(name.to_string_lossy().as_ref()) {
+                    pending.push((entry.path(), destination.join(&name)));
+                }
+            } else if kind.is_file() {
+                std::fs::copy(entry.path(), destination.join(&name)).map_err(|e| {
+                    staging_failed(format!("cannot copy {}: {e}", entry.path().display()))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets `edit.key = edit.value` in the staged manifest, keeping its formatting.
+fn apply_edit(workspace: &Path, edit: &ManifestEdit) -> Result<(), PlanError> {
+    let path = workspace.join(&edit.file);
+    let text = std::fs::read_to_string(&path).map_err(|source| PlanError::Read {
+        path: edit.file.clone(),
+        source,
+    })?;
+    let mut doc: DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| PlanError::ManifestSyntax {
+                path: edit.file.clone(),
+                message: e.to_string(),
+            })?;
+    let mut table = doc.as_table_mut() as &mut dyn toml_edit::TableLike;
+    for key in &edit.table {
+        table = table
+            .get_mut(key)
+            .and_then(Item::as_table_like_mut)
+            .ok_or_else(|| {
+                staging_failed(format!(
+                    "{}: no table [{}] to edit",
+                    edit.file,
+                    edit.table.join(".")
+                ))
+            })?;
+    }
+    table.insert(&edit.key, toml_edit::value(edit.value.as_str()));
+    std::fs::write(&path, doc.to_string())
+        .map_err(|e| staging_failed(format!("cannot write the staged {}: {e}", edit.file)))
+}
