@@ -279,3 +279,145 @@ fn check_reproducible(
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planning::plan;
+    use crate::testing::{member, workspace};
+    use convoy_schema::plan::{DependencyKind, PackagingSource};
+
+    /// A `.crate` made in memory from `(path, contents)` pairs under `<prefix>/`.
+    fn archive(prefix: &str, files: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        for (path, contents) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, format!("{prefix}/{path}"), contents.as_bytes())
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn manifest(name: &str) -> String {
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"d\"\nlicense = \"MIT\"\nreadme = false\n")
+    }
+
+    fn packaging() -> Packaging {
+        Packaging {
+            cargo_version: "cargo 1.95.0".into(),
+            source: PackagingSource::GitCommit,
+            edits_applied: false,
+            build_verified: false,
+            reproducibility_checked: true,
+        }
+    }
+
+    fn two_crates(lock_cksum: &str, lib: &str) -> Vec<PackagedCrate> {
+        let lock = format!("version = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{lock_cksum}\"\n");
+        vec![
+            PackagedCrate {
+                name: "a".into(),
+                bytes: archive(
+                    "a-0.1.0",
+                    &[("Cargo.toml", &manifest("a")), ("src/lib.rs", lib)],
+                ),
+            },
+            PackagedCrate {
+                name: "b".into(),
+                bytes: archive(
+                    "b-0.1.0",
+                    &[("Cargo.toml", &manifest("b")), ("Cargo.lock", &lock)],
+                ),
+            },
+        ]
+    }
+
+    fn input() -> WorkspaceInput {
+        workspace(vec![
+            member("a", "0.1.0", &[], ""),
+            member(
+                "b",
+                "0.1.0",
+                &[("a", DependencyKind::Normal, Some("0.1"))],
+                "",
+            ),
+        ])
+    }
+
+    #[test]
+    fn attaches_artifacts_and_checks_the_lockfile_chain() {
+        let input = input();
+        let a_sha = sha256_hex(&two_crates("", "")[0].bytes);
+        let outcome = PackagingOutcome {
+            packaging: packaging(),
+            result: Ok(two_crates(&a_sha, "")),
+            second_run: None,
+        };
+        let packaged = attach(plan(&input).unwrap(), &input, &outcome);
+        assert!(packaged.digest_is_valid());
+        let b = packaged.package("b").unwrap().artifact.clone().unwrap();
+        assert_eq!(b.packaged_against["a"].cksum, a_sha);
+        assert_eq!(b.files, ["Cargo.lock", "Cargo.toml"]);
+        assert!(!packaged.has_errors(), "{:?}", packaged.diagnostics);
+
+        let wrong = PackagingOutcome {
+            packaging: packaging(),
+            result: Ok(two_crates(&"0".repeat(64), "")),
+            second_run: None,
+        };
+        let mismatched = attach(plan(&input).unwrap(), &input, &wrong);
+        let found = mismatched
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "lockfile-checksum-mismatch")
+            .unwrap();
+        assert_eq!(found.package.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn a_second_run_with_other_bytes_names_the_differing_file() {
+        let input = input();
+        let outcome = PackagingOutcome {
+            packaging: packaging(),
+            result: Ok(two_crates("", "pub fn one() {}\n")),
+            second_run: Some(two_crates("", "pub fn two() {}\n")),
+        };
+        let packaged = attach(plan(&input).unwrap(), &input, &outcome);
+        let found: Vec<_> = packaged
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "not-reproducible")
+            .collect();
+        assert_eq!(found.len(), 1, "{:?}", packaged.diagnostics);
+        assert_eq!(found[0].package.as_deref(), Some("a"));
+        assert!(
+            found[0].message.contains("differing files: src/lib.rs"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn cargo_failure_leaves_a_review_only_plan() {
+        let input = input();
+        let outcome = PackagingOutcome {
+            packaging: packaging(),
+            result: Err("error: boom".into()),
+            second_run: None,
+        };
+        let packaged = attach(plan(&input).unwrap(), &input, &outcome);
+        assert_eq!(packaged.packaging, None);
+        assert!(packaged.has_errors());
+        assert!(packaged
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "packaging-failed" && d.message.contains("error: boom")));
+    }
+}

@@ -159,6 +159,9 @@ fn plan(args: &PlanArgs) -> Result<i32, PlanError> {
         .out
         .clone()
         .or_else(|| args.bundle.as_ref().map(|dir| dir.join("plan.json")));
+    if let Some(bundle) = &args.bundle {
+        create_dir(bundle)?;
+    }
     if let Some(out) = &out {
         write_atomically(out, plan.to_pretty_json().as_bytes())?;
     }
@@ -226,10 +229,7 @@ fn package_into(
     let outcome = package::package(input, &plan, &options)?;
     let plan = bundle::attach(plan, input, &outcome);
     if let Ok(crates) = &outcome.result {
-        std::fs::create_dir_all(bundle).map_err(|source| PlanError::Write {
-            path: bundle.display().to_string(),
-            source,
-        })?;
+        create_dir(bundle)?;
         for package in &plan.packages {
             let (Some(artifact), Some(packaged)) = (
                 &package.artifact,
@@ -279,6 +279,13 @@ fn print_stdout(text: &str) {
     let _ = stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush());
+}
+
+fn create_dir(dir: &Path) -> Result<(), PlanError> {
+    std::fs::create_dir_all(dir).map_err(|source| PlanError::Write {
+        path: dir.display().to_string(),
+        source,
+    })
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, so a reader never

@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 
-use convoy_schema::plan::{Action, Diagnostic, Package, Plan, Severity};
+use convoy_schema::plan::{Action, Diagnostic, Package, PackagingSource, Plan, Severity};
 
 use crate::planning::{latest, observed, severity_counts};
 
@@ -80,6 +80,64 @@ fn source_words(plan: &Plan) -> String {
     }
 }
 
+fn artifact_words(plan: &Plan) -> String {
+    match &plan.packaging {
+        None => {
+            "none — a review-only plan, which cannot be executed (plan with --bundle to package)"
+                .to_owned()
+        }
+        Some(packaging) => {
+            let source = match packaging.source {
+                PackagingSource::GitCommit => "the commit",
+                PackagingSource::Copy => "a copy of the tree",
+            };
+            let mut words = format!(
+                "{} `.crate` files packaged from {source} by {}",
+                plan.packages
+                    .iter()
+                    .filter(|p| p.artifact.is_some())
+                    .count(),
+                packaging.cargo_version
+            );
+            for (flag, text) in [
+                (packaging.edits_applied, "manifest edits applied"),
+                (packaging.build_verified, "build verified"),
+                (packaging.reproducibility_checked, "reproducibility checked"),
+            ] {
+                if flag {
+                    words.push_str("; ");
+                    words.push_str(text);
+                }
+            }
+            words
+        }
+    }
+}
+
+/// `sha256 prefix, size`, or a dash without an artifact.
+fn artifact_cell(package: &Package) -> String {
+    package.artifact.as_ref().map_or_else(
+        || "—".to_owned(),
+        |a| {
+            format!(
+                "`{}…` {}",
+                &a.sha256[..a.sha256.len().min(12)],
+                human_size(a.size)
+            )
+        },
+    )
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
 fn registry_words(plan: &Plan) -> String {
     match &plan.registry.name {
         Some(name) => format!("`{name}` (`{}`)", plan.registry.index),
@@ -112,23 +170,28 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "## Convoy release plan\n");
     let _ = writeln!(out, "Plan digest: `{}`  ", plan.digest);
     let _ = writeln!(out, "Registry: {}  ", registry_words(plan));
-    let _ = writeln!(out, "Source: {}\n", source_words(plan));
+    let _ = writeln!(out, "Source: {}  ", source_words(plan));
+    let _ = writeln!(out, "Artifacts: {}\n", artifact_words(plan));
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
 
     for (wave, names) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "### Wave {wave}\n");
-        let _ = writeln!(out, "| Package | Version | Action | Diagnostics |");
-        let _ = writeln!(out, "|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| Package | Version | Action | Artifact | Diagnostics |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|");
         for package in names.iter().filter_map(|name| plan.package(name)) {
             let codes: Vec<String> = diagnostics_of(plan, &package.name)
                 .map(|d| format!("{} `{}`", severity_word(d.severity), d.code))
                 .collect();
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} |",
                 package.name,
                 version_change(plan, package),
                 action_word(package.action),
+                artifact_cell(package),
                 cell(&codes.join(", "))
             );
         }
@@ -199,6 +262,33 @@ pub fn markdown(plan: &Plan) -> String {
         .iter()
         .filter(|p| p.action == Action::Publish)
         .collect();
+    let packaged: Vec<&Package> = published
+        .iter()
+        .copied()
+        .filter(|p| p.artifact.is_some())
+        .collect();
+    if !packaged.is_empty() {
+        let _ = writeln!(out, "<details><summary>Packaged files</summary>\n");
+        for package in packaged {
+            let Some(artifact) = &package.artifact else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "<details><summary><code>{}</code> — {} files, {}, sha256 <code>{}</code></summary>\n",
+                artifact.file,
+                artifact.files.len(),
+                human_size(artifact.size),
+                artifact.sha256
+            );
+            for file in &artifact.files {
+                let _ = writeln!(out, "- `{file}`");
+            }
+            let _ = writeln!(out, "\n</details>\n");
+        }
+        let _ = writeln!(out, "</details>\n");
+    }
+
     if !published.is_empty() {
         let _ = writeln!(out, "<details><summary>Published manifests</summary>\n");
         for package in published {
@@ -244,6 +334,7 @@ pub fn human(plan: &Plan) -> String {
     let _ = writeln!(out, "plan      {}", plan.digest);
     let _ = writeln!(out, "registry  {}", registry_words(plan).replace('`', ""));
     let _ = writeln!(out, "source    {}", source_words(plan).replace('`', ""));
+    let _ = writeln!(out, "artifacts {}", artifact_words(plan).replace('`', ""));
     let _ = writeln!(out, "{}", summary_line(plan));
     let width = plan
         .packages
@@ -254,9 +345,14 @@ pub fn human(plan: &Plan) -> String {
     for (wave, names) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "\nwave {wave}");
         for package in names.iter().filter_map(|name| plan.package(name)) {
+            let artifact = package
+                .artifact
+                .as_ref()
+                .map(|a| format!("  sha256 {}  {}", a.sha256, human_size(a.size)))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {:width$}  {}",
+                "  {:width$}  {}{artifact}",
                 package.name,
                 version_change(plan, package)
             );
