@@ -1,9 +1,15 @@
 //! `convoy-bench`: Convoy's benchmarks, each against the cargo command it is measured by.
 //!
-//! `convoy-bench plan [--crates N] [--runs R]` generates an N-crate workspace (a layered DAG with
-//! path dependencies, workspace inheritance and dev-dependencies, committed to git), then times
-//! `cargo metadata --no-deps` and `convoy-plan --out` alternately R times each and prints the
-//! medians and their ratio. Run it with `--release`; figures go to BENCHMARKS.md.
+//! - `convoy-bench plan [--crates N] [--runs R]` generates an N-crate workspace (a layered DAG
+//!   with path dependencies, workspace inheritance and dev-dependencies, committed to git), then
+//!   times `cargo metadata --no-deps` and `convoy-plan --out` alternately.
+//! - `convoy-bench bundle [--crates N] [--runs R]` generates the same shape with every path
+//!   dependency versioned (so cargo itself can package it), then times
+//!   `cargo package --workspace --no-verify` in a clean checkout and `convoy-plan --bundle`
+//!   alternately, both offline.
+//!
+//! Each prints the medians of R runs and their ratio. Run with `--release`; figures go to
+//! BENCHMARKS.md.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -22,13 +28,19 @@ fn main() -> ExitCode {
             None => Ok(default),
         }
     };
+    let command = args.first().map(String::as_str);
+    let default_crates = if command == Some("bundle") { 100 } else { 1000 };
     match (
-        args.first().map(String::as_str),
-        number("--crates", 1000),
+        command,
+        number("--crates", default_crates),
         number("--runs", 10),
     ) {
         (Some("plan"), Ok(crates), Ok(runs)) if crates > 0 && runs > 0 => {
             bench_plan(crates, runs);
+            ExitCode::SUCCESS
+        }
+        (Some("bundle"), Ok(crates), Ok(runs)) if crates > 0 && runs > 0 => {
+            bench_bundle(crates, runs);
             ExitCode::SUCCESS
         }
         (_, Err(message), _) | (_, _, Err(message)) => {
@@ -36,16 +48,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
-            eprintln!("usage: convoy-bench plan [--crates N] [--runs R]");
+            eprintln!("usage: convoy-bench plan|bundle [--crates N] [--runs R]");
             ExitCode::from(2)
         }
     }
 }
 
 /// A workspace of `count` crates in layers of 20: each crate depends on up to three crates of
-/// the layer below (some by `workspace = true`, some by path without a version), and every
-/// tenth has a versioned dev-dependency.
-fn generate(count: usize) -> Fixture {
+/// the layer below (two by `workspace = true`, one by path — without a version unless
+/// `all_versioned`), and every tenth has a versioned dev-dependency.
+fn generate(count: usize, all_versioned: bool) -> Fixture {
     let fixture = Fixture::empty();
     let name = |i: usize| format!("bench-crate-{i:04}");
     let mut root = String::from(
@@ -74,8 +86,13 @@ fn generate(count: usize) -> Fixture {
                     continue;
                 }
                 if step == 2 {
+                    let version = if all_versioned {
+                        ", version = \"1\""
+                    } else {
+                        ""
+                    };
                     manifest.push_str(&format!(
-                        "{} = {{ path = \"../{}\" }}\n",
+                        "{} = {{ path = \"../{}\"{version} }}\n",
                         name(dep),
                         name(dep)
                     ));
@@ -117,7 +134,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn bench_plan(crates: usize, runs: usize) {
     let planner = binary("convoy-plan");
     eprintln!("generating a {crates}-crate workspace…");
-    let fixture = generate(crates);
+    let fixture = generate(crates, false);
     let root = fixture.root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let metadata = || {
@@ -142,6 +159,81 @@ fn bench_plan(crates: usize, runs: usize) {
     }
     let (cargo_median, plan_median) = (median(cargo_samples), median(plan_samples));
     report(root, crates, runs, cargo_median, plan_median);
+}
+
+fn bench_bundle(crates: usize, runs: usize) {
+    let planner = binary("convoy-plan");
+    eprintln!("generating a {crates}-crate workspace…");
+    let fixture = generate(crates, true);
+    let root = fixture.root();
+    let clean = Fixture::empty();
+    let checkout = clean.root().join("checkout");
+    convoy_tests::git(
+        clean.root(),
+        &[
+            "clone",
+            "--quiet",
+            root.to_str().expect("utf-8 path"),
+            checkout.to_str().expect("utf-8 path"),
+        ],
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let bundle_dir = clean.root().join("bundle");
+    // A release job packages in a fresh checkout: cargo's target directory starts empty, as
+    // Convoy's staging area does. Removing it happens outside the timed region.
+    let fresh_target = || {
+        let _ = std::fs::remove_dir_all(checkout.join("target"));
+    };
+    let package = || {
+        let mut command = Command::new(&cargo);
+        command
+            .args(["package", "--workspace", "--no-verify", "--quiet"])
+            .env("CARGO_NET_OFFLINE", "true")
+            .current_dir(&checkout);
+        command
+    };
+    let plan = || {
+        let mut command = Command::new(&planner);
+        command
+            .arg("--bundle")
+            .arg(&bundle_dir)
+            .env("CARGO_NET_OFFLINE", "true")
+            .current_dir(root);
+        command
+    };
+    fresh_target();
+    time(&mut package());
+    time(&mut plan());
+    let (mut cargo_samples, mut plan_samples) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        fresh_target();
+        cargo_samples.push(time(&mut package()));
+        plan_samples.push(time(&mut plan()));
+    }
+    let (cargo_median, plan_median) = (median(cargo_samples), median(plan_samples));
+    let crate_files = std::fs::read_dir(&bundle_dir)
+        .map(|entries| {
+            entries
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "crate"))
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    println!("workspace: {crates} crates, {crate_files} packaged; {runs} runs each, medians:");
+    println!(
+        "  cargo package --workspace --no-verify (fresh target)  {:>8.1} ms",
+        cargo_median.as_secs_f64() * 1e3
+    );
+    println!(
+        "  convoy-plan --bundle                                  {:>8.1} ms",
+        plan_median.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio                                                 {:>8.2}x",
+        plan_median.as_secs_f64() / cargo_median.as_secs_f64()
+    );
 }
 
 fn report(root: &Path, crates: usize, runs: usize, cargo: Duration, plan: Duration) {
