@@ -1,6 +1,7 @@
 //! Shared helpers for Convoy's cross-binary tests and benchmarks: small Cargo workspaces
 //! generated in temporary directories, deterministic git commits, and the built binaries.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -121,6 +122,27 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Every file and directory under `dir` (`.git` and `target` included) with the SHA-256 of each
+/// file's contents, for asserting that a command changed nothing.
+pub fn tree_listing(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut listing = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).expect("read_dir") {
+            let path = entry.expect("directory entry").path();
+            let key = path.strip_prefix(dir).expect("below dir").to_path_buf();
+            if path.is_dir() {
+                listing.insert(key, "dir".to_owned());
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read file");
+                listing.insert(key, convoy_schema::digest::sha256_hex(&bytes));
+            }
+        }
+    }
+    listing
 }
 
 /// The codes of a plan's diagnostics, sorted, with duplicates.

@@ -2,13 +2,12 @@
 //! `cargo package` makes: exact bytes, checksum chains, publish metadata, side-effect freedom.
 //! Packaging runs with `CARGO_NET_OFFLINE=true`: these workspaces have only path dependencies.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use convoy_schema::digest::sha256_hex;
 use convoy_schema::plan::{Action, PackagingSource, Plan};
-use convoy_tests::{binary, codes, git, manifest, run, Fixture, Run};
+use convoy_tests::{binary, codes, git, manifest, run, tree_listing, Fixture, Run};
 
 /// `pk-a` (readme, features), `pk-b` (renamed optional, target-specific, build and dev
 /// dependencies on a, a version-less dev-dependency on an unpublished helper), `pk-helper`.
@@ -101,24 +100,6 @@ fn unpack(crate_file: &Path) -> Fixture {
         .expect("tar runs");
     assert!(status.success());
     into
-}
-
-fn tree_listing(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut listing = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current).expect("read_dir") {
-            let path = entry.expect("entry").path();
-            let key = path.strip_prefix(dir).unwrap().to_path_buf();
-            if path.is_dir() {
-                listing.insert(key, "dir".to_owned());
-                pending.push(path);
-            } else {
-                listing.insert(key, sha256_hex(&std::fs::read(&path).expect("read")));
-            }
-        }
-    }
-    listing
 }
 
 #[test]

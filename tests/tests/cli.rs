@@ -1,13 +1,11 @@
 //! `convoy-plan` (and the placeholder binaries) run as processes: determinism across paths and
 //! environments, exit codes, side-effect freedom, `show`, and the documented digest rule.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use convoy_schema::digest::sha256_digest;
 use convoy_schema::plan::{Plan, PLAN_FORMAT_VERSION};
-use convoy_tests::{binary, git, manifest, run, Fixture};
+use convoy_tests::{binary, git, manifest, run, tree_listing, Fixture};
 
 fn example_workspace() -> Fixture {
     let fixture = Fixture::new(
@@ -49,31 +47,6 @@ fn plan_command(cwd: &Path) -> Command {
     let mut command = Command::new(binary("convoy-plan"));
     command.current_dir(cwd);
     command
-}
-
-/// Every file under `dir` (including `.git`) with its SHA-256, for before/after comparisons.
-fn tree_listing(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut listing = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current).expect("read_dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                listing.insert(
-                    path.strip_prefix(dir).unwrap().to_path_buf(),
-                    "dir".to_owned(),
-                );
-                pending.push(path);
-            } else {
-                let bytes = std::fs::read(&path).expect("read");
-                listing.insert(
-                    path.strip_prefix(dir).unwrap().to_path_buf(),
-                    sha256_digest(&bytes),
-                );
-            }
-        }
-    }
-    listing
 }
 
 #[test]
