@@ -15,8 +15,8 @@ use crate::discover::{self, DiscoverRequest};
 use crate::error::PlanError;
 use crate::model::GitState;
 use crate::package::{self, PackageOptions};
-use crate::registry_config::RegistryChoice;
 use crate::{bundle, planning, render};
+use convoy_registry::resolve::RegistryChoice;
 
 /// Plan a release of a Cargo workspace: waves, manifests, versions and preflight checks, as a
 /// deterministic JSON plan. Never writes to the workspace and needs no token.

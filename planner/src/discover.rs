@@ -23,7 +23,9 @@ use crate::error::PlanError;
 use crate::model::{
     DeclaredDependency, DependencySource, GitState, Member, RegistryObservations, WorkspaceInput,
 };
-use crate::registry_config::{self, ConfigFile, RegistryChoice, ResolveError};
+use convoy_registry::resolve::{
+    self as registry_config, cargo_config_files, RegistryChoice, ResolveError,
+};
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -319,38 +321,13 @@ fn git_state(root: &Path, own_outputs: &[PathBuf]) -> GitState {
     })
 }
 
-/// cargo's configuration files for a workspace: `.cargo/config.toml` (or `.cargo/config`) in the
-/// root and each parent, nearest first, then `$CARGO_HOME`'s.
-fn cargo_config_files(root: &Path) -> Result<Vec<ConfigFile>, PlanError> {
-    let mut dirs: Vec<PathBuf> = root.ancestors().map(|dir| dir.join(".cargo")).collect();
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
-    if let Some(home) = cargo_home {
-        if !dirs.contains(&home) {
-            dirs.push(home);
-        }
-    }
-    let mut files = Vec::new();
-    for dir in dirs {
-        let found = ["config.toml", "config"]
-            .iter()
-            .map(|name| dir.join(name))
-            .find(|path| path.is_file());
-        if let Some(path) = found {
-            files.push(ConfigFile {
-                path: path.display().to_string(),
-                text: read_text(&path)?,
-            });
-        }
-    }
-    Ok(files)
-}
-
 fn resolve_registry(choice: &RegistryChoice, root: &Path) -> Result<RegistryTarget, PlanError> {
     let configs = match choice {
         RegistryChoice::Index(_) => Vec::new(),
-        _ => cargo_config_files(root)?,
+        _ => cargo_config_files(root).map_err(|(path, source)| PlanError::Read {
+            path: path.display().to_string(),
+            source,
+        })?,
     };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     registry_config::resolve(choice, &env, &configs).map_err(|error| match error {

@@ -1,8 +1,9 @@
 //! Convoy's planner: a Cargo workspace and declared inputs in, a deterministic release plan out.
 //!
-//! The pure core ([`planning`], [`graph`], [`manifest`], [`diagnostics`], [`registry_config`],
-//! [`render`]) takes data and returns data; [`discover`] is the only module that reads files,
-//! runs cargo and git, or looks at the environment, and [`cli`] is the command line around both.
+//! The pure core ([`planning`], [`graph`], [`manifest`], [`diagnostics`], [`artifacts`],
+//! [`bundle`], [`render`]) takes data and returns data; [`discover`] and [`package`] are the only
+//! modules that read files, run cargo and git, or look at the environment, and [`cli`] is the
+//! command line around them.
 
 pub mod artifacts;
 pub mod bundle;
@@ -15,12 +16,8 @@ pub mod manifest;
 pub mod model;
 pub mod package;
 pub mod planning;
-pub mod registry_config;
 pub mod render;
 #[cfg(test)]
 mod testing;
 
-/// Cargo's name for crates.io.
-pub const CRATES_IO: &str = "crates-io";
-/// crates.io's sparse index URL, cargo's default.
-pub const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";
+pub use convoy_registry::{CRATES_IO, CRATES_IO_INDEX};

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use convoy_planner::discover::{discover, DiscoverRequest};
 use convoy_planner::error::PlanError;
 use convoy_planner::planning;
-use convoy_planner::registry_config::RegistryChoice;
+use convoy_registry::resolve::RegistryChoice;
 use convoy_schema::plan::{Plan, Selection};
 
 /// A manifest for a test package with the metadata registries require, plus `extra` TOML.

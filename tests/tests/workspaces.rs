@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use convoy_planner::error::PlanError;
-use convoy_planner::registry_config::RegistryChoice;
+use convoy_registry::resolve::RegistryChoice;
 use convoy_schema::plan::{Action, DependencyKind, ObservationSource, Plan, Severity};
 use convoy_schema::snapshot::{ObservedVersion, RegistryTarget, SNAPSHOT_FORMAT_VERSION};
 use convoy_schema::RegistrySnapshot;

@@ -1,7 +1,9 @@
-//! Which registry a plan targets, resolved the way cargo resolves `--registry` and `--index`.
+//! Which registry is meant, resolved the way cargo resolves `--registry` and `--index`.
 //!
-//! Pure: the caller hands in the relevant environment variables and the text of cargo's
-//! configuration files, nearest first; [`crate::discover`] gathers them.
+//! [`resolve`] is pure: the caller hands in the environment and the text of cargo's configuration
+//! files, nearest first; [`cargo_config_files`] reads those files.
+
+use std::path::{Path, PathBuf};
 
 use convoy_schema::snapshot::RegistryTarget;
 
@@ -135,6 +137,35 @@ fn first_string(configs: &[ConfigFile], keys: &[&str]) -> Result<Option<String>,
         }
     }
     Ok(None)
+}
+
+/// Cargo's configuration files for a directory: `.cargo/config.toml` (or `.cargo/config`) in it
+/// and each parent, nearest first, then `$CARGO_HOME`'s (default `$HOME/.cargo`).
+pub fn cargo_config_files(start: &Path) -> Result<Vec<ConfigFile>, (PathBuf, std::io::Error)> {
+    let mut dirs: Vec<PathBuf> = start.ancestors().map(|dir| dir.join(".cargo")).collect();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    if let Some(home) = cargo_home {
+        if !dirs.contains(&home) {
+            dirs.push(home);
+        }
+    }
+    let mut files = Vec::new();
+    for dir in dirs {
+        let found = ["config.toml", "config"]
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|path| path.is_file());
+        if let Some(path) = found {
+            let text = std::fs::read_to_string(&path).map_err(|e| (path.clone(), e))?;
+            files.push(ConfigFile {
+                path: path.display().to_string(),
+                text,
+            });
+        }
+    }
+    Ok(files)
 }
 
 fn check_index_url(url: &str) -> Result<(), ResolveError> {

@@ -1,0 +1,415 @@
+//! What can go wrong talking to a registry, classified so callers know what is safe to retry.
+//!
+//! The classification of a response is a pure function of its status, `Retry-After` header and
+//! body, so every class is unit-tested without a server.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A registry failure, by what the caller may do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// 429: wait until `retry_at` (when the registry said) and try again.
+    #[error("rate limited by the registry{}: {detail}", retry_words(.retry_at))]
+    RateLimited {
+        /// When the registry said to try again, if it said.
+        retry_at: Option<SystemTime>,
+        /// The registry's message.
+        detail: String,
+    },
+    /// The version is already in the registry; resolve by reading the index.
+    #[error("the registry already has this version: {detail}")]
+    AlreadyExists {
+        /// The registry's message.
+        detail: String,
+    },
+    /// 401/403: the token is missing, wrong, lacks rights, or the crate accepts only trusted
+    /// publishing.
+    #[error("the registry refused the credentials (HTTP {status}): {detail}")]
+    Auth {
+        /// HTTP status.
+        status: u16,
+        /// The registry's message.
+        detail: String,
+        /// The crate is marked trusted-publishing-only.
+        trusted_publishing_only: bool,
+    },
+    /// Another 4xx: the request is wrong and retrying will not help.
+    #[error("the registry rejected the request (HTTP {status}): {detail}")]
+    Client {
+        /// HTTP status.
+        status: u16,
+        /// The registry's message.
+        detail: String,
+    },
+    /// 5xx: the registry failed; retrying later may succeed.
+    #[error("the registry failed (HTTP {status}): {detail}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The body or message.
+        detail: String,
+    },
+    /// The request did not reach the registry (connect failure, DNS, refused): safe to retry.
+    #[error("cannot reach the registry: {detail}")]
+    Network {
+        /// What failed.
+        detail: String,
+    },
+    /// The request was sent but no response came back: it may or may not have taken effect.
+    /// Resolve by reading the index, never by sending it again blindly.
+    #[error("the request was sent but its outcome is unknown: {detail}")]
+    OutcomeUnknown {
+        /// What failed.
+        detail: String,
+    },
+    /// The registry answered something that is not its protocol (bad config.json, index line).
+    #[error("the registry's answer is not valid: {detail}")]
+    Protocol {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A plain-HTTP URL that is not on this machine.
+    #[error(
+        "refusing plain HTTP to {url}: tokens and artifacts would cross the network unencrypted"
+    )]
+    InsecureUrl {
+        /// The URL.
+        url: String,
+    },
+}
+
+fn retry_words(retry_at: &Option<SystemTime>) -> String {
+    match retry_at.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
+        Some(at) => format!(" until {} (unix time)", at.as_secs()),
+        None => String::new(),
+    }
+}
+
+impl RegistryError {
+    /// Stable kebab-case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::RateLimited { .. } => "rate-limited",
+            Self::AlreadyExists { .. } => "already-exists",
+            Self::Auth { .. } => "registry-auth-failed",
+            Self::Client { .. } => "registry-rejected",
+            Self::Server { .. } => "registry-server-error",
+            Self::Network { .. } => "registry-unreachable",
+            Self::OutcomeUnknown { .. } => "outcome-unknown",
+            Self::Protocol { .. } => "registry-protocol-error",
+            Self::InsecureUrl { .. } => "insecure-registry-url",
+        }
+    }
+
+    /// Whether sending the same request again is safe and may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Server { .. } | Self::Network { .. } | Self::RateLimited { .. }
+        )
+    }
+}
+
+/// `errors[].detail` of a registry's JSON error body, joined; the raw body when it has none.
+pub fn error_detail(body: &str) -> String {
+    let details: Vec<String> = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("errors")?.as_array().cloned())
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e.get("detail")?.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if details.is_empty() {
+        body.trim().chars().take(500).collect()
+    } else {
+        details.join("; ")
+    }
+}
+
+fn has_error_list(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("errors").map(serde_json::Value::is_array))
+        .unwrap_or(false)
+}
+
+/// Classifies a publish-API response. `Ok` for a 2xx without an error list.
+pub fn classify_response(
+    status: u16,
+    retry_after: Option<&str>,
+    body: &str,
+    now: SystemTime,
+) -> Result<(), RegistryError> {
+    let success = (200..300).contains(&status);
+    if success && !has_error_list(body) {
+        return Ok(());
+    }
+    let detail = error_detail(body);
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("already uploaded") || lower.contains("already exists") {
+        return Err(RegistryError::AlreadyExists { detail });
+    }
+    Err(match status {
+        429 => RegistryError::RateLimited {
+            retry_at: retry_time(retry_after, &detail, now),
+            detail,
+        },
+        401 | 403 => RegistryError::Auth {
+            status,
+            trusted_publishing_only: lower.contains("trusted publishing"),
+            detail,
+        },
+        500..=599 => RegistryError::Server { status, detail },
+        _ => RegistryError::Client { status, detail },
+    })
+}
+
+/// When to retry: `Retry-After` (seconds or an HTTP date), else crates.io's
+/// "Please try again after <date>" in the message.
+pub fn retry_time(header: Option<&str>, detail: &str, now: SystemTime) -> Option<SystemTime> {
+    if let Some(value) = header.map(str::trim) {
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(now + Duration::from_secs(seconds));
+        }
+        if let Some(at) = parse_date(value) {
+            return Some(at);
+        }
+    }
+    let lower = detail.to_ascii_lowercase();
+    let start = lower.find("try again after ")? + "try again after ".len();
+    let rest = &detail[start..];
+    let end = rest
+        .find(" or ")
+        .or_else(|| rest.find(". "))
+        .unwrap_or(rest.len());
+    parse_date(rest[..end].trim_end_matches('.').trim())
+}
+
+/// Parses an RFC 2822 / HTTP date: `[Day, ]DD Mon YYYY HH:MM:SS (GMT|UTC|Z|+hhmm|-hhmm)`.
+pub fn parse_date(text: &str) -> Option<SystemTime> {
+    let text = text.split_once(", ").map_or(text, |(_, rest)| rest);
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [day, month, year, time, zone] = parts.as_slice() else {
+        return None;
+    };
+    let day: u32 = day.parse().ok()?;
+    let month = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ]
+    .iter()
+    .position(|m| month.eq_ignore_ascii_case(m))? as u32
+        + 1;
+    let year: i64 = year.parse().ok()?;
+    let mut clock = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    let offset_minutes: i64 = match *zone {
+        "GMT" | "UTC" | "UT" | "Z" => 0,
+        zone if zone.len() == 5 && (zone.starts_with('+') || zone.starts_with('-')) => {
+            let hours: i64 = zone[1..3].parse().ok()?;
+            let minutes: i64 = zone[3..5].parse().ok()?;
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            sign * (hours * 60 + minutes)
+        }
+        _ => return None,
+    };
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    u64::try_from(seconds)
+        .ok()
+        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// Formats a time as an HTTP date (`Sat, 21 Nov 2026 14:00:00 GMT`), the form crates.io uses in
+/// "try again after" messages and `parse_date` reads.
+pub fn format_date(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let month_name = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    format!(
+        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// The date of a day count since 1970-01-01 (inverse of `days_from_civil`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn dates_in_every_form_registries_use() {
+        // 2026-11-21T14:00:00Z
+        let expected = at(1_795_269_600);
+        assert_eq!(parse_date("Sat, 21 Nov 2026 14:00:00 GMT"), Some(expected));
+        assert_eq!(
+            parse_date("Sat, 21 Nov 2026 14:00:00 +0000"),
+            Some(expected)
+        );
+        assert_eq!(
+            parse_date("Sat, 21 Nov 2026 15:30:00 +0130"),
+            Some(expected)
+        );
+        assert_eq!(parse_date("21 Nov 2026 14:00:00 UTC"), Some(expected));
+        assert_eq!(parse_date("1 Jan 1970 00:00:00 GMT"), Some(at(0)));
+        assert_eq!(
+            parse_date("29 Feb 2024 00:00:00 GMT"),
+            Some(at(1_709_164_800))
+        );
+        for bad in [
+            "",
+            "tomorrow",
+            "32 Nov 2026 14:00:00 GMT",
+            "21 Nov 2026 14:00 GMT",
+            "21 Foo 2026 14:00:00 GMT",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formatted_dates_parse_back() {
+        assert_eq!(
+            format_date(at(1_795_269_600)),
+            "Sat, 21 Nov 2026 14:00:00 GMT"
+        );
+        assert_eq!(format_date(at(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+        for seconds in [0, 59, 86_399, 951_782_400, 1_709_164_800, 4_102_444_799] {
+            assert_eq!(
+                parse_date(&format_date(at(seconds))),
+                Some(at(seconds)),
+                "{seconds}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_time_from_header_or_crates_io_message() {
+        let now = at(1000);
+        assert_eq!(retry_time(Some("120"), "", now), Some(at(1120)));
+        assert_eq!(
+            retry_time(Some("Thu, 01 Jan 1970 00:30:00 GMT"), "", now),
+            Some(at(1800))
+        );
+        let message = "You have published too many new crates in a short period of time. Please try again after Sat, 21 Nov 2026 14:00:00 GMT or email help@crates.io to have your limit increased.";
+        assert_eq!(retry_time(None, message, now), Some(at(1_795_269_600)));
+        assert_eq!(
+            retry_time(
+                None,
+                "Please try again after Sat, 21 Nov 2026 14:00:00 +0000.",
+                now
+            ),
+            Some(at(1_795_269_600))
+        );
+        assert_eq!(retry_time(None, "slow down", now), None);
+    }
+
+    #[test]
+    fn responses_are_classified() {
+        let now = at(0);
+        let errors = |detail: &str| format!(r#"{{"errors":[{{"detail":"{detail}"}}]}}"#);
+        assert_eq!(
+            classify_response(200, None, r#"{"warnings":{}}"#, now),
+            Ok(())
+        );
+        assert!(matches!(
+            classify_response(
+                200,
+                None,
+                &errors("crate version `0.1.0` is already uploaded"),
+                now
+            ),
+            Err(RegistryError::AlreadyExists { .. })
+        ));
+        assert!(matches!(
+            classify_response(400, None, &errors("crate `a@0.1.0` already exists"), now),
+            Err(RegistryError::AlreadyExists { .. })
+        ));
+        assert_eq!(
+            classify_response(429, Some("60"), &errors("too many"), now),
+            Err(RegistryError::RateLimited {
+                retry_at: Some(at(60)),
+                detail: "too many".into()
+            })
+        );
+        let auth = classify_response(
+            403,
+            None,
+            &errors("this crate can only be published with trusted publishing"),
+            now,
+        );
+        assert!(matches!(
+            auth,
+            Err(RegistryError::Auth {
+                status: 403,
+                trusted_publishing_only: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            classify_response(401, None, "", now),
+            Err(RegistryError::Auth {
+                trusted_publishing_only: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            classify_response(400, None, &errors("bad"), now),
+            Err(RegistryError::Client { status: 400, .. })
+        ));
+        assert!(matches!(
+            classify_response(503, None, "down", now),
+            Err(RegistryError::Server { status: 503, .. })
+        ));
+        let server = classify_response(502, None, "gateway", now).unwrap_err();
+        assert!(server.is_retryable());
+        assert_eq!(server.code(), "registry-server-error");
+        assert!(!RegistryError::OutcomeUnknown {
+            detail: String::new()
+        }
+        .is_retryable());
+    }
+}

@@ -1,0 +1,115 @@
+//! `convoy-testkit serve`: the test registry as a process, for the demo and benchmarks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use convoy_testkit::{Faults, Options, RateLimit, TestRegistry};
+
+/// A Cargo registry on 127.0.0.1 for tests and demos, with fault injection.
+#[derive(Parser)]
+#[command(name = "convoy-testkit", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a registry; prints its sparse index URL on the first line, serves until killed.
+    Serve(Serve),
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// Storage directory (created if missing; state survives a restart).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Token that publishes must carry. Read from this variable's value when it starts with `env:`.
+    #[arg(long)]
+    token: String,
+    /// Require the token for index reads and downloads too.
+    #[arg(long)]
+    auth_required: bool,
+    /// Seconds a published version stays invisible in the index.
+    #[arg(long, default_value_t = 0)]
+    index_delay: u64,
+    /// Seconds after a publish during which reads that do not defeat caches get the old file.
+    #[arg(long, default_value_t = 0)]
+    stale_for: u64,
+    /// New-crate bucket as BURST/SECONDS (crates.io: 5/600).
+    #[arg(long, value_parser = parse_limit)]
+    rate_limit_new_crates: Option<RateLimit>,
+    /// New-version bucket as BURST/SECONDS (crates.io: 30/60).
+    #[arg(long, value_parser = parse_limit)]
+    rate_limit_new_versions: Option<RateLimit>,
+    /// Answer the Nth upload with STATUS, as N=STATUS (repeatable).
+    #[arg(long, value_parser = parse_failure)]
+    fail_upload: Vec<(u64, u16)>,
+    /// Close the Nth upload's connection before handling it (repeatable).
+    #[arg(long)]
+    reset_upload: Vec<u64>,
+    /// Store the Nth upload, then close the connection without a response (repeatable).
+    #[arg(long)]
+    drop_upload_response: Vec<u64>,
+    /// Milliseconds every response waits.
+    #[arg(long, default_value_t = 0)]
+    slow_ms: u64,
+}
+
+fn parse_limit(text: &str) -> Result<RateLimit, String> {
+    let (burst, seconds) = text.split_once('/').ok_or("expected BURST/SECONDS")?;
+    Ok(RateLimit {
+        burst: burst.parse().map_err(|_| "BURST must be a number")?,
+        refill: Duration::from_secs(seconds.parse().map_err(|_| "SECONDS must be a number")?),
+    })
+}
+
+fn parse_failure(text: &str) -> Result<(u64, u16), String> {
+    let (n, status) = text.split_once('=').ok_or("expected N=STATUS")?;
+    Ok((
+        n.parse().map_err(|_| "N must be a number")?,
+        status.parse().map_err(|_| "STATUS must be a number")?,
+    ))
+}
+
+fn main() -> std::process::ExitCode {
+    let Command::Serve(args) = Cli::parse().command;
+    let token = match args.token.strip_prefix("env:") {
+        Some(variable) => std::env::var(variable).unwrap_or_default(),
+        None => args.token.clone(),
+    };
+    let mut options = Options::new(args.dir, &token);
+    options.port = args.port;
+    options.auth_required = args.auth_required;
+    options.faults = Faults {
+        index_delay: Duration::from_secs(args.index_delay),
+        stale_for: Duration::from_secs(args.stale_for),
+        new_crate_limit: args.rate_limit_new_crates,
+        new_version_limit: args.rate_limit_new_versions,
+        fail_upload: args.fail_upload.into_iter().collect::<BTreeMap<_, _>>(),
+        reset_upload: args.reset_upload.into_iter().collect::<BTreeSet<_>>(),
+        drop_upload_response: args
+            .drop_upload_response
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        slow: Duration::from_millis(args.slow_ms),
+    };
+    let registry = match TestRegistry::start(options) {
+        Ok(registry) => registry,
+        Err(error) => {
+            eprintln!("error: cannot start the registry: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    println!("{}", registry.index_url());
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,460 @@
+//! The HTTP side of the test registry, on hyper: routes, auth, faults and the request log.
+//!
+//! Routes (`{base}` is `http://127.0.0.1:<port>`):
+//! - `GET {base}/index/config.json`, `GET {base}/index/<index path>`: the sparse index
+//! - `PUT {base}/api/v1/crates/new`: publish
+//! - `GET {base}/api/v1/crates/{name}/{version}/download`
+//! - `DELETE {base}/api/v1/crates/{name}/{version}/yank`, `PUT …/unyank`
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use convoy_registry::body::decode_body;
+use convoy_registry::clock::{Clock, SystemClock};
+use convoy_registry::error::format_date;
+use convoy_registry::index::index_path;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::faults::{Bucket, Faults};
+use crate::store::{PublishRefusal, Store};
+
+/// How to run a test registry.
+#[derive(Clone)]
+pub struct Options {
+    /// Storage directory.
+    pub dir: PathBuf,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    pub port: u16,
+    /// The token publishes (and, with `auth_required`, reads) must carry.
+    pub token: String,
+    /// Whether index reads and downloads need the token too.
+    pub auth_required: bool,
+    /// Misbehaviour to inject.
+    pub faults: Faults,
+    /// The server's clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Options {
+    /// A well-behaved registry in `dir` on a free port, with the real clock.
+    pub fn new(dir: PathBuf, token: &str) -> Self {
+        Self {
+            dir,
+            port: 0,
+            token: token.to_owned(),
+            auth_required: false,
+            faults: Faults::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// The `Authorization` header, verbatim.
+    pub authorization: Option<String>,
+    /// Status sent; `None` when the connection was closed without a response.
+    pub status: Option<u16>,
+    /// For uploads: the metadata JSON sent.
+    pub metadata_json: Option<String>,
+    /// For uploads that were stored: (name, version, cksum).
+    pub stored: Option<(String, String, String)>,
+}
+
+pub(crate) struct State {
+    pub(crate) store: Store,
+    options: Options,
+    pub(crate) base_url: String,
+    pub(crate) log: Mutex<Vec<LoggedRequest>>,
+    uploads: AtomicU64,
+    new_crates: Mutex<Option<Bucket>>,
+    new_versions: Mutex<Option<Bucket>>,
+    /// (lower-cased name, version) → when it becomes visible.
+    pending: Mutex<BTreeMap<(String, String), SystemTime>>,
+    /// index path → (file before the publish, served until).
+    stale: Mutex<BTreeMap<String, (Option<String>, SystemTime)>>,
+}
+
+impl State {
+    pub(crate) fn new(options: Options, addr: SocketAddr) -> std::io::Result<Self> {
+        let now = options.clock.now();
+        Ok(Self {
+            store: Store::open(&options.dir)?,
+            base_url: format!("http://{addr}"),
+            log: Mutex::new(Vec::new()),
+            uploads: AtomicU64::new(0),
+            new_crates: Mutex::new(options.faults.new_crate_limit.map(|l| Bucket::new(l, now))),
+            new_versions: Mutex::new(
+                options
+                    .faults
+                    .new_version_limit
+                    .map(|l| Bucket::new(l, now)),
+            ),
+            pending: Mutex::new(BTreeMap::new()),
+            stale: Mutex::new(BTreeMap::new()),
+            options,
+        })
+    }
+}
+
+/// The server dropped the connection on purpose (a fault).
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by fault injection")]
+pub(crate) struct Dropped;
+
+type Reply = Result<Response<Full<Bytes>>, Dropped>;
+
+fn respond(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn error(status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
+    respond(status, json!({ "errors": [ { "detail": detail } ] }))
+}
+
+fn header(request: &Request<Incoming>, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get(name)?
+        .to_str()
+        .ok()
+        .map(str::to_owned)
+}
+
+pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Reply {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let mut entry = LoggedRequest {
+        method: method.to_string(),
+        path: match &query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        },
+        authorization: header(&request, "authorization"),
+        status: None,
+        metadata_json: None,
+        stored: None,
+    };
+    if !state.options.faults.slow.is_zero() {
+        state.options.clock.sleep(state.options.faults.slow).await;
+    }
+    let reply = route(&state, request, &method, &path, query.is_some(), &mut entry).await;
+    entry.status = reply.as_ref().ok().map(|r| r.status().as_u16());
+    if let Ok(mut log) = state.log.lock() {
+        log.push(entry);
+    }
+    reply
+}
+
+async fn route(
+    state: &State,
+    request: Request<Incoming>,
+    method: &Method,
+    path: &str,
+    has_query: bool,
+    entry: &mut LoggedRequest,
+) -> Reply {
+    let authorized = entry.authorization.as_deref() == Some(state.options.token.as_str());
+    let read_allowed = !state.options.auth_required || authorized;
+    if let Some(index_file) = path.strip_prefix("/index/") {
+        if method != Method::GET {
+            return Ok(error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "the index is read-only",
+            ));
+        }
+        if index_file == "config.json" {
+            return Ok(config(state, read_allowed));
+        }
+        if !read_allowed {
+            return Ok(error(
+                StatusCode::UNAUTHORIZED,
+                "this registry requires a token to read",
+            ));
+        }
+        let fresh =
+            has_query || header(&request, "cache-control").is_some_and(|v| v.contains("no-cache"));
+        return Ok(index(
+            state,
+            index_file,
+            fresh,
+            header(&request, "if-none-match"),
+        ));
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        (&Method::PUT, ["api", "v1", "crates", "new"]) => {
+            publish(state, request, authorized, entry).await
+        }
+        (&Method::GET, ["api", "v1", "crates", name, version, "download"]) => {
+            Ok(if !read_allowed {
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "this registry requires a token to download",
+                )
+            } else {
+                match state.store.crate_bytes(name, version) {
+                    Some(bytes) => Response::new(Full::new(Bytes::from(bytes))),
+                    None => error(StatusCode::NOT_FOUND, "no such crate version"),
+                }
+            })
+        }
+        (&Method::DELETE, ["api", "v1", "crates", name, version, "yank"]) => {
+            Ok(yank(state, authorized, name, version, true))
+        }
+        (&Method::PUT, ["api", "v1", "crates", name, version, "unyank"]) => {
+            Ok(yank(state, authorized, name, version, false))
+        }
+        _ => Ok(error(StatusCode::NOT_FOUND, "not found")),
+    }
+}
+
+fn config(state: &State, read_allowed: bool) -> Response<Full<Bytes>> {
+    if !read_allowed {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "this registry requires a token to read",
+        );
+    }
+    let mut body = json!({
+        "dl": format!("{}/api/v1/crates", state.base_url),
+        "api": state.base_url,
+    });
+    if state.options.auth_required {
+        body["auth-required"] = json!(true);
+    }
+    respond(StatusCode::OK, body)
+}
+
+/// The index file as a reader may see it now: versions still in their visibility delay left
+/// out, and during a stale window the file from before the publish unless the read defeats
+/// caches.
+fn index(
+    state: &State,
+    index_file: &str,
+    fresh: bool,
+    if_none_match: Option<String>,
+) -> Response<Full<Bytes>> {
+    let now = state.options.clock.now();
+    let stale = state
+        .stale
+        .lock()
+        .ok()
+        .and_then(|s| s.get(index_file).cloned())
+        .filter(|(_, until)| now < *until && !fresh);
+    let text = match stale {
+        Some((before, _)) => before,
+        None => state.store.index_text(index_file),
+    };
+    let pending = state.pending.lock().map(|p| p.clone()).unwrap_or_default();
+    let visible: Vec<&str> = text
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .filter(|line| {
+            let Ok(value) = serde_json::from_str::<Value>(line) else {
+                return false;
+            };
+            let key = (
+                value["name"].as_str().unwrap_or("").to_ascii_lowercase(),
+                value["vers"].as_str().unwrap_or("").to_owned(),
+            );
+            pending
+                .get(&key)
+                .is_none_or(|visible_at| *visible_at <= now)
+        })
+        .collect();
+    if visible.is_empty() {
+        return error(StatusCode::NOT_FOUND, "no such crate");
+    }
+    let body = visible.join("\n") + "\n";
+    let etag = format!("\"{}\"", convoy_schema::digest::sha256_hex(body.as_bytes()));
+    if if_none_match.as_deref() == Some(etag.as_str()) {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        return response;
+    }
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    if let Ok(value) = hyper::header::HeaderValue::from_str(&etag) {
+        response.headers_mut().insert("etag", value);
+    }
+    response
+}
+
+async fn publish(
+    state: &State,
+    request: Request<Incoming>,
+    authorized: bool,
+    entry: &mut LoggedRequest,
+) -> Reply {
+    let number = state.uploads.fetch_add(1, Ordering::SeqCst) + 1;
+    let faults = &state.options.faults;
+    if faults.reset_upload.contains(&number) {
+        return Err(Dropped);
+    }
+    if entry.authorization.is_none() {
+        return Ok(error(
+            StatusCode::UNAUTHORIZED,
+            "this action requires authentication",
+        ));
+    }
+    if !authorized {
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "authentication failed: invalid token",
+        ));
+    }
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| Dropped)?
+        .to_bytes();
+    let Some(decoded) = decode_body(&body) else {
+        return Ok(error(
+            StatusCode::BAD_REQUEST,
+            "invalid upload request: the body lengths do not add up",
+        ));
+    };
+    entry.metadata_json = Some(decoded.metadata_json.clone());
+    if let Some(status) = faults.fail_upload.get(&number) {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok(error(status, "injected failure"));
+    }
+    let name = serde_json::from_str::<Value>(&decoded.metadata_json)
+        .ok()
+        .and_then(|v| v["name"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let now = state.options.clock.now();
+    let new_crate = state.store.entries(&name).is_empty();
+    let bucket = if new_crate {
+        &state.new_crates
+    } else {
+        &state.new_versions
+    };
+    if let Ok(mut bucket) = bucket.lock() {
+        if let Some(bucket) = bucket.as_mut() {
+            if let Err(retry_at) = bucket.take(now) {
+                let wait = retry_at
+                    .duration_since(now)
+                    .unwrap_or_default()
+                    .as_secs()
+                    .max(1);
+                let what = if new_crate {
+                    "new crates"
+                } else {
+                    "new versions"
+                };
+                let mut response = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!(
+                        "You have published too many {what} in a short period of time. Please try again after {} or email help@crates.io to have your limit increased.",
+                        format_date(retry_at)
+                    ),
+                );
+                if let Ok(value) = hyper::header::HeaderValue::from_str(&wait.to_string()) {
+                    response.headers_mut().insert("retry-after", value);
+                }
+                return Ok(response);
+            }
+        }
+    }
+    let path = index_path(&name);
+    let before = state.store.index_text(&path);
+    match state
+        .store
+        .publish(&decoded.metadata_json, &decoded.crate_bytes)
+    {
+        Err(refusal @ PublishRefusal::Duplicate(_)) | Err(refusal @ PublishRefusal::Invalid(_)) => {
+            Ok(error(StatusCode::BAD_REQUEST, &refusal.to_string()))
+        }
+        Ok(stored) => {
+            if !faults.index_delay.is_zero() {
+                if let Ok(mut pending) = state.pending.lock() {
+                    pending.insert(
+                        (stored.name.to_ascii_lowercase(), stored.vers.clone()),
+                        now + faults.index_delay,
+                    );
+                }
+            }
+            if !faults.stale_for.is_zero() {
+                if let Ok(mut stale) = state.stale.lock() {
+                    stale.insert(path, (before, now + faults.stale_for));
+                }
+            }
+            entry.stored = Some((stored.name, stored.vers, stored.cksum));
+            if faults.drop_upload_response.contains(&number) {
+                return Err(Dropped);
+            }
+            Ok(respond(
+                StatusCode::OK,
+                json!({ "warnings": { "invalid_categories": [], "invalid_badges": [], "other": [] } }),
+            ))
+        }
+    }
+}
+
+fn yank(
+    state: &State,
+    authorized: bool,
+    name: &str,
+    version: &str,
+    yanked: bool,
+) -> Response<Full<Bytes>> {
+    if !authorized {
+        return error(
+            StatusCode::FORBIDDEN,
+            "authentication failed: invalid token",
+        );
+    }
+    if state.store.set_yanked(name, version, yanked) {
+        respond(StatusCode::OK, json!({ "ok": true }))
+    } else {
+        error(StatusCode::NOT_FOUND, "no such crate version")
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` fires.
+pub(crate) async fn serve(
+    state: Arc<State>,
+    listener: tokio::net::TcpListener,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| handle(state.clone(), request));
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
