@@ -65,7 +65,11 @@ pub fn is_loopback(url: &str) -> bool {
     let Some(host) = host_of(url) else {
         return false;
     };
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
+    if host == "localhost" {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The host of an `scheme://host[:port]/…` URL, lower-cased.

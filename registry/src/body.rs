@@ -186,8 +186,8 @@ mod tests {
         assert_eq!(body, expected);
         assert_eq!(
             &body[..4],
-            &[0x2d, 0x01, 0, 0],
-            "301 bytes of JSON, little-endian"
+            &[0xaf, 0x01, 0, 0],
+            "431 bytes of JSON, little-endian"
         );
         let decoded = decode_body(&body).unwrap();
         assert_eq!(decoded.metadata_json, JSON);
