@@ -53,6 +53,7 @@ pub fn attach(mut plan: Plan, input: &WorkspaceInput, outcome: &PackagingOutcome
                 plan.packaging = Some(outcome.packaging.clone());
             }
             check_lockfile_chain(&plan, input, &mut found);
+            check_skipped_content(&mut plan, input, &mut found);
             if let Some(second) = &outcome.second_run {
                 check_reproducible(&plan, crates, second, &mut found);
             }
@@ -94,7 +95,7 @@ fn attach_crates(plan: &mut Plan, crates: &[PackagedCrate], found: &mut Vec<Diag
     for package in plan
         .packages
         .iter_mut()
-        .filter(|p| p.action == Action::Publish)
+        .filter(|p| p.action != Action::Excluded)
     {
         let name = package.name.clone();
         let Some(packaged) = crates.iter().find(|c| c.name == name) else {
@@ -231,6 +232,44 @@ fn check_lockfile_chain(plan: &Plan, input: &WorkspaceInput, found: &mut Vec<Dia
                     "plan again; if it persists, the siblings' packaging is not deterministic — check with --check-reproducible",
                 ));
             }
+        }
+    }
+}
+
+/// A version already in the registry is skipped only when the registry has the bytes this plan
+/// packaged; other bytes under the same version mean the sources changed without a version bump.
+fn check_skipped_content(plan: &mut Plan, input: &WorkspaceInput, found: &mut Vec<Diagnostic>) {
+    for package in plan
+        .packages
+        .iter_mut()
+        .filter(|p| p.action == Action::Skip)
+    {
+        let Some(artifact) = &package.artifact else {
+            continue;
+        };
+        let Some(present) = observed(&input.observations.crates, &package.name)
+            .and_then(|versions| versions.iter().find(|v| v.version == package.version))
+        else {
+            continue;
+        };
+        if present.cksum == artifact.sha256 {
+            package.reason = format!(
+                "version {} is already in the registry with the same bytes (cksum {})",
+                package.version, present.cksum
+            );
+        } else {
+            found.push(diagnostic(
+                Code::VersionExistsWithDifferentContent,
+                Some(&package.name),
+                format!(
+                    "`{}` {} is already in the registry with cksum {}, but the sources package to {}: they changed since that version was published",
+                    package.name, package.version, present.cksum, artifact.sha256
+                ),
+                format!(
+                    "bump the version in {} to publish the change, or plan from the commit that version was published from",
+                    package.manifest_path
+                ),
+            ));
         }
     }
 }

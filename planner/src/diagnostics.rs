@@ -54,11 +54,17 @@ pub enum Code {
     LockfileAbsent,
     /// Packaged from the commit; uncommitted changes are left out.
     UncommittedChangesNotPackaged,
+    /// The crate has no version in the registry yet.
+    NewCrate,
+    /// A new crate's name collides with an existing registry crate modulo `-`/`_`/case.
+    RegistryNameCollision,
+    /// The planned version is in the registry with other bytes than the plan packaged.
+    VersionExistsWithDifferentContent,
 }
 
 impl Code {
     /// All codes, in documentation order.
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 26] = [
         Code::DependencyCycle,
         Code::MissingDescription,
         Code::MissingLicense,
@@ -82,6 +88,9 @@ impl Code {
         Code::NotReproducible,
         Code::LockfileAbsent,
         Code::UncommittedChangesNotPackaged,
+        Code::NewCrate,
+        Code::RegistryNameCollision,
+        Code::VersionExistsWithDifferentContent,
     ];
 
     /// The stable kebab-case code.
@@ -110,6 +119,9 @@ impl Code {
             Code::NotReproducible => "not-reproducible",
             Code::LockfileAbsent => "lockfile-absent",
             Code::UncommittedChangesNotPackaged => "uncommitted-changes-not-packaged",
+            Code::NewCrate => "new-crate",
+            Code::RegistryNameCollision => "registry-name-collision",
+            Code::VersionExistsWithDifferentContent => "version-exists-with-different-content",
         }
     }
 
@@ -124,7 +136,8 @@ impl Code {
             | Code::DirtyWorkingTree
             | Code::SuspiciousPackagedFile
             | Code::LockfileAbsent
-            | Code::UncommittedChangesNotPackaged => Severity::Warning,
+            | Code::UncommittedChangesNotPackaged
+            | Code::NewCrate => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -155,6 +168,9 @@ impl Code {
             Code::NotReproducible => "packaging twice gave different bytes; the files that differ are named",
             Code::LockfileAbsent => "no Cargo.lock is committed, so packaged lockfiles depend on the live index at planning time",
             Code::UncommittedChangesNotPackaged => "artifacts were packaged from the commit; uncommitted changes are not in them",
+            Code::NewCrate => "first publish of a crate: needs an API token (not trusted publishing) and counts against the new-crate rate limit",
+            Code::RegistryNameCollision => "a new crate's name differs from an existing registry crate's only by `-`/`_` or case",
+            Code::VersionExistsWithDifferentContent => "the planned version is already in the registry with other bytes than the plan packaged",
         }
     }
 }

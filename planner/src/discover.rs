@@ -8,15 +8,17 @@
 // An IO edge: planner/clippy.toml forbids these calls everywhere else in the planner.
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::{DependencyKind as MetadataKind, MetadataCommand};
+use convoy_registry::auth::{token_from_env, token_variable};
+use convoy_registry::{ClientOptions, Freshness, RegistryClient, RegistryError};
 use convoy_schema::digest::sha256_digest;
 use convoy_schema::plan::{DependencyKind, GitInputs, ObservationSource, Selection};
-use convoy_schema::snapshot::RegistryTarget;
+use convoy_schema::snapshot::{CrateObservations, ObservedVersion, RegistryTarget};
 use convoy_schema::RegistrySnapshot;
 
 use crate::error::PlanError;
@@ -40,6 +42,8 @@ pub struct DiscoverRequest {
     pub selection: Selection,
     /// Paths the planner itself writes (`--out`): not counted as uncommitted changes.
     pub own_outputs: Vec<PathBuf>,
+    /// Allow plain HTTP to a registry that is not on this machine.
+    pub allow_http: bool,
 }
 
 /// The planner's input and where the workspace is.
@@ -148,9 +152,13 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
         None
     };
     let registry = resolve_registry(&request.registry, &root)?;
-    let observations = match &request.registry_state {
-        Some(path) => read_snapshot(path, &registry)?,
-        None => RegistryObservations::absent(),
+    let observations = match (&request.registry_state, &request.registry) {
+        (Some(path), _) => read_snapshot(path, &registry)?,
+        // Naming a registry on the command line asks for its live state.
+        (None, RegistryChoice::Named(_) | RegistryChoice::Index(_)) => {
+            read_index(&registry, &members, request.allow_http)?
+        }
+        (None, RegistryChoice::Default) => RegistryObservations::absent(),
     };
     let input = WorkspaceInput {
         root_manifest,
@@ -334,6 +342,75 @@ fn resolve_registry(choice: &RegistryChoice, root: &Path) -> Result<RegistryTarg
         ResolveError::Unknown { name, variable } => PlanError::UnknownRegistry { name, variable },
         ResolveError::Config { path, message } => PlanError::CargoConfig { path, message },
         ResolveError::BadIndex { url, why } => PlanError::InvalidIndexUrl { url, why },
+    })
+}
+
+/// Reads every member's index file from the live registry (and the `-`/`_` variants of each name,
+/// which a registry treats as the same name), at most 16 requests at a time.
+fn read_index(
+    registry: &RegistryTarget,
+    members: &[Member],
+    allow_http: bool,
+) -> Result<RegistryObservations, PlanError> {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for member in members {
+        names.insert(member.name.clone());
+        names.insert(member.name.replace('_', "-"));
+        names.insert(member.name.replace('-', "_"));
+    }
+    let names: Vec<String> = names.into_iter().collect();
+    let read_token = token_variable(registry.name.as_deref(), None)
+        .and_then(|variable| token_from_env(&variable, &|v| std::env::var(v).ok()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| PlanError::Registry {
+            index: registry.index.clone(),
+            source: RegistryError::Network {
+                detail: e.to_string(),
+            },
+        })?;
+    let files = runtime
+        .block_on(async {
+            let client = RegistryClient::connect(
+                &registry.index,
+                ClientOptions {
+                    allow_http,
+                    read_token,
+                },
+            )
+            .await?;
+            client.index_files(&names, 16, Freshness::Revalidate).await
+        })
+        .map_err(|source| PlanError::Registry {
+            index: registry.index.clone(),
+            source,
+        })?;
+    let mut crates = CrateObservations::new();
+    for entries in files.into_values().flatten() {
+        for entry in entries {
+            crates
+                .entry(entry.name.clone())
+                .or_default()
+                .push(ObservedVersion {
+                    version: entry.vers,
+                    cksum: entry.cksum,
+                    yanked: entry.yanked,
+                });
+        }
+    }
+    // A member the registry does not have is observed to have no versions.
+    for member in members {
+        let known = crates
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case(&member.name));
+        if !known {
+            crates.insert(member.name.clone(), Vec::new());
+        }
+    }
+    Ok(RegistryObservations {
+        source: ObservationSource::Index,
+        crates,
     })
 }
 

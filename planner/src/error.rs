@@ -133,6 +133,14 @@ pub enum PlanError {
         /// What failed.
         message: String,
     },
+    /// The registry could not be read.
+    #[error("registry {index}: {source}")]
+    Registry {
+        /// The index URL.
+        index: String,
+        /// What went wrong.
+        source: convoy_registry::RegistryError,
+    },
     /// The plan could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -162,6 +170,7 @@ impl PlanError {
             Self::Write { .. } => "output-unwritable",
             Self::UncommittedChanges { .. } => "uncommitted-changes",
             Self::Staging { .. } => "staging-failed",
+            Self::Registry { source, .. } => source.code(),
         }
     }
 
@@ -194,6 +203,11 @@ impl PlanError {
             }
             Self::UncommittedChanges { .. } => "commit or stash them (`git status` lists them), or pass --allow-dirty to package the commit without them".to_owned(),
             Self::Staging { .. } => "check that git works and the temporary directory is writable (TMPDIR)".to_owned(),
+            Self::Registry { source, .. } => match source {
+                convoy_registry::RegistryError::Auth { .. } => "set the registry's read token in CARGO_REGISTRIES_<NAME>_TOKEN (CARGO_REGISTRY_TOKEN for crates.io)".to_owned(),
+                convoy_registry::RegistryError::InsecureUrl { .. } => "use https, or pass --allow-http if plain HTTP is really meant".to_owned(),
+                _ => "check the index URL and the network, or plan offline with --registry-state FILE".to_owned(),
+            },
         }
     }
 
@@ -201,6 +215,11 @@ impl PlanError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Write { .. } | Self::Staging { .. } => exit::FAILED,
+            Self::Registry { source, .. } => match source {
+                convoy_registry::RegistryError::Protocol { .. }
+                | convoy_registry::RegistryError::InsecureUrl { .. } => exit::REFUSED,
+                _ => exit::REGISTRY,
+            },
             _ => exit::REFUSED,
         }
     }

@@ -4,8 +4,8 @@
 //! Each run stages the workspace in a fresh temporary directory — a `git clone --shared` of the
 //! repository checked out at the planned commit, or a copy when the workspace is not in git —
 //! applies only the plan's manifest edits there, and runs
-//! `cargo package --no-verify -p <each package to publish>` with a target directory inside the
-//! staging area. With no edits, the archives are byte for byte what `cargo package` makes in a
+//! `cargo package --no-verify -p <each package to publish or skip>` with a target directory
+//! inside the staging area. With no edits, the archives are byte for byte what `cargo package` makes in a
 //! clean checkout of the commit, `.cargo_vcs_info.json` included; with edits, cargo records the
 //! staged tree as `"dirty": true`, as it would for any change not committed.
 
@@ -43,10 +43,12 @@ pub fn package(
     plan: &Plan,
     options: &PackageOptions,
 ) -> Result<PackagingOutcome, PlanError> {
+    // Versions the registry already has are packaged too, so their bytes can be compared with
+    // the registry's: a skip is only a skip when the content is the same.
     let packages: Vec<(String, String)> = plan
         .packages
         .iter()
-        .filter(|p| p.action == Action::Publish)
+        .filter(|p| p.action != Action::Excluded)
         .map(|p| (p.name.clone(), p.version.to_string()))
         .collect();
     let mut edits: Vec<&ManifestEdit> = Vec::new();

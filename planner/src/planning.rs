@@ -629,6 +629,7 @@ fn check_packages(
             check_dependency(entry, dep, root, input, diagnostics);
         }
     }
+    check_registry_names(entries, input, diagnostics);
     for names in by_collision_key.values().filter(|names| names.len() > 1) {
         diagnostics.push(diagnostic(
             Code::NameCollision,
@@ -643,6 +644,58 @@ fn check_packages(
             ),
             "rename all but one of them".to_owned(),
         ));
+    }
+}
+
+/// New crates are listed (their first publish needs an API token and the stricter rate bucket),
+/// and a new crate whose name a registry would confuse with an existing one is an error.
+fn check_registry_names(
+    entries: &[Entry<'_>],
+    input: &WorkspaceInput,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if input.observations.source == ObservationSource::Absent {
+        return;
+    }
+    let registry = input
+        .registry
+        .name
+        .as_deref()
+        .unwrap_or(input.registry.index.as_str());
+    for entry in entries.iter().filter(|e| e.action == Action::Publish) {
+        let name = entry.member.name.as_str();
+        let exact = input
+            .observations
+            .crates
+            .get(name)
+            .is_some_and(|v| !v.is_empty());
+        let key = diagnostics::collision_key(name);
+        let colliding: Vec<&String> = input
+            .observations
+            .crates
+            .iter()
+            .filter(|(other, versions)| {
+                *other != name && !versions.is_empty() && diagnostics::collision_key(other) == key
+            })
+            .map(|(other, _)| other)
+            .collect();
+        if let Some(existing) = colliding.first() {
+            diagnostics.push(diagnostic(
+                Code::RegistryNameCollision,
+                Some(name),
+                format!("registry `{registry}` already has a crate `{existing}`, which it treats as the same name as `{name}`"),
+                format!("rename `{name}` in {} to a name that differs by more than `-`/`_` or case", entry.member.manifest_path),
+            ));
+        } else if !exact
+            && observed(&input.observations.crates, name).is_none_or(<[ObservedVersion]>::is_empty)
+        {
+            diagnostics.push(diagnostic(
+                Code::NewCrate,
+                Some(name),
+                format!("`{name}` is a new crate in registry `{registry}`"),
+                "its first publish needs an API token (trusted publishing cannot create crates) and counts against the registry's new-crate rate limit (crates.io: 5 at once, then 1 per 10 minutes)",
+            ));
+        }
     }
 }
 

@@ -69,7 +69,8 @@ pub fn is_loopback(url: &str) -> bool {
         return true;
     }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bare.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The host of an `scheme://host[:port]/…` URL, lower-cased.

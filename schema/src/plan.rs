@@ -17,8 +17,9 @@ use crate::version::{read_document, FormatVersion, ReadError};
 /// Format version of plans this build writes and reads.
 ///
 /// History: 1.0 — first format. 1.1 — `packaging`, and per package `artifact` and
-/// `publish_metadata` (plans made with `--bundle`).
-pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 1);
+/// `publish_metadata` (plans made with `--bundle`). 1.2 — observation source `index` (read
+/// from the live registry index).
+pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 2);
 
 /// A release plan for one workspace and one registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -179,6 +180,8 @@ pub enum ObservationSource {
     Absent,
     /// Read from a registry snapshot file (`--registry-state`).
     Snapshot,
+    /// Read from the registry's live index when the plan was made. (Since 1.2.)
+    Index,
 }
 
 /// One workspace member and what the plan does with it.

@@ -473,7 +473,7 @@ fn digest_rule_worked_example_from_the_docs() {
         waves: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let compact = r#"{"format_version":"1.1","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packaging":null,"packages":[],"waves":[],"diagnostics":[]}"#;
+    let compact = r#"{"format_version":"1.2","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packaging":null,"packages":[],"waves":[],"diagnostics":[]}"#;
     assert_eq!(
         plan.compute_digest(),
         convoy_schema::digest::sha256_digest(compact.as_bytes())

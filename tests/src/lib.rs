@@ -93,6 +93,7 @@ impl Fixture {
             registry_state: None,
             selection: Selection::default(),
             own_outputs: Vec::new(),
+            allow_http: false,
         };
         adjust(&mut request);
         let discovered = discover(&request)?;

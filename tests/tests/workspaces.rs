@@ -18,6 +18,17 @@ fn leak(text: &str) -> &'static str {
     Box::leak(text.to_owned().into_boxed_str())
 }
 
+/// An empty live registry to plan against.
+fn test_registry() -> (Fixture, convoy_testkit::TestRegistry) {
+    let storage = Fixture::empty();
+    let registry = convoy_testkit::TestRegistry::start(convoy_testkit::Options::new(
+        storage.root().join("registry"),
+        "token",
+    ))
+    .expect("registry starts");
+    (storage, registry)
+}
+
 fn waves(plan: &Plan) -> Vec<Vec<&str>> {
     plan.waves
         .iter()
@@ -155,6 +166,7 @@ fn publish_false_members_are_excluded_and_block_their_dependents() {
 
 #[test]
 fn publish_lists_are_checked_against_the_registry_name() {
+    let (_storage, registry) = test_registry();
     let fixture = Fixture::new(
         &[
             member("only-other", "publish = [\"other\"]\n"),
@@ -164,7 +176,7 @@ fn publish_lists_are_checked_against_the_registry_name() {
     );
     fixture.write(
         ".cargo/config.toml",
-        "[registries.other]\nindex = \"sparse+https://other.invalid/index/\"\n",
+        &format!("[registries.other]\nindex = \"{}\"\n", registry.index_url()),
     );
     let plan = fixture.plan();
     assert_eq!(action(&plan, "only-other"), Action::Excluded);
@@ -178,13 +190,15 @@ fn publish_lists_are_checked_against_the_registry_name() {
         .plan_with(|r| r.registry = RegistryChoice::Named("other".into()))
         .unwrap();
     assert_eq!(other.registry.name.as_deref(), Some("other"));
-    assert_eq!(other.registry.index, "sparse+https://other.invalid/index/");
+    assert_eq!(other.registry.index, registry.index_url());
+    assert_eq!(
+        other.inputs.registry_observations.source,
+        ObservationSource::Index
+    );
     assert_eq!(action(&other, "only-other"), Action::Publish);
 
     let by_index = fixture
-        .plan_with(|r| {
-            r.registry = RegistryChoice::Index("sparse+https://other.invalid/index/".into())
-        })
+        .plan_with(|r| r.registry = RegistryChoice::Index(registry.index_url()))
         .unwrap();
     assert_eq!(by_index.registry.name, None);
     assert_eq!(action(&by_index, "only-other"), Action::Excluded);
@@ -441,9 +455,10 @@ fn metadata_and_dependency_checks_each_have_their_code() {
 
 #[test]
 fn wildcard_is_a_warning_for_registries_other_than_crates_io() {
+    let (_storage, registry) = test_registry();
     let fixture = Fixture::new(&[member("wild", "[dependencies]\nserde = \"*\"\n")], "");
     let plan = fixture
-        .plan_with(|r| r.registry = RegistryChoice::Index("sparse+http://127.0.0.1:9/".into()))
+        .plan_with(|r| r.registry = RegistryChoice::Index(registry.index_url()))
         .unwrap();
     let wildcard = plan
         .diagnostics
