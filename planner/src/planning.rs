@@ -791,7 +791,27 @@ fn inputs(input: &WorkspaceInput, members: &[&Member]) -> Inputs {
             sha256_digest(member.manifest_text.as_bytes()),
         );
     }
+    // The workspace's crates, and registry crates whose names collide with them (the
+    // registry-name-collision check depends on those too).
     let mut crates = CrateObservations::new();
+    let collision_keys: BTreeSet<String> = members
+        .iter()
+        .map(|m| diagnostics::collision_key(&m.name))
+        .collect();
+    for (name, versions) in &input.observations.crates {
+        let collides = collision_keys.contains(&diagnostics::collision_key(name));
+        if collides
+            && !members.iter().any(|m| m.name.eq_ignore_ascii_case(name))
+            && !versions.is_empty()
+        {
+            let mut versions = versions.clone();
+            versions.sort_by(|a, b| {
+                (&a.version, &a.cksum, a.yanked).cmp(&(&b.version, &b.cksum, b.yanked))
+            });
+            versions.dedup();
+            crates.insert(name.clone(), versions);
+        }
+    }
     for member in members {
         if let Some(versions) = observed(&input.observations.crates, &member.name) {
             let mut versions = versions.to_vec();

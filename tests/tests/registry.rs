@@ -214,3 +214,198 @@ fn cargo_publishes_to_the_testkit_and_convoy_predicted_every_byte() {
         "{lock}"
     );
 }
+
+/// Publishes the fixture's commit with real cargo from a clean clone.
+fn cargo_publish(fixture: &Fixture, registry: &TestRegistry, home: &Path) {
+    let clone_dir = Fixture::empty();
+    let clone = clone_dir.root().join("clone");
+    git(
+        clone_dir.root(),
+        &[
+            "clone",
+            "--quiet",
+            fixture.root().to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    let published = run(cargo(home, registry, &clone).args([
+        "publish",
+        "--workspace",
+        "--registry",
+        "testkit",
+        "--no-verify",
+    ]));
+    assert_eq!(
+        published.code(),
+        0,
+        "cargo publish failed:\n{}",
+        published.stderr()
+    );
+}
+
+#[test]
+fn live_observations_skip_identical_versions_and_refuse_changed_ones() {
+    let storage = Fixture::empty();
+    let registry = TestRegistry::start(Options::new(storage.root().join("registry"), TOKEN))
+        .expect("registry starts");
+    let home = Fixture::empty();
+    let fixture = workspace();
+    cargo_publish(&fixture, &registry, home.root());
+
+    let (same, plan, _bundle) = plan_bundle(&fixture, &registry, home.root());
+    assert_eq!(same.code(), 0, "{}", same.stderr());
+    assert_eq!(
+        plan.inputs.registry_observations.source,
+        convoy_schema::plan::ObservationSource::Index
+    );
+    for package in &plan.packages {
+        assert_eq!(
+            package.action,
+            convoy_schema::plan::Action::Skip,
+            "{}",
+            package.name
+        );
+        assert!(package.reason.contains("same bytes"), "{}", package.reason);
+        let observed = &plan.inputs.registry_observations.crates[&package.name][0];
+        assert_eq!(
+            Some(&observed.cksum),
+            package.artifact.as_ref().map(|a| &a.sha256)
+        );
+    }
+    assert!(plan.waves.is_empty());
+
+    // Change rk-a's sources without bumping its version.
+    fixture.write("a/src/lib.rs", "pub fn changed() {}\n");
+    git(
+        fixture.root(),
+        &[
+            "commit",
+            "--quiet",
+            "--all",
+            "--message",
+            "change without a bump",
+        ],
+    );
+    let (changed, plan, _bundle) = plan_bundle(&fixture, &registry, home.root());
+    assert_eq!(changed.code(), 1, "{}", changed.stderr());
+    let found = plan
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "version-exists-with-different-content")
+        .expect("version-exists-with-different-content");
+    assert_eq!(found.package.as_deref(), Some("rk-a"));
+    assert!(found.help.contains("bump the version"), "{}", found.help);
+}
+
+#[test]
+fn new_crates_are_listed_and_names_the_registry_would_confuse_are_refused() {
+    let storage = Fixture::empty();
+    let registry = TestRegistry::start(Options::new(storage.root().join("registry"), TOKEN))
+        .expect("registry starts");
+    registry
+        .store()
+        .publish(
+            r#"{"name":"rk_taken","vers":"1.0.0","deps":[],"features":{}}"#,
+            b"not a real crate",
+        )
+        .expect("seeded");
+    let fixture = convoy_tests::Fixture::new(
+        &[
+            ("taken", manifest("rk-taken", "0.1.0", "")),
+            ("fresh", manifest("rk-fresh", "0.1.0", "")),
+        ],
+        "",
+    );
+    let plan = fixture
+        .plan_with(|r| {
+            r.registry = convoy_registry::resolve::RegistryChoice::Index(registry.index_url())
+        })
+        .expect("plans");
+    let found = |code: &str| -> Vec<Option<String>> {
+        plan.diagnostics
+            .iter()
+            .filter(|d| d.code == code)
+            .map(|d| d.package.clone())
+            .collect()
+    };
+    assert_eq!(
+        found("registry-name-collision"),
+        [Some("rk-taken".to_owned())]
+    );
+    assert_eq!(found("new-crate"), [Some("rk-fresh".to_owned())]);
+    assert!(plan
+        .inputs
+        .registry_observations
+        .crates
+        .contains_key("rk_taken"));
+}
+
+#[test]
+fn unreachable_insecure_and_token_protected_registries() {
+    let fixture = Fixture::new(&[("a", manifest("rk-a", "0.1.0", ""))], "");
+    let plan = |args: &[&str], env: &[(&str, &str)]| -> Run {
+        let mut command = Command::new(binary("convoy-plan"));
+        command.current_dir(fixture.root()).args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        run(&mut command)
+    };
+    let unreachable = plan(&["--index", "sparse+http://127.0.0.1:1/index/"], &[]);
+    assert_eq!(unreachable.code(), 3, "{}", unreachable.stderr());
+    assert!(
+        unreachable.stderr().contains("error[registry-unreachable]"),
+        "{}",
+        unreachable.stderr()
+    );
+
+    let insecure = plan(&["--index", "sparse+http://registry.invalid/index/"], &[]);
+    assert_eq!(insecure.code(), 2, "{}", insecure.stderr());
+    assert!(
+        insecure.stderr().contains("error[insecure-registry-url]"),
+        "{}",
+        insecure.stderr()
+    );
+
+    let storage = Fixture::empty();
+    let mut options = Options::new(storage.root().join("registry"), TOKEN);
+    options.auth_required = true;
+    let private = TestRegistry::start(options).expect("registry starts");
+    let index = private.index_url();
+    let env = [("CARGO_REGISTRIES_PRIVATE_INDEX", index.as_str())];
+    let refused = plan(&["--registry", "private"], &env);
+    assert_eq!(refused.code(), 3, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("error[registry-auth-failed]"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(
+        refused.stderr().contains("CARGO_REGISTRIES_<NAME>_TOKEN"),
+        "{}",
+        refused.stderr()
+    );
+
+    let env = [
+        ("CARGO_REGISTRIES_PRIVATE_INDEX", index.as_str()),
+        ("CARGO_REGISTRIES_PRIVATE_TOKEN", TOKEN),
+    ];
+    let allowed = plan(&["--registry", "private", "--format", "json"], &env);
+    assert_eq!(allowed.code(), 0, "{}", allowed.stderr());
+    assert!(
+        !allowed.stdout().contains(TOKEN) && !allowed.stderr().contains(TOKEN),
+        "the token never appears in output"
+    );
+    let reads: Vec<_> = private
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/index/") && r.path != "/index/config.json")
+        .collect();
+    assert!(!reads.is_empty());
+    assert!(
+        reads
+            .iter()
+            .all(|r| r.authorization.as_deref() == Some(TOKEN)),
+        "index reads carry the read token"
+    );
+}
