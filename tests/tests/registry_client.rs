@@ -1,0 +1,409 @@
+//! `convoy-registry`'s client against the testkit registry: every error class and every fault,
+//! timed by a shared manual clock so nothing sleeps.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use convoy_registry::clock::{Clock, ManualClock};
+use convoy_registry::{ClientOptions, Freshness, RegistryClient, RegistryError};
+use convoy_schema::plan::PublishMetadata;
+use convoy_testkit::{Faults, Options, RateLimit, TestRegistry};
+use convoy_tests::Fixture;
+
+const TOKEN: &str = "client-test-token";
+
+fn start() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_795_269_600)
+}
+
+struct Setup {
+    _storage: Fixture,
+    registry: TestRegistry,
+    clock: Arc<ManualClock>,
+}
+
+fn setup(faults: Faults) -> Setup {
+    let storage = Fixture::empty();
+    let clock = Arc::new(ManualClock::new(start()));
+    let mut options = Options::new(storage.root().join("registry"), TOKEN);
+    options.faults = faults;
+    options.clock = clock.clone();
+    let registry = TestRegistry::start(options).expect("registry starts");
+    Setup {
+        _storage: storage,
+        registry,
+        clock,
+    }
+}
+
+fn metadata(name: &str, vers: &str) -> PublishMetadata {
+    PublishMetadata {
+        name: name.into(),
+        vers: vers.into(),
+        deps: vec![],
+        features: BTreeMap::new(),
+        authors: vec![],
+        description: Some("d".into()),
+        documentation: None,
+        homepage: None,
+        readme: None,
+        readme_file: None,
+        keywords: vec![],
+        categories: vec![],
+        license: Some("MIT".into()),
+        license_file: None,
+        repository: None,
+        badges: BTreeMap::new(),
+        links: None,
+        rust_version: None,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn token() -> convoy_registry::auth::Token {
+    convoy_registry::auth::Token::new(TOKEN.into())
+}
+
+async fn connect(registry: &TestRegistry) -> RegistryClient {
+    RegistryClient::connect(&registry.index_url(), ClientOptions::default())
+        .await
+        .expect("connects")
+}
+
+fn uploads(registry: &TestRegistry) -> usize {
+    registry
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/crates/new")
+        .count()
+}
+
+#[test]
+fn publish_is_visible_with_the_servers_cksum_and_downloads_back() {
+    let Setup {
+        registry, clock, ..
+    } = setup(Faults::default());
+    runtime().block_on(async {
+        let client = connect(&registry).await;
+        assert_eq!(
+            client
+                .index_file("cl-one", Freshness::Revalidate)
+                .await
+                .unwrap(),
+            None
+        );
+        client
+            .publish(
+                &token(),
+                &metadata("cl-one", "1.0.0"),
+                b"crate bytes",
+                clock.now(),
+            )
+            .await
+            .unwrap();
+        let entries = client
+            .index_file("cl-one", Freshness::Revalidate)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            entries[0].cksum,
+            convoy_schema::digest::sha256_hex(b"crate bytes")
+        );
+        let bytes = client
+            .download("cl-one", "1.0.0", &entries[0].cksum)
+            .await
+            .unwrap();
+        assert_eq!(bytes, b"crate bytes");
+        // Revalidation: the second read of an unchanged file is a 304.
+        client
+            .index_file("cl-one", Freshness::Revalidate)
+            .await
+            .unwrap();
+        let statuses: Vec<Option<u16>> = registry
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/index/cl/-o/cl-one"))
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [Some(404), Some(200), Some(304)]);
+    });
+}
+
+#[test]
+fn already_exists_auth_and_client_errors_are_classified() {
+    let Setup {
+        registry, clock, ..
+    } = setup(Faults::default());
+    runtime().block_on(async {
+        let client = connect(&registry).await;
+        client
+            .publish(&token(), &metadata("cl-dup", "1.0.0"), b"x", clock.now())
+            .await
+            .unwrap();
+        let duplicate = client
+            .publish(&token(), &metadata("cl-dup", "1.0.0"), b"x", clock.now())
+            .await;
+        assert!(
+            matches!(duplicate, Err(RegistryError::AlreadyExists { .. })),
+            "{duplicate:?}"
+        );
+        let wrong = convoy_registry::auth::Token::new("wrong".into());
+        let refused = client
+            .publish(&wrong, &metadata("cl-auth", "1.0.0"), b"x", clock.now())
+            .await;
+        assert!(
+            matches!(refused, Err(RegistryError::Auth { status: 403, .. })),
+            "{refused:?}"
+        );
+        let invalid = client
+            .publish(&token(), &metadata("9bad", "1.0.0"), b"x", clock.now())
+            .await;
+        assert!(
+            matches!(invalid, Err(RegistryError::Client { status: 400, .. })),
+            "{invalid:?}"
+        );
+    });
+}
+
+#[test]
+fn server_errors_resets_and_dropped_responses() {
+    let faults = Faults {
+        fail_upload: [(1, 503)].into(),
+        reset_upload: [2].into(),
+        drop_upload_response: [3].into(),
+        ..Faults::default()
+    };
+    let Setup {
+        registry, clock, ..
+    } = setup(faults);
+    runtime().block_on(async {
+        let client = connect(&registry).await;
+        let first = client
+            .publish(&token(), &metadata("cl-f", "1.0.0"), b"x", clock.now())
+            .await;
+        assert!(
+            matches!(first, Err(RegistryError::Server { status: 503, .. })),
+            "{first:?}"
+        );
+        assert!(first.unwrap_err().is_retryable());
+        let second = client
+            .publish(&token(), &metadata("cl-f", "1.0.0"), b"x", clock.now())
+            .await;
+        assert!(
+            matches!(second, Err(RegistryError::OutcomeUnknown { .. })),
+            "{second:?}"
+        );
+        assert_eq!(
+            client.index_file("cl-f", Freshness::Fresh).await.unwrap(),
+            None,
+            "a reset upload stored nothing"
+        );
+        let third = client
+            .publish(&token(), &metadata("cl-f", "1.0.0"), b"x", clock.now())
+            .await;
+        let unknown = third.unwrap_err();
+        assert!(
+            matches!(unknown, RegistryError::OutcomeUnknown { .. }),
+            "{unknown:?}"
+        );
+        assert!(
+            !unknown.is_retryable(),
+            "an unknown outcome is resolved by reading the index"
+        );
+        let entries = client.index_file("cl-f", Freshness::Fresh).await.unwrap();
+        assert_eq!(
+            entries.map(|e| e.len()),
+            Some(1),
+            "the dropped response's upload was stored"
+        );
+        assert_eq!(uploads(&registry), 3);
+    });
+}
+
+#[test]
+fn unreachable_registries_are_network_errors() {
+    let result = runtime().block_on(RegistryClient::connect(
+        "sparse+http://127.0.0.1:1/index/",
+        ClientOptions::default(),
+    ));
+    assert!(
+        matches!(result, Err(RegistryError::Network { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn rate_limits_answer_429_with_a_retry_time_and_refill() {
+    let faults = Faults {
+        new_crate_limit: Some(RateLimit {
+            burst: 1,
+            refill: Duration::from_secs(600),
+        }),
+        new_version_limit: Some(RateLimit {
+            burst: 2,
+            refill: Duration::from_secs(60),
+        }),
+        ..Faults::default()
+    };
+    let Setup {
+        registry, clock, ..
+    } = setup(faults);
+    runtime().block_on(async {
+        let client = connect(&registry).await;
+        client
+            .publish(&token(), &metadata("cl-r", "1.0.0"), b"a", clock.now())
+            .await
+            .unwrap();
+        let limited = client
+            .publish(&token(), &metadata("cl-s", "1.0.0"), b"b", clock.now())
+            .await;
+        match limited {
+            Err(RegistryError::RateLimited { retry_at, detail }) => {
+                assert_eq!(retry_at, Some(start() + Duration::from_secs(600)));
+                assert!(detail.contains("try again after"), "{detail}");
+            }
+            other => panic!("expected a 429, got {other:?}"),
+        }
+        // New versions have their own bucket.
+        client
+            .publish(&token(), &metadata("cl-r", "1.0.1"), b"c", clock.now())
+            .await
+            .unwrap();
+        client
+            .publish(&token(), &metadata("cl-r", "1.0.2"), b"d", clock.now())
+            .await
+            .unwrap();
+        assert!(matches!(
+            client
+                .publish(&token(), &metadata("cl-r", "1.0.3"), b"e", clock.now())
+                .await,
+            Err(RegistryError::RateLimited { .. })
+        ));
+        clock.advance(Duration::from_secs(600));
+        client
+            .publish(&token(), &metadata("cl-s", "1.0.0"), b"b", clock.now())
+            .await
+            .unwrap();
+        client
+            .publish(&token(), &metadata("cl-r", "1.0.3"), b"e", clock.now())
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn index_delay_and_stale_reads_need_fresh_polling() {
+    let faults = Faults {
+        index_delay: Duration::from_secs(30),
+        stale_for: Duration::from_secs(600),
+        ..Faults::default()
+    };
+    let Setup {
+        registry, clock, ..
+    } = setup(faults);
+    runtime().block_on(async {
+        let client = connect(&registry).await;
+        client
+            .publish(&token(), &metadata("cl-d", "1.0.0"), b"x", clock.now())
+            .await
+            .unwrap();
+        assert_eq!(
+            client.index_file("cl-d", Freshness::Fresh).await.unwrap(),
+            None,
+            "not visible yet"
+        );
+        clock.advance(Duration::from_secs(31));
+        assert!(
+            client
+                .index_file("cl-d", Freshness::Fresh)
+                .await
+                .unwrap()
+                .is_some(),
+            "visible after the delay"
+        );
+        assert_eq!(
+            client
+                .index_file("cl-d", Freshness::Revalidate)
+                .await
+                .unwrap(),
+            None,
+            "a cache still serves the file from before the publish"
+        );
+        clock.advance(Duration::from_secs(600));
+        assert!(client
+            .index_file("cl-d", Freshness::Revalidate)
+            .await
+            .unwrap()
+            .is_some());
+        let fresh_reads = registry
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("convoy-fresh="))
+            .count();
+        assert_eq!(fresh_reads, 2);
+    });
+}
+
+#[test]
+fn slow_responses_take_clock_time_and_yanks_show_in_the_index() {
+    let faults = Faults {
+        slow: Duration::from_secs(5),
+        ..Faults::default()
+    };
+    let Setup {
+        registry, clock, ..
+    } = setup(faults);
+    let before = clock.now();
+    runtime().block_on(async {
+        let client = connect(&registry).await;
+        client
+            .publish(&token(), &metadata("cl-y", "1.0.0"), b"x", clock.now())
+            .await
+            .unwrap();
+        assert!(clock.now().duration_since(before).unwrap() >= Duration::from_secs(10));
+        assert!(registry.store().set_yanked("cl-y", "1.0.0", true));
+        let entries = client
+            .index_file("cl-y", Freshness::Fresh)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(entries[0].yanked);
+    });
+}
+
+#[test]
+fn state_survives_a_restart() {
+    let storage = Fixture::empty();
+    let dir = storage.root().join("registry");
+    {
+        let registry = TestRegistry::start(Options::new(dir.clone(), TOKEN)).unwrap();
+        runtime().block_on(async {
+            let client = connect(&registry).await;
+            client
+                .publish(
+                    &token(),
+                    &metadata("cl-p", "1.0.0"),
+                    b"x",
+                    SystemTime::now(),
+                )
+                .await
+                .unwrap();
+        });
+    }
+    let restarted = TestRegistry::start(Options::new(dir, TOKEN)).unwrap();
+    let entries = runtime().block_on(async {
+        connect(&restarted)
+            .await
+            .index_file("cl-p", Freshness::Fresh)
+            .await
+    });
+    assert_eq!(entries.unwrap().map(|e| e.len()), Some(1));
+}
