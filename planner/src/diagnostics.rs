@@ -60,11 +60,13 @@ pub enum Code {
     RegistryNameCollision,
     /// The planned version is in the registry with other bytes than the plan packaged.
     VersionExistsWithDifferentContent,
+    /// A cycle through a versioned dev-dependency is broken by a version in the registry.
+    DevDependencyCycleBroken,
 }
 
 impl Code {
     /// All codes, in documentation order.
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 27] = [
         Code::DependencyCycle,
         Code::MissingDescription,
         Code::MissingLicense,
@@ -91,6 +93,7 @@ impl Code {
         Code::NewCrate,
         Code::RegistryNameCollision,
         Code::VersionExistsWithDifferentContent,
+        Code::DevDependencyCycleBroken,
     ];
 
     /// The stable kebab-case code.
@@ -122,6 +125,7 @@ impl Code {
             Code::NewCrate => "new-crate",
             Code::RegistryNameCollision => "registry-name-collision",
             Code::VersionExistsWithDifferentContent => "version-exists-with-different-content",
+            Code::DevDependencyCycleBroken => "dev-dependency-cycle-broken",
         }
     }
 
@@ -137,7 +141,8 @@ impl Code {
             | Code::SuspiciousPackagedFile
             | Code::LockfileAbsent
             | Code::UncommittedChangesNotPackaged
-            | Code::NewCrate => Severity::Warning,
+            | Code::NewCrate
+            | Code::DevDependencyCycleBroken => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -171,6 +176,7 @@ impl Code {
             Code::NewCrate => "first publish of a crate: needs an API token (not trusted publishing) and counts against the new-crate rate limit",
             Code::RegistryNameCollision => "a new crate's name differs from an existing registry crate's only by `-`/`_` or case",
             Code::VersionExistsWithDifferentContent => "the planned version is already in the registry with other bytes than the plan packaged",
+            Code::DevDependencyCycleBroken => "a cycle through a versioned dev-dependency is broken because a version in the registry satisfies it",
         }
     }
 }

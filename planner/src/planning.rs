@@ -133,7 +133,7 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
         .filter(|e| e.action == Action::Publish)
         .map(|e| e.member.name.clone())
         .collect();
-    let mut edges = BTreeSet::new();
+    let mut edges: BTreeSet<(String, String)> = BTreeSet::new();
     for entry in entries.iter().filter(|e| e.action == Action::Publish) {
         for dep in entry
             .internal
@@ -146,7 +146,16 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
             ));
         }
     }
-    let ordering = graph::order(&publish, &edges);
+    let mut ordering = graph::order(&publish, &edges);
+    let broken = break_cycles_through_published_dev_dependencies(
+        &mut ordering,
+        &publish,
+        &mut edges,
+        &entries,
+        &index,
+        input,
+        &mut diagnostics,
+    );
     for cycle in &ordering.cycles {
         diagnostics.push(cycle_diagnostic(cycle, &entries, &index));
     }
@@ -159,6 +168,13 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
         .into_iter()
         .map(|mut package| {
             package.wave = ordering.waves.get(&package.name).copied();
+            for dep in &mut package.dependencies {
+                if dep.kind == DependencyKind::Dev
+                    && broken.contains(&(package.name.clone(), dep.name.clone()))
+                {
+                    dep.orders_publishing = false;
+                }
+            }
             package
         })
         .collect();
@@ -410,6 +426,76 @@ fn kind_words(kind: DependencyKind) -> &'static str {
         DependencyKind::Build => "build-dependency",
         DependencyKind::Dev => "dev-dependency",
     }
+}
+
+/// Going beyond cargo: an edge of a cycle that is only a versioned dev-dependency, whose
+/// requirement a version already in the registry satisfies, does not need to wait for this
+/// plan's version. Such edges are dropped (with a warning) until no cycle has one; the cycles
+/// left stay errors. Returns the dropped edges.
+fn break_cycles_through_published_dev_dependencies(
+    ordering: &mut graph::Ordering,
+    publish: &BTreeSet<String>,
+    edges: &mut BTreeSet<(String, String)>,
+    entries: &[Entry<'_>],
+    index: &BTreeMap<&str, usize>,
+    input: &WorkspaceInput,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeSet<(String, String)> {
+    let mut broken = BTreeSet::new();
+    while !ordering.cycles.is_empty() {
+        let mut dropped_any = false;
+        for cycle in ordering.cycles.clone() {
+            for (position, from) in cycle.iter().enumerate() {
+                let to = &cycle[(position + 1) % cycle.len()];
+                let Some(entry) = index.get(from.as_str()).map(|&i| &entries[i]) else {
+                    continue;
+                };
+                let ordering_deps: Vec<&InternalDependency<'_>> = entry
+                    .internal
+                    .iter()
+                    .filter(|d| &entries[d.target].member.name == to && d.requirement.is_some())
+                    .collect();
+                if ordering_deps.is_empty()
+                    || ordering_deps
+                        .iter()
+                        .any(|d| d.key.kind != DependencyKind::Dev)
+                {
+                    continue;
+                }
+                let satisfied_by = ordering_deps.iter().find_map(|dep| {
+                    let req = VersionReq::parse(dep.requirement.as_deref()?).ok()?;
+                    observed(&input.observations.crates, to)?
+                        .iter()
+                        .filter(|v| !v.yanked && req.matches(&v.version))
+                        .map(|v| v.version.clone())
+                        .max()
+                        .map(|version| (dep.requirement.clone().unwrap_or_default(), version))
+                });
+                let Some((requirement, version)) = satisfied_by else {
+                    continue;
+                };
+                if edges.remove(&(from.clone(), to.clone())) {
+                    dropped_any = true;
+                    broken.insert((from.clone(), to.clone()));
+                    diagnostics.push(diagnostic(
+                        Code::DevDependencyCycleBroken,
+                        Some(from),
+                        format!(
+                            "`{from}`'s dev-dependency on `{to}` {requirement} is satisfied by `{to}` {version}, already in the registry, so it does not wait for this plan's `{to}`: the cycle {} is broken there",
+                            cycle.iter().chain(cycle.first()).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" → ")
+                        ),
+                        format!("nothing to do; to be independent of the registry, remove `version` from that dev-dependency in {}", entry.member.manifest_path),
+                    ));
+                    break;
+                }
+            }
+        }
+        if !dropped_any {
+            break;
+        }
+        *ordering = graph::order(publish, edges);
+    }
+    broken
 }
 
 /// Names a cycle edge by edge and says how to break it.

@@ -696,3 +696,42 @@ fn inputs_hash_every_manifest_and_the_lockfile() {
     assert_ne!(locked.digest, plan.digest);
     assert!(plan.digest_is_valid() && locked.digest_is_valid());
 }
+
+#[test]
+fn a_published_version_breaks_a_cycle_through_a_versioned_dev_dependency() {
+    let fixture = Fixture::new(
+        &[
+            (
+                "foo",
+                manifest("foo", "0.1.1", "[dependencies]\nfoo-macros = { path = \"../foo-macros\", version = \"0.1\" }\n"),
+            ),
+            member("foo-macros", "[dev-dependencies]\nfoo = { path = \"../foo\", version = \"0.1\" }\n"),
+        ],
+        "",
+    );
+    let state = snapshot(&fixture, &[("foo", "0.1.0", false)]);
+    let plan = fixture
+        .plan_with(|r| r.registry_state = Some(state))
+        .unwrap();
+    assert!(errors(&plan).is_empty(), "{:?}", plan.diagnostics);
+    let broken = plan
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "dev-dependency-cycle-broken")
+        .expect("the cycle is broken with a warning");
+    assert_eq!(broken.package.as_deref(), Some("foo-macros"));
+    assert!(broken.message.contains("`foo` 0.1.0"), "{}", broken.message);
+    assert_eq!(waves(&plan), [["foo-macros"], ["foo"]]);
+    let dev = &plan.package("foo-macros").unwrap().dependencies[0];
+    assert_eq!(
+        (dev.kind, dev.orders_publishing),
+        (DependencyKind::Dev, false)
+    );
+
+    // A yanked version does not count: the cycle stays an error.
+    let fixture_state = snapshot(&fixture, &[("foo", "0.1.0", true)]);
+    let yanked = fixture
+        .plan_with(|r| r.registry_state = Some(fixture_state))
+        .unwrap();
+    assert_eq!(errors(&yanked), ["dependency-cycle"]);
+}

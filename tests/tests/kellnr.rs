@@ -1,0 +1,200 @@
+//! Against the real kellnr registry (gated: runs when `scripts/kellnr install` has installed it,
+//! or `CONVOY_KELLNR` names a binary; `CONVOY_REQUIRE_KELLNR=1`, set by CI, makes its absence a
+//! failure). Real cargo publishes a workspace to kellnr; Convoy's plan read from kellnr's live
+//! index then sees every version already present with exactly the bytes it packages itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use convoy_schema::plan::{Action, ObservationSource, Plan};
+use convoy_tests::{binary, git, manifest, run, Fixture};
+
+const TOKEN: &str = "Zy9HhJ02RJmg0GCrgLfaCVfU6IwDfhXD";
+
+fn kellnr_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CONVOY_KELLNR") {
+        return Some(PathBuf::from(path));
+    }
+    let root = std::env::var_os("CONVOY_TOOLS_DIR")
+        .map_or_else(|| PathBuf::from("/opt/convoy"), PathBuf::from);
+    let installed = root.join("kellnr-6.5.0/bin/kellnr");
+    installed.is_file().then_some(installed)
+}
+
+/// A kellnr process on a free loopback port, killed on drop.
+struct Kellnr {
+    child: Child,
+    port: u16,
+    _data: Fixture,
+}
+
+impl Drop for Kellnr {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Kellnr {
+    fn start(binary: &Path) -> Self {
+        let data = Fixture::empty();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(data.root().join("kellnr.log")).unwrap();
+        let child = Command::new(binary)
+            .arg("start")
+            .env("KELLNR_REGISTRY__DATA_DIR", data.root())
+            .env("KELLNR_LOCAL__IP", "127.0.0.1")
+            .env("KELLNR_LOCAL__PORT", port.to_string())
+            .env("KELLNR_ORIGIN__PORT", port.to_string())
+            .env("KELLNR_SETUP__ADMIN_TOKEN", TOKEN)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("kellnr starts");
+        let kellnr = Self {
+            child,
+            port,
+            _data: data,
+        };
+        // A real server process needs real time to come up: poll, bounded to 60 s.
+        for _ in 0..240 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return kellnr;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        panic!("kellnr did not listen on port {port} within 60 s");
+    }
+
+    fn index_url(&self) -> String {
+        format!("sparse+http://127.0.0.1:{}/api/v1/crates/", self.port)
+    }
+}
+
+fn cargo_env(command: &mut Command, home: &Path, index: &str) {
+    let real_home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let rustup =
+        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), Into::into);
+    command
+        .env("CARGO_HOME", home)
+        .env("RUSTUP_HOME", rustup)
+        .env("CARGO_REGISTRIES_KELLNR_INDEX", index)
+        .env("CARGO_REGISTRIES_KELLNR_TOKEN", TOKEN)
+        .env("CARGO_TERM_COLOR", "never");
+}
+
+fn plan(fixture: &Fixture, home: &Path, index: &str) -> Plan {
+    let out = Fixture::empty();
+    let mut command = Command::new(binary("convoy-plan"));
+    command
+        .current_dir(fixture.root())
+        .args(["--registry", "kellnr", "--bundle"])
+        .arg(out.root().join("bundle"));
+    cargo_env(&mut command, home, index);
+    let result = run(&mut command);
+    assert!(
+        result.code() == 0 || result.code() == 1,
+        "{}",
+        result.stderr()
+    );
+    Plan::from_json(&std::fs::read_to_string(out.root().join("bundle/plan.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn planner_reads_kellnr_and_predicts_the_bytes_cargo_published_there() {
+    let Some(kellnr_bin) = kellnr_binary() else {
+        assert!(
+            std::env::var_os("CONVOY_REQUIRE_KELLNR").is_none(),
+            "CONVOY_REQUIRE_KELLNR is set but kellnr is not installed (scripts/kellnr install)"
+        );
+        eprintln!("kellnr not installed: skipping (scripts/kellnr install)");
+        return;
+    };
+    let kellnr = Kellnr::start(&kellnr_bin);
+    let index = kellnr.index_url();
+    let home = Fixture::empty();
+    let publish_to = "publish = [\"kellnr\"]\n";
+    let fixture = Fixture::new(
+        &[
+            ("a", manifest("kl-a", "0.1.0", publish_to)),
+            (
+                "b",
+                manifest("kl-b", "0.1.0", &format!("{publish_to}[dependencies]\nkl-a = {{ path = \"../a\", version = \"0.1\", registry = \"kellnr\" }}\n")),
+            ),
+        ],
+        "",
+    );
+    fixture.write(".gitignore", "/target\n");
+    fixture.commit();
+
+    let before = plan(&fixture, home.root(), &index);
+    assert_eq!(
+        before.inputs.registry_observations.source,
+        ObservationSource::Index
+    );
+    assert!(before.packages.iter().all(|p| p.action == Action::Publish));
+    assert_eq!(
+        before
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "new-crate")
+            .count(),
+        2
+    );
+
+    let clone_dir = Fixture::empty();
+    let clone = clone_dir.root().join("clone");
+    git(
+        clone_dir.root(),
+        &[
+            "clone",
+            "--quiet",
+            fixture.root().to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    let mut publish = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    publish.current_dir(&clone).args([
+        "publish",
+        "--workspace",
+        "--registry",
+        "kellnr",
+        "--no-verify",
+    ]);
+    cargo_env(&mut publish, home.root(), &index);
+    let published = run(&mut publish);
+    assert_eq!(
+        published.code(),
+        0,
+        "cargo publish to kellnr failed:\n{}",
+        published.stderr()
+    );
+
+    let after = plan(&fixture, home.root(), &index);
+    for package in &after.packages {
+        assert_eq!(
+            package.action,
+            Action::Skip,
+            "{}: {}",
+            package.name,
+            package.reason
+        );
+        assert!(package.reason.contains("same bytes"), "{}", package.reason);
+        let predicted = before
+            .package(&package.name)
+            .unwrap()
+            .artifact
+            .as_ref()
+            .unwrap();
+        let observed = &after.inputs.registry_observations.crates[&package.name][0];
+        assert_eq!(
+            observed.cksum, predicted.sha256,
+            "{}: kellnr's cksum is the one Convoy predicted",
+            package.name
+        );
+    }
+}
