@@ -407,3 +407,166 @@ fn state_survives_a_restart() {
     });
     assert_eq!(entries.unwrap().map(|e| e.len()), Some(1));
 }
+
+/// A one-purpose HTTP server on loopback: answers each request with `reply(method, path)` and
+/// records the `Authorization` header of every request it sees. Stops after `max` requests.
+fn redirecting_server(
+    max: usize,
+    reply: impl Fn(&str, &str) -> String + Send + 'static,
+) -> (u16, std::sync::mpsc::Receiver<(String, Option<String>)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let (mut authorization, mut length) = (None, 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if lower.starts_with("authorization:") {
+                    authorization = Some(line[14..].trim().to_owned());
+                }
+                if let Some(value) = lower.strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let mut parts = request_line.split_whitespace();
+            let (method, path) = (
+                parts.next().unwrap_or("").to_owned(),
+                parts.next().unwrap_or("").to_owned(),
+            );
+            let _ = seen.send((format!("{method} {path}"), authorization));
+            let _ = stream.write_all(reply(&method, &path).as_bytes());
+        }
+    });
+    (port, receiver)
+}
+
+fn http(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn tokens_do_not_follow_redirects() {
+    // The place a redirect points to: it must never see a token.
+    let (elsewhere, elsewhere_seen) = redirecting_server(4, |method, _| match method {
+        "PUT" => http("200 OK", "", "{}"),
+        _ => http("404 Not Found", "", ""),
+    });
+    let (port, seen) = redirecting_server(3, move |method, path| {
+        match (method, path) {
+        ("GET", "/index/config.json") => http(
+            "200 OK",
+            "",
+            &format!("{{\"dl\":\"http://127.0.0.1:{elsewhere}/dl\",\"api\":\"http://localhost:{elsewhere}\",\"auth-required\":true}}"),
+        ),
+        _ => http("307 Temporary Redirect", &format!("Location: http://localhost:{elsewhere}{path}\r\n"), ""),
+    }
+    });
+    let registry = format!("sparse+http://127.0.0.1:{port}/index/");
+    runtime().block_on(async {
+        let options = ClientOptions {
+            allow_http: false,
+            read_token: Some(convoy_registry::auth::Token::new("read-secret".into())),
+        };
+        let client = RegistryClient::connect(&registry, options)
+            .await
+            .expect("connects");
+        // The API in config.json is another origin: the token goes there, and only there, and a
+        // redirect from it is not followed.
+        let _ = client
+            .publish(
+                &token(),
+                &metadata("cl-r", "1.0.0"),
+                b"x",
+                SystemTime::now(),
+            )
+            .await;
+        let read = client.index_file("cl-r", Freshness::Revalidate).await;
+        assert_eq!(read, Ok(None), "the redirect was followed to a 404");
+    });
+    let elsewhere_requests: Vec<(String, Option<String>)> = elsewhere_seen.try_iter().collect();
+    let first: Vec<(String, Option<String>)> = seen.try_iter().collect();
+    assert_eq!(first.len(), 2, "config.json and the index read: {first:?}");
+    assert_eq!(
+        first[1].1.as_deref(),
+        Some("read-secret"),
+        "the read token goes to the index host"
+    );
+    // The publish went to the API origin named by config.json with the token …
+    let publish = elsewhere_requests
+        .iter()
+        .find(|(line, _)| line.starts_with("PUT"))
+        .expect("publish reached the API");
+    assert_eq!(publish.1.as_deref(), Some(TOKEN));
+    // … and the redirected index read arrived at the other host without any Authorization.
+    let redirected = elsewhere_requests
+        .iter()
+        .find(|(line, _)| line.starts_with("GET /index/"))
+        .expect("redirect followed");
+    assert_eq!(
+        redirected.1, None,
+        "Authorization must not cross to another host"
+    );
+}
+
+#[test]
+fn the_testkit_binary_prints_its_index_url_and_serves() {
+    use std::io::BufRead;
+    let storage = Fixture::empty();
+    let mut child = std::process::Command::new(convoy_tests::binary("convoy-testkit"))
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--token",
+            "t",
+            "--fail-upload",
+            "1=503",
+            "--dir",
+        ])
+        .arg(storage.root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut first_line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let index = first_line.trim().to_owned();
+    assert!(
+        index.starts_with("sparse+http://127.0.0.1:") && index.ends_with("/index/"),
+        "{index}"
+    );
+    let result = runtime().block_on(async {
+        let client = RegistryClient::connect(&index, ClientOptions::default()).await?;
+        let token = convoy_registry::auth::Token::new("t".into());
+        client
+            .publish(
+                &token,
+                &metadata("cl-bin", "1.0.0"),
+                b"x",
+                SystemTime::now(),
+            )
+            .await
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        matches!(result, Err(RegistryError::Server { status: 503, .. })),
+        "{result:?}"
+    );
+}
