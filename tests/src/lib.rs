@@ -80,6 +80,23 @@ impl Fixture {
         git(self.root(), &["commit", "--quiet", "--message", "fixture"]);
     }
 
+    /// A clean `git clone` of the committed workspace in a fresh directory (kept alive by the
+    /// returned fixture), as a release job would check it out.
+    pub fn clone_commit(&self) -> (Fixture, PathBuf) {
+        let holder = Fixture::empty();
+        let clone = holder.root().join("clone");
+        git(
+            holder.root(),
+            &[
+                "clone",
+                "--quiet",
+                &self.root().to_string_lossy(),
+                &clone.to_string_lossy(),
+            ],
+        );
+        (holder, clone)
+    }
+
     /// Plans the workspace through the library (discovery and core), for the default registry.
     pub fn plan(&self) -> Plan {
         self.plan_with(|_| {}).expect("planning succeeds")

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
 use convoy_schema::plan::{Action, ObservationSource, Plan};
-use convoy_tests::{binary, git, manifest, run, Fixture};
+use convoy_tests::{binary, manifest, run, Fixture};
 
 const TOKEN: &str = "Zy9HhJ02RJmg0GCrgLfaCVfU6IwDfhXD";
 
@@ -146,17 +146,7 @@ fn planner_reads_kellnr_and_predicts_the_bytes_cargo_published_there() {
         2
     );
 
-    let clone_dir = Fixture::empty();
-    let clone = clone_dir.root().join("clone");
-    git(
-        clone_dir.root(),
-        &[
-            "clone",
-            "--quiet",
-            fixture.root().to_str().unwrap(),
-            clone.to_str().unwrap(),
-        ],
-    );
+    let (_holder, clone) = fixture.clone_commit();
     let mut publish = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     publish.current_dir(&clone).args([
         "publish",

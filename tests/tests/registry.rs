@@ -103,30 +103,7 @@ fn cargo_publishes_to_the_testkit_and_convoy_predicted_every_byte() {
     assert_eq!(plan.registry.name.as_deref(), Some("testkit"));
 
     // Real cargo publishes the same commit from a clean clone.
-    let clone_dir = Fixture::empty();
-    let clone = clone_dir.root().join("clone");
-    git(
-        clone_dir.root(),
-        &[
-            "clone",
-            "--quiet",
-            fixture.root().to_str().unwrap(),
-            clone.to_str().unwrap(),
-        ],
-    );
-    let published = run(cargo(home.root(), &registry, &clone).args([
-        "publish",
-        "--workspace",
-        "--registry",
-        "testkit",
-        "--no-verify",
-    ]));
-    assert_eq!(
-        published.code(),
-        0,
-        "cargo publish failed:\n{}",
-        published.stderr()
-    );
+    cargo_publish(&fixture, &registry, home.root());
 
     let uploads: Vec<_> = registry
         .requests()
@@ -217,17 +194,7 @@ fn cargo_publishes_to_the_testkit_and_convoy_predicted_every_byte() {
 
 /// Publishes the fixture's commit with real cargo from a clean clone.
 fn cargo_publish(fixture: &Fixture, registry: &TestRegistry, home: &Path) {
-    let clone_dir = Fixture::empty();
-    let clone = clone_dir.root().join("clone");
-    git(
-        clone_dir.root(),
-        &[
-            "clone",
-            "--quiet",
-            fixture.root().to_str().unwrap(),
-            clone.to_str().unwrap(),
-        ],
-    );
+    let (_holder, clone) = fixture.clone_commit();
     let published = run(cargo(home, registry, &clone).args([
         "publish",
         "--workspace",
@@ -273,6 +240,16 @@ fn live_observations_skip_identical_versions_and_refuse_changed_ones() {
         );
     }
     assert!(plan.waves.is_empty());
+    // A dependent of a skipped crate is packaged against the registry's bytes of it.
+    let registry_cksum = &plan.inputs.registry_observations.crates["rk-a"][0].cksum;
+    let pinned = &plan
+        .package("rk-b")
+        .unwrap()
+        .artifact
+        .as_ref()
+        .unwrap()
+        .packaged_against["rk-a"];
+    assert_eq!(&pinned.cksum, registry_cksum);
 
     // Change rk-a's sources without bumping its version.
     fixture.write("a/src/lib.rs", "pub fn changed() {}\n");
