@@ -62,12 +62,28 @@ impl Kellnr {
         };
         // A real server process needs real time to come up: poll, bounded to 60 s.
         for _ in 0..240 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if kellnr.answers() {
                 return kellnr;
             }
             std::thread::sleep(std::time::Duration::from_millis(250));
         }
-        panic!("kellnr did not listen on port {port} within 60 s");
+        let log =
+            std::fs::read_to_string(kellnr._data.root().join("kellnr.log")).unwrap_or_default();
+        panic!("kellnr did not serve its config.json on port {port} within 60 s; its log:\n{log}");
+    }
+
+    /// Whether the index's config.json answers 200 (listening is not enough: it migrates first).
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+        let request = "GET /api/v1/crates/config.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        let mut response = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut response).is_ok()
+            && response.starts_with("HTTP/1.1 200")
     }
 
     fn index_url(&self) -> String {
