@@ -2,7 +2,7 @@
 //!
 //! Pure protocol pieces — [`index`] paths and lines, [`config`] and download templates, the
 //! publish [`body`], [`error`] classification, dependency [`normalize`]ation, registry
-//! [`resolve`]ution — are unit-tested without a network; [`client`] is the HTTP edge, [`auth`]
+//! [`resolve`]ution, upload [`rate`] limits — are unit-tested without a network; [`client`] is the HTTP edge, [`auth`]
 //! keeps tokens in the environment and off plain HTTP, and [`clock`] lets retries and polling be
 //! tested without sleeping.
 
@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod index;
 pub mod normalize;
+pub mod rate;
 pub mod resolve;
 
 pub use client::{ClientOptions, Freshness, RegistryClient};

@@ -2,29 +2,9 @@
 //! server's clock so tests never sleep.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-/// A crates.io-style token bucket: `burst` uploads at once, then one per `refill`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Uploads allowed at once.
-    pub burst: u32,
-    /// Time to earn one more.
-    pub refill: Duration,
-}
-
-impl RateLimit {
-    /// crates.io's new-crate bucket: burst 5, then one per 10 minutes.
-    pub const CRATES_IO_NEW_CRATES: Self = Self {
-        burst: 5,
-        refill: Duration::from_secs(600),
-    };
-    /// crates.io's new-version bucket: burst 30, then one per minute.
-    pub const CRATES_IO_NEW_VERSIONS: Self = Self {
-        burst: 30,
-        refill: Duration::from_secs(60),
-    };
-}
+pub use convoy_registry::rate::{Bucket, RateLimit};
 
 /// What the server does wrong, and when.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,74 +26,4 @@ pub struct Faults {
     pub drop_upload_response: BTreeSet<u64>,
     /// Every response waits this long first.
     pub slow: Duration,
-}
-
-/// A token bucket's state.
-#[derive(Debug, Clone, Copy)]
-pub struct Bucket {
-    limit: RateLimit,
-    tokens: u32,
-    last_refill: SystemTime,
-}
-
-impl Bucket {
-    /// A full bucket.
-    pub fn new(limit: RateLimit, now: SystemTime) -> Self {
-        Self {
-            limit,
-            tokens: limit.burst,
-            last_refill: now,
-        }
-    }
-
-    fn refill(&mut self, now: SystemTime) {
-        let elapsed = now.duration_since(self.last_refill).unwrap_or_default();
-        if self.limit.refill.is_zero() {
-            self.tokens = self.limit.burst;
-            self.last_refill = now;
-            return;
-        }
-        let earned = (elapsed.as_nanos() / self.limit.refill.as_nanos()) as u32;
-        if earned > 0 {
-            self.tokens = (self.tokens + earned).min(self.limit.burst);
-            self.last_refill += self.limit.refill * earned;
-        }
-    }
-
-    /// Takes a token, or says when the next one will be there.
-    pub fn take(&mut self, now: SystemTime) -> Result<(), SystemTime> {
-        self.refill(now);
-        if self.tokens > 0 {
-            self.tokens -= 1;
-            if self.tokens + 1 == self.limit.burst {
-                self.last_refill = now;
-            }
-            Ok(())
-        } else {
-            Err(self.last_refill + self.limit.refill)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bucket_allows_a_burst_then_refills() {
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
-        let mut bucket = Bucket::new(
-            RateLimit {
-                burst: 2,
-                refill: Duration::from_secs(60),
-            },
-            start,
-        );
-        assert!(bucket.take(start).is_ok());
-        assert!(bucket.take(start).is_ok());
-        assert_eq!(bucket.take(start), Err(start + Duration::from_secs(60)));
-        assert!(bucket.take(start + Duration::from_secs(59)).is_err());
-        assert!(bucket.take(start + Duration::from_secs(60)).is_ok());
-        assert!(bucket.take(start + Duration::from_secs(61)).is_err());
-    }
 }

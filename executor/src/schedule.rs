@@ -1,0 +1,393 @@
+//! The publish schedule as a pure state machine, driven by one IO loop.
+//!
+//! A crate becomes ready when every crate it must wait for is visible in the index with its
+//! planned cksum — there are no wave barriers. Ready crates start uploading up to the
+//! concurrency limit, never before their `not_before` (rate limits, retry backoff). An accepted
+//! upload is confirmed by polling the index; an upload whose outcome is unknown, or that the
+//! registry says already exists, is resolved by reading the index, never by sending it again
+//! blindly. A crate whose dependency failed fails too.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// Where one crate is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for dependencies to be visible.
+    Waiting,
+    /// May upload from `not_before` (when set).
+    Ready {
+        /// Earliest start (rate limit, backoff).
+        not_before: Option<SystemTime>,
+    },
+    /// Upload request in flight.
+    Uploading,
+    /// Accepted; polling the index until the version is visible with the planned cksum.
+    Confirming,
+    /// Outcome unknown or "already exists": reading the index decides.
+    Resolving,
+    /// Visible with the planned cksum; `uploaded` says whether this run uploaded it.
+    Visible {
+        /// Uploaded by this run (false: it was already there).
+        uploaded: bool,
+    },
+    /// Will not be published by this run.
+    Failed(String),
+}
+
+/// How an upload request ended, as the registry layer classified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadResult {
+    /// 200: accepted.
+    Accepted,
+    /// The registry says the version exists.
+    AlreadyExists,
+    /// Sent, no answer.
+    OutcomeUnknown,
+    /// Safe to send again, not before the given time (5xx, network, 429).
+    Retry {
+        /// Earliest retry.
+        not_before: SystemTime,
+    },
+    /// Will not succeed by retrying (4xx, auth).
+    Fatal(String),
+}
+
+/// What the index showed for the planned version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// Present with the planned cksum.
+    Present,
+    /// Not there (yet).
+    Absent,
+    /// Present with another cksum.
+    OtherContent(String),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    state: State,
+    after: Vec<String>,
+    attempts: u32,
+}
+
+/// The schedule of one run.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    entries: BTreeMap<String, Entry>,
+    concurrency: usize,
+}
+
+impl Schedule {
+    /// A schedule for crates with the crates each must wait for (names outside the schedule are
+    /// taken as already available), uploading at most `concurrency` at a time.
+    pub fn new(crates: &[(String, Vec<String>)], concurrency: usize) -> Self {
+        let names: Vec<&String> = crates.iter().map(|(name, _)| name).collect();
+        let entries = crates
+            .iter()
+            .map(|(name, after)| {
+                let after: Vec<String> = after
+                    .iter()
+                    .filter(|a| names.contains(a))
+                    .cloned()
+                    .collect();
+                (
+                    name.clone(),
+                    Entry {
+                        state: State::Waiting,
+                        after,
+                        attempts: 0,
+                    },
+                )
+            })
+            .collect();
+        let mut schedule = Self {
+            entries,
+            concurrency: concurrency.max(1),
+        };
+        schedule.settle();
+        schedule
+    }
+
+    /// The state of a crate.
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.entries.get(name).map(|e| &e.state)
+    }
+
+    /// Upload attempts made for a crate.
+    pub fn attempts(&self, name: &str) -> u32 {
+        self.entries.get(name).map_or(0, |e| e.attempts)
+    }
+
+    /// What the index showed before anything was uploaded (a resumed run skips what is there).
+    pub fn initially_seen(&mut self, name: &str, seen: Seen) {
+        if let Some(entry) = self.entries.get_mut(name) {
+            match seen {
+                Seen::Present => entry.state = State::Visible { uploaded: false },
+                Seen::OtherContent(cksum) => {
+                    entry.state = State::Failed(format!(
+                        "the registry already has this version with other bytes (cksum {cksum})"
+                    ));
+                }
+                Seen::Absent => {}
+            }
+        }
+        self.settle();
+    }
+
+    /// Crates to start uploading now, in name order; they become `Uploading`.
+    pub fn start_uploads(&mut self, now: SystemTime) -> Vec<String> {
+        let in_flight = self.count(|s| matches!(s, State::Uploading));
+        let free = self.concurrency.saturating_sub(in_flight);
+        let ready: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e.state, State::Ready { not_before } if not_before.is_none_or(|t| t <= now)))
+            .map(|(name, _)| name.clone())
+            .take(free)
+            .collect();
+        for name in &ready {
+            if let Some(entry) = self.entries.get_mut(name) {
+                entry.state = State::Uploading;
+                entry.attempts += 1;
+            }
+        }
+        ready
+    }
+
+    /// Records how an upload ended.
+    pub fn upload_finished(&mut self, name: &str, result: UploadResult) {
+        if let Some(entry) = self.entries.get_mut(name) {
+            entry.state = match result {
+                UploadResult::Accepted => State::Confirming,
+                UploadResult::AlreadyExists | UploadResult::OutcomeUnknown => State::Resolving,
+                UploadResult::Retry { not_before } => State::Ready {
+                    not_before: Some(not_before),
+                },
+                UploadResult::Fatal(why) => State::Failed(why),
+            };
+        }
+        self.settle();
+    }
+
+    /// Crates whose index entry must be read: confirming or resolving.
+    pub fn to_poll(&self) -> Vec<String> {
+        self.names(|s| matches!(s, State::Confirming | State::Resolving))
+    }
+
+    /// Records what the index shows for a crate being confirmed or resolved.
+    pub fn seen(&mut self, name: &str, seen: Seen) {
+        if let Some(entry) = self.entries.get_mut(name) {
+            let resolving = matches!(entry.state, State::Resolving);
+            if !matches!(entry.state, State::Confirming | State::Resolving) {
+                return;
+            }
+            match seen {
+                Seen::Present => entry.state = State::Visible { uploaded: true },
+                Seen::OtherContent(cksum) => {
+                    entry.state = State::Failed(format!(
+                        "the index shows this version with other bytes (cksum {cksum})"
+                    ));
+                }
+                // Not stored after an unknown outcome: sending it again is safe.
+                Seen::Absent if resolving => entry.state = State::Ready { not_before: None },
+                Seen::Absent => {}
+            }
+        }
+        self.settle();
+    }
+
+    /// A crate accepted by the registry never became visible in time.
+    pub fn visibility_timed_out(&mut self, name: &str) {
+        if let Some(entry) = self.entries.get_mut(name) {
+            if matches!(entry.state, State::Confirming | State::Resolving) {
+                entry.state = State::Failed(
+                    "not visible in the index with its planned cksum before --poll-timeout"
+                        .to_owned(),
+                );
+            }
+        }
+        self.settle();
+    }
+
+    /// Every crate visible or failed.
+    pub fn is_finished(&self) -> bool {
+        self.entries
+            .values()
+            .all(|e| matches!(e.state, State::Visible { .. } | State::Failed(_)))
+    }
+
+    /// The earliest time a ready crate may start, when none may start now.
+    pub fn next_start(&self) -> Option<SystemTime> {
+        self.entries
+            .values()
+            .filter_map(|e| match e.state {
+                State::Ready { not_before } => not_before,
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Crates in a given state, by name.
+    pub fn names(&self, matches: impl Fn(&State) -> bool) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| matches(&e.state))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    fn count(&self, matches: impl Fn(&State) -> bool) -> usize {
+        self.entries.values().filter(|e| matches(&e.state)).count()
+    }
+
+    /// Moves waiting crates forward: ready when every dependency is visible, failed when one failed.
+    fn settle(&mut self) {
+        loop {
+            let mut changed = false;
+            let snapshot: BTreeMap<String, State> = self
+                .entries
+                .iter()
+                .map(|(n, e)| (n.clone(), e.state.clone()))
+                .collect();
+            for entry in self
+                .entries
+                .values_mut()
+                .filter(|e| e.state == State::Waiting)
+            {
+                if let Some(failed) = entry
+                    .after
+                    .iter()
+                    .find(|d| matches!(snapshot.get(*d), Some(State::Failed(_))))
+                {
+                    entry.state =
+                        State::Failed(format!("its dependency `{failed}` was not published"));
+                    changed = true;
+                } else if entry
+                    .after
+                    .iter()
+                    .all(|d| matches!(snapshot.get(d), Some(State::Visible { .. })))
+                {
+                    entry.state = State::Ready { not_before: None };
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn chain() -> Schedule {
+        // c waits for b and a; b waits for a; d is independent.
+        Schedule::new(
+            &[
+                ("a".into(), vec![]),
+                ("b".into(), vec!["a".into()]),
+                ("c".into(), vec!["a".into(), "b".into()]),
+                ("d".into(), vec!["outside".into()]),
+            ],
+            2,
+        )
+    }
+
+    #[test]
+    fn crates_start_as_soon_as_their_own_dependencies_are_visible() {
+        let mut schedule = chain();
+        assert_eq!(schedule.start_uploads(at(0)), ["a", "d"]);
+        assert!(
+            schedule.start_uploads(at(0)).is_empty(),
+            "concurrency 2 is full"
+        );
+        schedule.upload_finished("a", UploadResult::Accepted);
+        assert_eq!(schedule.to_poll(), ["a"]);
+        assert!(
+            schedule.start_uploads(at(0)).is_empty(),
+            "b waits until a is visible"
+        );
+        schedule.seen("a", Seen::Absent);
+        assert_eq!(schedule.state("a"), Some(&State::Confirming));
+        schedule.seen("a", Seen::Present);
+        // d is still uploading; b starts without waiting for d (no wave barrier).
+        assert_eq!(schedule.start_uploads(at(0)), ["b"]);
+        schedule.upload_finished("b", UploadResult::Accepted);
+        schedule.seen("b", Seen::Present);
+        schedule.upload_finished("d", UploadResult::Accepted);
+        schedule.seen("d", Seen::Present);
+        assert_eq!(schedule.start_uploads(at(0)), ["c"]);
+        schedule.upload_finished("c", UploadResult::Accepted);
+        schedule.seen("c", Seen::Present);
+        assert!(schedule.is_finished());
+        assert_eq!(
+            schedule
+                .names(|s| *s == State::Visible { uploaded: true })
+                .len(),
+            4
+        );
+    }
+
+    #[test]
+    fn unknown_outcomes_are_resolved_by_the_index_not_by_resending() {
+        let mut schedule = chain();
+        schedule.start_uploads(at(0));
+        schedule.upload_finished("a", UploadResult::OutcomeUnknown);
+        assert!(
+            schedule.start_uploads(at(0)).is_empty(),
+            "a is not sent again before the index is read"
+        );
+        schedule.seen("a", Seen::Present);
+        assert_eq!(
+            schedule.state("a"),
+            Some(&State::Visible { uploaded: true })
+        );
+        assert_eq!(schedule.attempts("a"), 1);
+
+        schedule.upload_finished("d", UploadResult::AlreadyExists);
+        schedule.seen("d", Seen::Absent);
+        assert_eq!(
+            schedule.state("d"),
+            Some(&State::Ready { not_before: None }),
+            "absent after all: safe to retry"
+        );
+    }
+
+    #[test]
+    fn retries_wait_and_failures_propagate_to_dependents() {
+        let mut schedule = chain();
+        schedule.start_uploads(at(0));
+        schedule.upload_finished("a", UploadResult::Retry { not_before: at(60) });
+        assert!(!schedule.start_uploads(at(59)).contains(&"a".to_owned()));
+        assert_eq!(schedule.next_start(), Some(at(60)));
+        assert_eq!(schedule.start_uploads(at(60)), ["a"]);
+        assert_eq!(schedule.attempts("a"), 2);
+        schedule.upload_finished("a", UploadResult::Fatal("400: bad".into()));
+        assert!(matches!(schedule.state("b"), Some(State::Failed(why)) if why.contains("`a`")));
+        assert!(matches!(schedule.state("c"), Some(State::Failed(_))));
+        schedule.upload_finished("d", UploadResult::Accepted);
+        schedule.visibility_timed_out("d");
+        assert!(schedule.is_finished());
+    }
+
+    #[test]
+    fn a_resumed_run_skips_what_the_index_already_shows() {
+        let mut schedule = chain();
+        schedule.initially_seen("a", Seen::Present);
+        schedule.initially_seen("b", Seen::OtherContent("ff".into()));
+        assert_eq!(
+            schedule.state("a"),
+            Some(&State::Visible { uploaded: false })
+        );
+        assert!(matches!(schedule.state("c"), Some(State::Failed(_))));
+        assert_eq!(schedule.start_uploads(at(0)), ["d"]);
+    }
+}

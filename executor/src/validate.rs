@@ -1,0 +1,494 @@
+//! The refusals: every reason `convoy-publish` must not upload anything, checked before the
+//! first request. Pure: the plan, what the command line asked for, and the bundle's files as
+//! bytes go in; a validated list of uploads or the first refusal comes out.
+
+use std::collections::BTreeMap;
+
+use convoy_schema::digest::sha256_hex;
+use convoy_schema::plan::{Action, Plan, PublishMetadata, Severity};
+use convoy_schema::snapshot::RegistryTarget;
+
+/// Why a plan is refused (exit 2, nothing uploaded).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The digest does not match the content.
+    #[error("the plan's digest {recorded} does not match its content ({computed}): it was edited after it was made")]
+    DigestMismatch {
+        /// In the file.
+        recorded: String,
+        /// Of the content.
+        computed: String,
+    },
+    /// `--expect-digest` names another plan.
+    #[error("the plan's digest is {actual}, but --expect-digest says {expected}: this is not the plan that was reviewed")]
+    UnexpectedDigest {
+        /// Given on the command line.
+        expected: String,
+        /// The plan's.
+        actual: String,
+    },
+    /// The plan has error diagnostics.
+    #[error("the plan has {count} error diagnostic(s), first `{first}`: it cannot be executed")]
+    PlanHasErrors {
+        /// How many.
+        count: usize,
+        /// The first code.
+        first: String,
+    },
+    /// A review-only plan.
+    #[error(
+        "the plan has no artifacts (it was made without --bundle): there are no bytes to upload"
+    )]
+    NoArtifacts,
+    /// A package to publish lacks its artifact or metadata.
+    #[error("`{package}` is to be published but the plan records no {what} for it")]
+    Incomplete {
+        /// The package.
+        package: String,
+        /// `artifact` or `publish_metadata`.
+        what: &'static str,
+    },
+    /// The plan names a file outside the bundle directory.
+    #[error("`{package}`'s artifact `{file}` is not a plain file name inside the bundle")]
+    OutsideBundle {
+        /// The package.
+        package: String,
+        /// The name in the plan.
+        file: String,
+    },
+    /// An artifact file is missing.
+    #[error("`{package}`'s artifact `{file}` is not in the bundle")]
+    MissingArtifact {
+        /// The package.
+        package: String,
+        /// The file.
+        file: String,
+    },
+    /// An artifact file has other bytes than the plan recorded.
+    #[error(
+        "`{package}`'s artifact `{file}` has sha256 {actual}, but the plan recorded {expected}"
+    )]
+    ArtifactChanged {
+        /// The package.
+        package: String,
+        /// The file.
+        file: String,
+        /// Recorded.
+        expected: String,
+        /// Found.
+        actual: String,
+    },
+    /// The plan was made for another registry.
+    #[error("the plan was made for registry {planned}, but this run publishes to {given}")]
+    OtherRegistry {
+        /// The plan's.
+        planned: String,
+        /// The command line's.
+        given: String,
+    },
+    /// The metadata does not describe the artifact's package.
+    #[error("`{package}`'s publish metadata names {name} {vers}, not the planned package")]
+    MetadataMismatch {
+        /// The package.
+        package: String,
+        /// Metadata name.
+        name: String,
+        /// Metadata version.
+        vers: String,
+    },
+}
+
+impl Refusal {
+    /// Stable kebab-case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::DigestMismatch { .. } => "plan-digest-mismatch",
+            Self::UnexpectedDigest { .. } => "unexpected-plan-digest",
+            Self::PlanHasErrors { .. } => "plan-has-errors",
+            Self::NoArtifacts => "plan-without-artifacts",
+            Self::Incomplete { .. } => "plan-incomplete",
+            Self::OutsideBundle { .. } => "artifact-outside-bundle",
+            Self::MissingArtifact { .. } => "artifact-missing",
+            Self::ArtifactChanged { .. } => "artifact-changed",
+            Self::OtherRegistry { .. } => "plan-for-other-registry",
+            Self::MetadataMismatch { .. } => "metadata-mismatch",
+        }
+    }
+}
+
+/// One crate to upload, with everything the upload needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub version: semver::Version,
+    /// The `.crate` bytes, checked against the plan.
+    pub bytes: Vec<u8>,
+    /// Expected `cksum` in the index.
+    pub sha256: String,
+    /// What the publish API is sent.
+    pub metadata: PublishMetadata,
+    /// Names of other uploads that must be visible first.
+    pub after: Vec<String>,
+}
+
+/// Whether `file` is a bare file name: no directories, no `..`, nothing absolute.
+pub fn is_plain_file_name(file: &str) -> bool {
+    !file.is_empty()
+        && file != "."
+        && file != ".."
+        && !file.contains(['/', '\\', '\0'])
+        && !file.starts_with('.')
+}
+
+/// Checks everything that can be checked without the registry. `bundle` maps artifact file
+/// names to their bytes (a file the plan names but the bundle lacks is simply absent).
+pub fn validate(
+    plan: &Plan,
+    expected_digest: Option<&str>,
+    registry: &RegistryTarget,
+    bundle: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<Upload>, Refusal> {
+    let computed = plan.compute_digest();
+    if computed != plan.digest {
+        return Err(Refusal::DigestMismatch {
+            recorded: plan.digest.clone(),
+            computed,
+        });
+    }
+    if let Some(expected) = expected_digest {
+        if expected != plan.digest {
+            return Err(Refusal::UnexpectedDigest {
+                expected: expected.to_owned(),
+                actual: plan.digest.clone(),
+            });
+        }
+    }
+    if plan.registry.index != registry.index
+        || (plan.registry.name.is_some()
+            && registry.name.is_some()
+            && plan.registry.name != registry.name)
+    {
+        let describe = |r: &RegistryTarget| match &r.name {
+            Some(name) => format!("`{name}` ({})", r.index),
+            None => r.index.clone(),
+        };
+        return Err(Refusal::OtherRegistry {
+            planned: describe(&plan.registry),
+            given: describe(registry),
+        });
+    }
+    let errors: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.code.as_str())
+        .collect();
+    if let Some(first) = errors.first() {
+        return Err(Refusal::PlanHasErrors {
+            count: errors.len(),
+            first: (*first).to_owned(),
+        });
+    }
+    if plan.packaging.is_none() {
+        return Err(Refusal::NoArtifacts);
+    }
+    let publishing: Vec<&str> = plan
+        .packages
+        .iter()
+        .filter(|p| p.action == Action::Publish)
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut uploads = Vec::new();
+    for package in plan.packages.iter().filter(|p| p.action == Action::Publish) {
+        let incomplete = |what| Refusal::Incomplete {
+            package: package.name.clone(),
+            what,
+        };
+        let artifact = package
+            .artifact
+            .as_ref()
+            .ok_or_else(|| incomplete("artifact"))?;
+        let metadata = package
+            .publish_metadata
+            .as_ref()
+            .ok_or_else(|| incomplete("publish_metadata"))?;
+        if !is_plain_file_name(&artifact.file) {
+            return Err(Refusal::OutsideBundle {
+                package: package.name.clone(),
+                file: artifact.file.clone(),
+            });
+        }
+        let bytes = bundle
+            .get(&artifact.file)
+            .ok_or_else(|| Refusal::MissingArtifact {
+                package: package.name.clone(),
+                file: artifact.file.clone(),
+            })?;
+        let actual = sha256_hex(bytes);
+        if actual != artifact.sha256 {
+            return Err(Refusal::ArtifactChanged {
+                package: package.name.clone(),
+                file: artifact.file.clone(),
+                expected: artifact.sha256.clone(),
+                actual,
+            });
+        }
+        if metadata.name != package.name || metadata.vers != package.version.to_string() {
+            return Err(Refusal::MetadataMismatch {
+                package: package.name.clone(),
+                name: metadata.name.clone(),
+                vers: metadata.vers.clone(),
+            });
+        }
+        let mut after: Vec<String> = package
+            .dependencies
+            .iter()
+            .filter(|d| {
+                d.orders_publishing
+                    && publishing.contains(&d.name.as_str())
+                    && d.name != package.name
+            })
+            .map(|d| d.name.clone())
+            .collect();
+        after.sort();
+        after.dedup();
+        uploads.push(Upload {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            bytes: bytes.clone(),
+            sha256: artifact.sha256.clone(),
+            metadata: metadata.clone(),
+            after,
+        });
+    }
+    Ok(uploads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convoy_schema::plan::{
+        Artifact, DependencyKind, Diagnostic, Inputs, ManifestPlan, ObservationSource,
+        Observations, Package, PackageDependency, Packaging, PackagingSource, Selection,
+        PLAN_FORMAT_VERSION,
+    };
+
+    fn registry() -> RegistryTarget {
+        RegistryTarget {
+            name: Some("testkit".into()),
+            index: "sparse+http://127.0.0.1:1/index/".into(),
+        }
+    }
+
+    fn package(name: &str, bytes: &[u8], after: &[&str]) -> Package {
+        Package {
+            name: name.into(),
+            version: "0.1.0".parse().unwrap(),
+            manifest_path: format!("{name}/Cargo.toml"),
+            action: Action::Publish,
+            reason: "new".into(),
+            wave: Some(0),
+            dependencies: after
+                .iter()
+                .map(|dep| PackageDependency {
+                    name: (*dep).into(),
+                    rename: None,
+                    kind: DependencyKind::Normal,
+                    target: None,
+                    requirement: Some("^0.1".into()),
+                    orders_publishing: true,
+                })
+                .collect(),
+            manifest: ManifestPlan {
+                edits: vec![],
+                published: String::new(),
+            },
+            artifact: Some(Artifact {
+                file: format!("{name}-0.1.0.crate"),
+                size: bytes.len() as u64,
+                sha256: sha256_hex(bytes),
+                lockfile: None,
+                packaged_against: BTreeMap::new(),
+                files: vec![],
+            }),
+            publish_metadata: Some(PublishMetadata {
+                name: name.into(),
+                vers: "0.1.0".into(),
+                deps: vec![],
+                features: BTreeMap::new(),
+                authors: vec![],
+                description: None,
+                documentation: None,
+                homepage: None,
+                readme: None,
+                readme_file: None,
+                keywords: vec![],
+                categories: vec![],
+                license: None,
+                license_file: None,
+                repository: None,
+                badges: BTreeMap::new(),
+                links: None,
+                rust_version: None,
+            }),
+        }
+    }
+
+    fn plan() -> Plan {
+        let mut plan = Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            digest: String::new(),
+            inputs: Inputs {
+                cargo_version: "cargo 1.95.0".into(),
+                git: None,
+                manifests: BTreeMap::new(),
+                lockfile: None,
+                selection: Selection::default(),
+                registry_observations: Observations {
+                    source: ObservationSource::Absent,
+                    crates: BTreeMap::new(),
+                },
+            },
+            registry: registry(),
+            packaging: Some(Packaging {
+                cargo_version: "cargo 1.95.0".into(),
+                source: PackagingSource::GitCommit,
+                edits_applied: false,
+                build_verified: false,
+                reproducibility_checked: false,
+            }),
+            packages: vec![package("a", b"A", &[]), package("b", b"B", &["a"])],
+            waves: vec![vec!["a".into()], vec!["b".into()]],
+            diagnostics: vec![],
+        };
+        plan.seal();
+        plan
+    }
+
+    fn bundle() -> BTreeMap<String, Vec<u8>> {
+        [
+            ("a-0.1.0.crate".to_owned(), b"A".to_vec()),
+            ("b-0.1.0.crate".to_owned(), b"B".to_vec()),
+        ]
+        .into()
+    }
+
+    fn code(result: Result<Vec<Upload>, Refusal>) -> &'static str {
+        result.map(|_| "accepted").unwrap_or_else(|r| r.code())
+    }
+
+    #[test]
+    fn a_sound_plan_gives_uploads_in_order_with_their_dependencies() {
+        let uploads = validate(&plan(), Some(&plan().digest), &registry(), &bundle()).unwrap();
+        assert_eq!(uploads.len(), 2);
+        assert_eq!(uploads[1].after, ["a"]);
+        assert_eq!(uploads[1].bytes, b"B");
+    }
+
+    #[test]
+    fn every_refusal_has_its_code() {
+        let mut edited = plan();
+        edited.packages[0].reason.push('!');
+        assert_eq!(
+            code(validate(&edited, None, &registry(), &bundle())),
+            "plan-digest-mismatch"
+        );
+
+        assert_eq!(
+            code(validate(&plan(), Some("sha256:00"), &registry(), &bundle())),
+            "unexpected-plan-digest"
+        );
+
+        let other = RegistryTarget {
+            name: Some("crates-io".into()),
+            index: "sparse+https://index.crates.io/".into(),
+        };
+        assert_eq!(
+            code(validate(&plan(), None, &other, &bundle())),
+            "plan-for-other-registry"
+        );
+
+        let mut errors = plan();
+        errors.diagnostics.push(Diagnostic {
+            code: "missing-license".into(),
+            severity: Severity::Error,
+            package: Some("a".into()),
+            message: String::new(),
+            help: String::new(),
+        });
+        errors.seal();
+        assert_eq!(
+            code(validate(&errors, None, &registry(), &bundle())),
+            "plan-has-errors"
+        );
+
+        let mut review_only = plan();
+        review_only.packaging = None;
+        review_only.seal();
+        assert_eq!(
+            code(validate(&review_only, None, &registry(), &bundle())),
+            "plan-without-artifacts"
+        );
+
+        let mut escaping = plan();
+        escaping.packages[0].artifact.as_mut().unwrap().file = "../../etc/passwd".into();
+        escaping.seal();
+        assert_eq!(
+            code(validate(&escaping, None, &registry(), &bundle())),
+            "artifact-outside-bundle"
+        );
+
+        let mut missing = bundle();
+        missing.remove("b-0.1.0.crate");
+        assert_eq!(
+            code(validate(&plan(), None, &registry(), &missing)),
+            "artifact-missing"
+        );
+
+        let mut changed = bundle();
+        changed.insert("a-0.1.0.crate".into(), b"tampered".to_vec());
+        assert_eq!(
+            code(validate(&plan(), None, &registry(), &changed)),
+            "artifact-changed"
+        );
+
+        let mut no_metadata = plan();
+        no_metadata.packages[1].publish_metadata = None;
+        no_metadata.seal();
+        assert_eq!(
+            code(validate(&no_metadata, None, &registry(), &bundle())),
+            "plan-incomplete"
+        );
+
+        let mut wrong_metadata = plan();
+        wrong_metadata.packages[1]
+            .publish_metadata
+            .as_mut()
+            .unwrap()
+            .name = "a".into();
+        wrong_metadata.seal();
+        assert_eq!(
+            code(validate(&wrong_metadata, None, &registry(), &bundle())),
+            "metadata-mismatch"
+        );
+    }
+
+    #[test]
+    fn file_names_must_stay_inside_the_bundle() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x.crate",
+            "a/b.crate",
+            "/etc/x",
+            ".hidden",
+            "a\\b",
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad}");
+        }
+        assert!(is_plain_file_name("serde-1.0.0.crate"));
+    }
+}
