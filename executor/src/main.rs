@@ -1,6 +1,5 @@
-//! `convoy-publish` placeholder: refuses to run until the executor exists.
+//! `convoy-publish`: see `convoy_executor::cli`.
 
 fn main() {
-    eprintln!("error: {}", convoy_executor::NOT_YET_IMPLEMENTED);
-    std::process::exit(convoy_schema::exit::REFUSED);
+    std::process::exit(convoy_executor::cli::main());
 }

@@ -11,10 +11,13 @@ pub const FAILED: i32 = 1;
 pub const REFUSED: i32 = 2;
 /// The registry could not be reached, or authentication with it failed.
 pub const REGISTRY: i32 = 3;
+/// `convoy-publish` stopped at `--max-wait` after its last safe upload; rerunning the same plan
+/// continues.
+pub const RESUMABLE: i32 = 4;
 
 /// Every code with a one-line meaning, in order; the README's table is generated from the same
 /// words and a test keeps the two in step.
-pub const ALL: [(i32, &str); 4] = [
+pub const ALL: [(i32, &str); 5] = [
     (OK, "success"),
     (
         FAILED,
@@ -22,4 +25,8 @@ pub const ALL: [(i32, &str); 4] = [
     ),
     (REFUSED, "usage error or invalid input; nothing was done"),
     (REGISTRY, "registry unreachable or authentication failed"),
+    (
+        RESUMABLE,
+        "stopped at --max-wait; rerun the same plan to continue",
+    ),
 ];

@@ -1,0 +1,553 @@
+//! The `convoy-publish` command line: refusals first, then the run, errors mapped to exit codes
+//! in one place.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, ValueEnum};
+use convoy_registry::auth::{token_from_env, token_variable};
+use convoy_registry::clock::{Clock, SystemClock};
+use convoy_registry::error::format_date;
+use convoy_registry::rate::RateLimit;
+use convoy_registry::resolve::{cargo_config_files, resolve, RegistryChoice, ResolveError};
+use convoy_registry::{ClientOptions, Freshness, RegistryClient, RegistryError, CRATES_IO};
+use convoy_schema::exit;
+use convoy_schema::plan::Plan;
+use convoy_schema::snapshot::RegistryTarget;
+
+use crate::driver::{self, Event, Outcome, Release, RunOptions};
+use crate::schedule::Seen;
+use crate::validate::{is_plain_file_name, validate, Refusal, Upload};
+
+/// Upload a reviewed plan's exact artifacts to a registry, in dependency order, as fast as the
+/// registry allows; resumable. The only Convoy stage that reads a token (from the environment).
+#[derive(Debug, Parser)]
+#[command(name = "convoy-publish", version)]
+pub struct Cli {
+    /// The plan file, as written by `convoy-plan --bundle`.
+    plan: PathBuf,
+    /// The bundle directory (default: the plan's directory).
+    #[arg(long, value_name = "DIR")]
+    bundle: Option<PathBuf>,
+    /// Target registry by cargo's name (default: cargo's `registry.default`, else crates-io).
+    #[arg(long, value_name = "NAME", conflicts_with = "index")]
+    registry: Option<String>,
+    /// Target registry by sparse index URL.
+    #[arg(long, value_name = "URL")]
+    index: Option<String>,
+    /// Environment variable holding the token (default: CARGO_REGISTRY_TOKEN for crates.io,
+    /// CARGO_REGISTRIES_<NAME>_TOKEN for a named registry).
+    #[arg(long, value_name = "VAR")]
+    token_env: Option<String>,
+    /// Refuse unless the plan's digest is exactly this (pin the reviewed plan).
+    #[arg(long, value_name = "sha256:HEX")]
+    expect_digest: Option<String>,
+    /// Check everything and print the schedule and its expected duration; upload nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Uploads in flight at most.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Seconds an accepted upload may take to become visible in the index.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    poll_timeout: u64,
+    /// Stop cleanly (exit 4) rather than start an upload later than this, e.g. `50m`, `2h`, `90s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_wait: Option<Duration>,
+    /// Journal of every transition (default: the plan's path with `.journal` appended).
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+    /// Output: human lines, or one JSON event per line.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Allow plain HTTP to a registry that is not on this machine.
+    #[arg(long)]
+    allow_http: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 50m or 2h"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(format!("`{text}`: use s, m or h")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Why a run stopped before uploading, with its exit code.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: String,
+        help: String,
+    },
+    #[error("registry {index}: {source}")]
+    Registry {
+        index: String,
+        source: RegistryError,
+    },
+    #[error("no token: {variable} is not set")]
+    NoToken { variable: String },
+    #[error("`{name}` {version} is already in the registry with cksum {cksum}, not the planned {planned}")]
+    OtherContent {
+        name: String,
+        version: String,
+        cksum: String,
+        planned: String,
+    },
+}
+
+impl Stop {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Refused(refusal) => refusal.code(),
+            Self::Invalid { code, .. } => code,
+            Self::Registry { source, .. } => source.code(),
+            Self::NoToken { .. } => "token-missing",
+            Self::OtherContent { .. } => "version-exists-with-different-content",
+        }
+    }
+
+    fn help(&self) -> String {
+        match self {
+            Self::Refused(Refusal::UnexpectedDigest { .. }) => "publish the plan that was reviewed; the digest is not a signature, so compare it with the one shown in the reviewed pull request".to_owned(),
+            Self::Refused(_) => "make the plan again with convoy-plan --bundle, review it, and publish that plan unmodified".to_owned(),
+            Self::Invalid { help, .. } => help.clone(),
+            Self::Registry { .. } => "check the registry URL, the network and the token".to_owned(),
+            Self::NoToken { .. } => "set the token in that variable (never on the command line), or name another with --token-env".to_owned(),
+            Self::OtherContent { .. } => "the sources changed since that version was published: bump the version and plan again".to_owned(),
+        }
+    }
+
+    fn exit_code(&self) -> i32 {
+        match self {
+            Self::Registry {
+                source: RegistryError::Protocol { .. } | RegistryError::InsecureUrl { .. },
+                ..
+            } => exit::REFUSED,
+            Self::Registry { .. } | Self::NoToken { .. } => exit::REGISTRY,
+            _ => exit::REFUSED,
+        }
+    }
+}
+
+/// Runs `convoy-publish` with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONVOY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                exit::REFUSED
+            } else {
+                exit::OK
+            };
+        }
+    };
+    match publish(&cli) {
+        Ok(code) => code,
+        Err(stop) => {
+            eprintln!("error[{}]: {stop}\n  help: {}", stop.code(), stop.help());
+            stop.exit_code()
+        }
+    }
+}
+
+fn invalid(code: &'static str, message: String, help: &str) -> Stop {
+    Stop::Invalid {
+        code,
+        message,
+        help: help.to_owned(),
+    }
+}
+
+fn read_plan(path: &Path) -> Result<Plan, Stop> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        invalid(
+            "file-unreadable",
+            format!("cannot read {}: {e}", path.display()),
+            "check the path",
+        )
+    })?;
+    Plan::from_json(&text).map_err(|e| Stop::Invalid {
+        code: e.code(),
+        message: format!("plan {}: {e}", path.display()),
+        help: e.help(),
+    })
+}
+
+fn target_registry(cli: &Cli) -> Result<RegistryTarget, Stop> {
+    let choice = match (&cli.registry, &cli.index) {
+        (Some(name), _) => RegistryChoice::Named(name.clone()),
+        (None, Some(url)) => RegistryChoice::Index(url.clone()),
+        (None, None) => RegistryChoice::Default,
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let configs = cargo_config_files(&cwd).map_err(|(path, e)| {
+        invalid(
+            "file-unreadable",
+            format!("cannot read {}: {e}", path.display()),
+            "check the file",
+        )
+    })?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    resolve(&choice, &env, &configs).map_err(|error| match error {
+        ResolveError::Unknown { name, variable } => invalid(
+            "unknown-registry",
+            format!("registry `{name}` is not configured (no {variable}, no [registries.{name}])"),
+            "configure it as cargo would, or pass --index URL",
+        ),
+        ResolveError::Config { path, message } => invalid(
+            "cargo-config-invalid",
+            format!("{path}: {message}"),
+            "fix the file",
+        ),
+        ResolveError::BadIndex { url, why } => invalid(
+            "invalid-index-url",
+            format!("--index {url}: {why}"),
+            "give a sparse+https://… URL",
+        ),
+    })
+}
+
+/// The bundle's files that the plan names, read from `dir`.
+fn read_bundle(plan: &Plan, dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    plan.packages
+        .iter()
+        .filter_map(|p| p.artifact.as_ref())
+        .filter(|a| is_plain_file_name(&a.file))
+        .filter_map(|a| Some((a.file.clone(), std::fs::read(dir.join(&a.file)).ok()?)))
+        .collect()
+}
+
+fn publish(cli: &Cli) -> Result<i32, Stop> {
+    let plan = read_plan(&cli.plan)?;
+    let registry = target_registry(cli)?;
+    let bundle_dir = cli
+        .bundle
+        .clone()
+        .unwrap_or_else(|| cli.plan.parent().map(Path::to_path_buf).unwrap_or_default());
+    let uploads = validate(
+        &plan,
+        cli.expect_digest.as_deref(),
+        &registry,
+        &read_bundle(&plan, &bundle_dir),
+    )?;
+    let variable =
+        token_variable(registry.name.as_deref(), cli.token_env.as_deref()).ok_or_else(|| {
+            invalid(
+                "token-variable-unknown",
+                "a registry given only by --index has no standard token variable".to_owned(),
+                "name the variable with --token-env VAR",
+            )
+        })?;
+    let token = token_from_env(&variable, &|v| std::env::var(v).ok());
+    if token.is_none() && !cli.dry_run {
+        return Err(Stop::NoToken { variable });
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| invalid("runtime-failed", e.to_string(), "retry"))?;
+    runtime.block_on(async {
+        let registry_error = |source| Stop::Registry {
+            index: registry.index.clone(),
+            source,
+        };
+        let client = RegistryClient::connect(
+            &registry.index,
+            ClientOptions {
+                allow_http: cli.allow_http,
+                read_token: token.clone(),
+            },
+        )
+        .await
+        .map_err(registry_error)?;
+        let names: Vec<String> = uploads.iter().map(|u| u.name.clone()).collect();
+        let files = client
+            .index_files(&names, 16, Freshness::Fresh)
+            .await
+            .map_err(registry_error)?;
+        let mut initial = BTreeMap::new();
+        let mut new_crates = BTreeSet::new();
+        for upload in &uploads {
+            let entries = files.get(&upload.name).and_then(|f| f.as_deref());
+            if entries.is_none_or(<[_]>::is_empty) {
+                new_crates.insert(upload.name.clone());
+            }
+            let seen = driver::seen_in(entries, &upload.version, &upload.sha256);
+            if let Seen::OtherContent(cksum) = &seen {
+                return Err(Stop::OtherContent {
+                    name: upload.name.clone(),
+                    version: upload.version.to_string(),
+                    cksum: cksum.clone(),
+                    planned: upload.sha256.clone(),
+                });
+            }
+            initial.insert(upload.name.clone(), seen);
+        }
+        let pacing = (registry.name.as_deref() == Some(CRATES_IO)).then_some((
+            RateLimit::CRATES_IO_NEW_CRATES,
+            RateLimit::CRATES_IO_NEW_VERSIONS,
+        ));
+        if cli.dry_run {
+            print_dry_run(&plan, &uploads, &initial, &new_crates, pacing);
+            return Ok(exit::OK);
+        }
+        let Some(token) = token else {
+            return Err(Stop::NoToken { variable });
+        };
+        let options = RunOptions {
+            concurrency: cli.concurrency,
+            poll_timeout: Duration::from_secs(cli.poll_timeout),
+            pacing,
+            max_wait: cli.max_wait,
+            ..RunOptions::default()
+        };
+        let journal_path = cli.journal.clone().unwrap_or_else(|| {
+            let mut path = cli.plan.clone().into_os_string();
+            path.push(".journal");
+            PathBuf::from(path)
+        });
+        let mut journal = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal_path)
+            .ok();
+        let clock = SystemClock;
+        let format = cli.format;
+        let versions: BTreeMap<String, String> = uploads
+            .iter()
+            .map(|u| (u.name.clone(), u.version.to_string()))
+            .collect();
+        let mut on_event = |event: Event| {
+            let line = event_json(&event, &versions, clock.now());
+            if let Some(file) = journal.as_mut() {
+                let _ = writeln!(file, "{line}").and_then(|()| file.sync_data());
+            }
+            match format {
+                Format::Json => println!("{line}"),
+                Format::Human => eprintln!("{}", event_words(&event, &versions)),
+            }
+        };
+        let release = Release {
+            uploads: &uploads,
+            initial: &initial,
+            new_crates: &new_crates,
+        };
+        let outcome = driver::run(&client, &token, release, &clock, &options, &mut on_event).await;
+        report(&outcome, &plan, format);
+        Ok(exit_code(&outcome))
+    })
+}
+
+fn exit_code(outcome: &Outcome) -> i32 {
+    if outcome.auth_failure.is_some() {
+        exit::REGISTRY
+    } else if !outcome.failed.is_empty() {
+        exit::FAILED
+    } else if outcome.stopped_until.is_some() {
+        exit::RESUMABLE
+    } else {
+        exit::OK
+    }
+}
+
+fn unix(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn event_json(event: &Event, versions: &BTreeMap<String, String>, now: SystemTime) -> String {
+    let version = |name: &str| versions.get(name).cloned().unwrap_or_default();
+    let value = match event {
+        Event::AlreadyPresent(name) => {
+            serde_json::json!({"event": "already-present", "crate": name, "version": version(name)})
+        }
+        Event::Uploading { name, attempt } => {
+            serde_json::json!({"event": "uploading", "crate": name, "version": version(name), "attempt": attempt})
+        }
+        Event::Accepted(name) => {
+            serde_json::json!({"event": "accepted", "crate": name, "version": version(name)})
+        }
+        Event::Retrying { name, reason, at } => {
+            serde_json::json!({"event": "retrying", "crate": name, "version": version(name), "reason": reason, "at": unix(*at)})
+        }
+        Event::Resolving { name, reason } => {
+            serde_json::json!({"event": "resolving", "crate": name, "version": version(name), "reason": reason})
+        }
+        Event::Visible(name) => {
+            serde_json::json!({"event": "visible", "crate": name, "version": version(name)})
+        }
+        Event::Failed { name, reason } => {
+            serde_json::json!({"event": "failed", "crate": name, "version": version(name), "reason": reason})
+        }
+        Event::Pacing { name, at } => {
+            serde_json::json!({"event": "paced", "crate": name, "version": version(name), "at": unix(*at)})
+        }
+    };
+    let mut value = value;
+    value["time"] = serde_json::json!(unix(now));
+    value.to_string()
+}
+
+fn event_words(event: &Event, versions: &BTreeMap<String, String>) -> String {
+    let v = |name: &str| versions.get(name).cloned().unwrap_or_default();
+    match event {
+        Event::AlreadyPresent(name) => format!("  already present  {name} {}", v(name)),
+        Event::Uploading { name, attempt } => {
+            format!("  uploading        {name} {} (attempt {attempt})", v(name))
+        }
+        Event::Accepted(name) => format!(
+            "  accepted         {name} {}; waiting for the index",
+            v(name)
+        ),
+        Event::Retrying { name, reason, at } => format!(
+            "  retrying         {name} {} after {}: {reason}",
+            v(name),
+            format_date(*at)
+        ),
+        Event::Resolving { name, reason } => format!(
+            "  resolving        {name} {} by reading the index: {reason}",
+            v(name)
+        ),
+        Event::Visible(name) => format!("  visible          {name} {}", v(name)),
+        Event::Failed { name, reason } => {
+            format!("  failed           {name} {}: {reason}", v(name))
+        }
+        Event::Pacing { name, at } => format!(
+            "  paced            {name} {} until {} (registry rate limit)",
+            v(name),
+            format_date(*at)
+        ),
+    }
+}
+
+fn report(outcome: &Outcome, plan: &Plan, format: Format) {
+    let mut summary = format!(
+        "convoy-publish: {} published, {} already present, {} failed (plan {})",
+        outcome.published.len(),
+        outcome.already_present.len(),
+        outcome.failed.len(),
+        plan.digest
+    );
+    for (name, reason) in &outcome.failed {
+        summary.push_str(&format!("\n  failed: {name}: {reason}"));
+    }
+    if let Some(detail) = &outcome.auth_failure {
+        summary.push_str(&format!(
+            "\n  stopped: the registry refused the token: {detail}"
+        ));
+    }
+    if let Some(at) = outcome.stopped_until {
+        summary.push_str(&format!(
+            "\n  stopped at --max-wait: rerun the same plan after {} to continue",
+            format_date(at)
+        ));
+    }
+    if format == Format::Human {
+        eprintln!("{summary}");
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let mut markdown = format!(
+            "### convoy-publish\n\nPlan `{}`\n\n| Crate | Result |\n|---|---|\n",
+            plan.digest
+        );
+        for name in &outcome.published {
+            markdown.push_str(&format!("| `{name}` | published |\n"));
+        }
+        for name in &outcome.already_present {
+            markdown.push_str(&format!("| `{name}` | already present |\n"));
+        }
+        for (name, reason) in &outcome.failed {
+            markdown.push_str(&format!(
+                "| `{name}` | failed: {} |\n",
+                reason.replace('|', "\\|")
+            ));
+        }
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{markdown}");
+        }
+    }
+}
+
+fn print_dry_run(
+    plan: &Plan,
+    uploads: &[Upload],
+    initial: &BTreeMap<String, Seen>,
+    new_crates: &BTreeSet<String>,
+    pacing: Option<(RateLimit, RateLimit)>,
+) {
+    let start = SystemTime::now();
+    let mut buckets = pacing.map(|(new, versions)| {
+        (
+            convoy_registry::rate::Bucket::new(new, start),
+            convoy_registry::rate::Bucket::new(versions, start),
+        )
+    });
+    let mut last = start;
+    println!("dry run of plan {}: nothing will be uploaded", plan.digest);
+    for (wave, names) in plan.waves.iter().enumerate() {
+        println!("wave {wave}");
+        for name in names {
+            let Some(upload) = uploads.iter().find(|u| &u.name == name) else {
+                continue;
+            };
+            if initial.get(name) == Some(&Seen::Present) {
+                println!("  {name} {}  already present", upload.version);
+                continue;
+            }
+            let at = match buckets.as_mut() {
+                Some((new, versions)) => {
+                    if new_crates.contains(name) {
+                        new.reserve(start)
+                    } else {
+                        versions.reserve(start)
+                    }
+                }
+                None => start,
+            };
+            last = last.max(at);
+            let kind = if new_crates.contains(name) {
+                "new crate"
+            } else {
+                "new version"
+            };
+            let wait = at.duration_since(start).unwrap_or_default().as_secs();
+            println!("  {name} {}  {kind}, starts after +{wait}s", upload.version);
+        }
+    }
+    let total = last.duration_since(start).unwrap_or_default().as_secs();
+    println!("expected duration: at least {total}s of rate-limit pacing (uploads and index visibility come on top)");
+}

@@ -1,0 +1,532 @@
+//! `convoy-publish` end to end against the testkit registry, and its IO loop under faults on a
+//! manual clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use convoy_executor::driver::{self, Release, RunOptions};
+use convoy_executor::schedule::Seen;
+use convoy_executor::validate::Upload;
+use convoy_registry::clock::{Clock, ManualClock};
+use convoy_registry::{ClientOptions, RegistryClient};
+use convoy_schema::plan::{Plan, PublishMetadata};
+use convoy_testkit::{Faults, Options, RateLimit, TestRegistry};
+use convoy_tests::{binary, manifest, run, Fixture, Run};
+
+const TOKEN: &str = "publish-secret-7c4b1e";
+
+fn toolchain(command: &mut Command, home: &Path) {
+    let real_home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let rustup =
+        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), Into::into);
+    command
+        .env("CARGO_HOME", home)
+        .env("RUSTUP_HOME", rustup)
+        .env("CARGO_TERM_COLOR", "never");
+}
+
+/// A chain `pu-c → pu-b → pu-a` and an independent `pu-d`, publishing to the registry `testkit`.
+fn workspace() -> Fixture {
+    let to = "publish = [\"testkit\"]\n";
+    let dep = |name: &str| {
+        format!("[dependencies]\n{name} = {{ path = \"../{name}\", version = \"0.1\", registry = \"testkit\" }}\n")
+    };
+    let fixture = Fixture::new(
+        &[
+            ("pu-a", manifest("pu-a", "0.1.0", to)),
+            (
+                "pu-b",
+                manifest("pu-b", "0.1.0", &format!("{to}{}", dep("pu-a"))),
+            ),
+            (
+                "pu-c",
+                manifest("pu-c", "0.1.0", &format!("{to}{}", dep("pu-b"))),
+            ),
+            ("pu-d", manifest("pu-d", "0.1.0", to)),
+        ],
+        "",
+    );
+    fixture.write("pu-c/src/lib.rs", "pub fn depth() -> u32 { 3 }\n");
+    fixture.write(".gitignore", "/target\n");
+    fixture.commit();
+    fixture
+}
+
+struct Story {
+    _storage: Fixture,
+    registry: TestRegistry,
+    home: Fixture,
+    fixture: Fixture,
+    bundle: Fixture,
+}
+
+impl Story {
+    fn new() -> Self {
+        let storage = Fixture::empty();
+        let registry = TestRegistry::start(Options::new(storage.root().join("registry"), TOKEN))
+            .expect("registry");
+        let story = Self {
+            _storage: storage,
+            registry,
+            home: Fixture::empty(),
+            fixture: workspace(),
+            bundle: Fixture::empty(),
+        };
+        let mut plan = Command::new(binary("convoy-plan"));
+        plan.current_dir(story.fixture.root())
+            .env("CARGO_REGISTRIES_TESTKIT_INDEX", story.registry.index_url())
+            .args(["--registry", "testkit", "--bundle"])
+            .arg(story.bundle_dir());
+        toolchain(&mut plan, story.home.root());
+        let planned = run(&mut plan);
+        assert_eq!(planned.code(), 0, "{}", planned.stderr());
+        story
+    }
+
+    fn bundle_dir(&self) -> PathBuf {
+        self.bundle.root().join("bundle")
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::from_json(&std::fs::read_to_string(self.bundle_dir().join("plan.json")).unwrap())
+            .unwrap()
+    }
+
+    fn publish(&self, args: &[&str], token: Option<&str>) -> Run {
+        let mut command = Command::new(binary("convoy-publish"));
+        command
+            .current_dir(self.bundle.root())
+            .env_remove("CARGO_REGISTRIES_TESTKIT_TOKEN")
+            .env("CARGO_REGISTRIES_TESTKIT_INDEX", self.registry.index_url())
+            .arg(self.bundle_dir().join("plan.json"))
+            .args(args);
+        if let Some(token) = token {
+            command.env("CARGO_REGISTRIES_TESTKIT_TOKEN", token);
+        }
+        run(&mut command)
+    }
+
+    fn uploads(&self) -> usize {
+        self.registry
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/crates/new")
+            .count()
+    }
+}
+
+#[test]
+fn plan_publish_and_build_a_consumer_then_rerun_uploads_nothing() {
+    let story = Story::new();
+    let plan = story.plan();
+    let published = story.publish(
+        &["--registry", "testkit", "--expect-digest", &plan.digest],
+        Some(TOKEN),
+    );
+    assert_eq!(published.code(), 0, "{}", published.stderr());
+    assert!(
+        published
+            .stderr()
+            .contains("4 published, 0 already present, 0 failed"),
+        "{}",
+        published.stderr()
+    );
+
+    // Every crate in the index with its planned cksum, uploaded exactly once.
+    for package in &plan.packages {
+        let entries = story.registry.store().entries(&package.name);
+        assert_eq!(entries.len(), 1, "{}", package.name);
+        assert_eq!(entries[0].cksum, package.artifact.as_ref().unwrap().sha256);
+    }
+    assert_eq!(story.uploads(), 4);
+    // Dependencies were visible before their dependents were uploaded.
+    let order: Vec<String> = story
+        .registry
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.stored.map(|(name, _, _)| name))
+        .collect();
+    let position = |name: &str| order.iter().position(|n| n == name).unwrap();
+    assert!(
+        position("pu-a") < position("pu-b") && position("pu-b") < position("pu-c"),
+        "{order:?}"
+    );
+
+    // The token went to the publish API and nowhere else, and appears in no output or file.
+    for request in story.registry.requests() {
+        if request.authorization.is_some() {
+            assert_eq!(
+                request.path, "/api/v1/crates/new",
+                "token sent to {}",
+                request.path
+            );
+        }
+    }
+    let journal = std::fs::read_to_string(story.bundle_dir().join("plan.json.journal")).unwrap();
+    assert!(journal.lines().count() >= 8, "{journal}");
+    for text in [published.stdout(), published.stderr(), journal.clone()] {
+        assert!(!text.contains(TOKEN), "the token leaked: {text}");
+    }
+    let listing = convoy_tests::tree_listing(story.bundle.root());
+    for path in listing.keys() {
+        let bytes = std::fs::read(story.bundle.root().join(path)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "token in {}",
+            path.display()
+        );
+    }
+
+    // Real cargo builds a consumer from the registry.
+    let consumer = Fixture::empty();
+    consumer.write(
+        "Cargo.toml",
+        "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n[dependencies]\npu-c = { version = \"0.1\", registry = \"testkit\" }\n",
+    );
+    consumer.write(
+        "src/main.rs",
+        "fn main() { assert_eq!(pu_c::depth(), 3); }\n",
+    );
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .current_dir(consumer.root())
+        .env("CARGO_REGISTRIES_TESTKIT_INDEX", story.registry.index_url())
+        .args(["run", "--quiet"]);
+    toolchain(&mut cargo, story.home.root());
+    let built = run(&mut cargo);
+    assert_eq!(built.code(), 0, "{}", built.stderr());
+
+    // Rerunning the same plan converges without a second upload.
+    let again = story.publish(&["--registry", "testkit", "--format", "json"], Some(TOKEN));
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert_eq!(story.uploads(), 4);
+    assert_eq!(
+        again
+            .stdout()
+            .lines()
+            .filter(|l| l.contains("\"already-present\""))
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn refusals_upload_nothing() {
+    let story = Story::new();
+    let plan_path = story.bundle_dir().join("plan.json");
+    let original = std::fs::read_to_string(&plan_path).unwrap();
+    let expect = |args: &[&str], token: Option<&str>, code: i32, error: &str| {
+        let result = story.publish(args, token);
+        assert_eq!(result.code(), code, "{args:?}: {}", result.stderr());
+        assert!(
+            result.stderr().contains(error),
+            "{args:?}: {}",
+            result.stderr()
+        );
+        assert!(!result.stderr().contains(TOKEN));
+    };
+    expect(
+        &["--registry", "testkit", "--expect-digest", "sha256:00"],
+        Some(TOKEN),
+        2,
+        "error[unexpected-plan-digest]",
+    );
+    expect(&["--registry", "testkit"], None, 3, "error[token-missing]");
+    expect(
+        &[
+            "--index",
+            "sparse+http://127.0.0.1:1/other/",
+            "--token-env",
+            "CARGO_REGISTRIES_TESTKIT_TOKEN",
+        ],
+        Some(TOKEN),
+        2,
+        "error[plan-for-other-registry]",
+    );
+    expect(&["--registry", "testkit", "--dry-run"], None, 0, "");
+
+    std::fs::write(
+        &plan_path,
+        original.replacen("\"reason\": \"", "\"reason\": \"edited ", 1),
+    )
+    .unwrap();
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "error[plan-digest-mismatch]",
+    );
+    std::fs::write(&plan_path, &original).unwrap();
+
+    let crate_file = story.bundle_dir().join("pu-a-0.1.0.crate");
+    let bytes = std::fs::read(&crate_file).unwrap();
+    std::fs::write(&crate_file, b"not the planned bytes").unwrap();
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "error[artifact-changed]",
+    );
+    std::fs::remove_file(&crate_file).unwrap();
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "error[artifact-missing]",
+    );
+    std::fs::write(&crate_file, bytes).unwrap();
+
+    assert_eq!(story.uploads(), 0, "a refused run uploads nothing");
+
+    // The registry showing a planned version with other bytes is a refusal too.
+    story
+        .registry
+        .store()
+        .publish(
+            r#"{"name":"pu-d","vers":"0.1.0","deps":[],"features":{}}"#,
+            b"someone else's bytes",
+        )
+        .unwrap();
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "error[version-exists-with-different-content]",
+    );
+    assert_eq!(story.uploads(), 0);
+}
+
+fn metadata(name: &str) -> PublishMetadata {
+    serde_json::from_value(serde_json::json!({
+        "name": name, "vers": "1.0.0", "deps": [], "features": {}, "authors": [], "description": "d",
+        "documentation": null, "homepage": null, "readme": null, "readme_file": null, "keywords": [],
+        "categories": [], "license": "MIT", "license_file": null, "repository": null, "badges": {},
+        "links": null, "rust_version": null
+    }))
+    .unwrap()
+}
+
+fn upload(name: &str, after: &[&str]) -> Upload {
+    let bytes = format!("{name} bytes").into_bytes();
+    Upload {
+        name: name.into(),
+        version: "1.0.0".parse().unwrap(),
+        sha256: convoy_schema::digest::sha256_hex(&bytes),
+        bytes,
+        metadata: metadata(name),
+        after: after.iter().map(|a| (*a).to_owned()).collect(),
+    }
+}
+
+/// Runs the IO loop against a testkit with `faults`, both on one manual clock.
+fn run_with_faults(
+    faults: Faults,
+    options: RunOptions,
+) -> (TestRegistry, driver::Outcome, Arc<ManualClock>, Fixture) {
+    let storage = Fixture::empty();
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    ));
+    let mut server = Options::new(storage.root().join("registry"), TOKEN);
+    server.faults = faults;
+    server.clock = clock.clone();
+    let registry = TestRegistry::start(server).unwrap();
+    let uploads = vec![
+        upload("fx-a", &[]),
+        upload("fx-b", &["fx-a"]),
+        upload("fx-c", &["fx-b"]),
+        upload("fx-d", &[]),
+    ];
+    let initial: BTreeMap<String, Seen> = uploads
+        .iter()
+        .map(|u| (u.name.clone(), Seen::Absent))
+        .collect();
+    let new_crates: BTreeSet<String> = uploads.iter().map(|u| u.name.clone()).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = runtime.block_on(async {
+        let client = RegistryClient::connect(&registry.index_url(), ClientOptions::default())
+            .await
+            .unwrap();
+        let token = convoy_registry::auth::Token::new(TOKEN.into());
+        let release = Release {
+            uploads: &uploads,
+            initial: &initial,
+            new_crates: &new_crates,
+        };
+        driver::run(
+            &client,
+            &token,
+            release,
+            clock.as_ref(),
+            &options,
+            &mut |_| {},
+        )
+        .await
+    });
+    (registry, outcome, clock, storage)
+}
+
+fn stored_once_each(registry: &TestRegistry) {
+    let mut stored: BTreeMap<String, usize> = BTreeMap::new();
+    for request in registry.requests() {
+        if let Some((name, _, _)) = request.stored {
+            *stored.entry(name).or_default() += 1;
+        }
+    }
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    assert!(
+        stored.values().all(|n| *n == 1),
+        "each crate stored exactly once: {stored:?}"
+    );
+}
+
+#[test]
+fn five_hundreds_resets_and_dropped_responses_converge_with_one_upload_each() {
+    let faults = Faults {
+        fail_upload: [(1, 503), (2, 502)].into(),
+        reset_upload: [3].into(),
+        drop_upload_response: [4, 6].into(),
+        ..Faults::default()
+    };
+    let (registry, outcome, _clock, _storage) = run_with_faults(faults, RunOptions::default());
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!(outcome.published.len(), 4);
+    stored_once_each(&registry);
+}
+
+#[test]
+fn index_delay_stale_reads_and_rate_limits_are_waited_out() {
+    let faults = Faults {
+        index_delay: Duration::from_secs(20),
+        stale_for: Duration::from_secs(600),
+        new_crate_limit: Some(RateLimit {
+            burst: 2,
+            refill: Duration::from_secs(600),
+        }),
+        ..Faults::default()
+    };
+    let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let (registry, outcome, clock, _storage) = run_with_faults(faults, RunOptions::default());
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!(outcome.published.len(), 4);
+    stored_once_each(&registry);
+    let rate_limited = registry
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .count();
+    assert!(
+        rate_limited >= 1,
+        "the registry's bucket was hit and waited out"
+    );
+    assert!(
+        clock.now().duration_since(start).unwrap() >= Duration::from_secs(1200),
+        "two refills of 600 s were waited for"
+    );
+}
+
+#[test]
+fn pacing_by_the_buckets_avoids_429s_and_max_wait_stops_cleanly() {
+    let limits = (
+        RateLimit {
+            burst: 2,
+            refill: Duration::from_secs(600),
+        },
+        RateLimit::CRATES_IO_NEW_VERSIONS,
+    );
+    let faults = Faults {
+        new_crate_limit: Some(limits.0),
+        ..Faults::default()
+    };
+    let paced = RunOptions {
+        pacing: Some(limits),
+        ..RunOptions::default()
+    };
+    let (registry, outcome, _clock, _storage) = run_with_faults(faults.clone(), paced.clone());
+    assert_eq!(outcome.published.len(), 4);
+    assert_eq!(
+        registry
+            .requests()
+            .iter()
+            .filter(|r| r.status == Some(429))
+            .count(),
+        0,
+        "paced uploads never hit 429"
+    );
+
+    let limited = RunOptions {
+        max_wait: Some(Duration::from_secs(900)),
+        ..paced
+    };
+    let (registry, outcome, _clock, _storage) = run_with_faults(faults, limited);
+    assert!(outcome.stopped_until.is_some(), "{outcome:?}");
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!(
+        outcome.published.len(),
+        3,
+        "two at once, one after 600 s, the fourth would start after the 900 s limit"
+    );
+    assert_eq!(
+        registry
+            .requests()
+            .iter()
+            .filter(|r| r.stored.is_some())
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn a_wrong_token_stops_the_run() {
+    let storage = Fixture::empty();
+    let registry = TestRegistry::start(Options::new(
+        storage.root().join("registry"),
+        "the-right-one",
+    ))
+    .unwrap();
+    let uploads = vec![upload("tk-a", &[]), upload("tk-b", &["tk-a"])];
+    let initial: BTreeMap<String, Seen> = uploads
+        .iter()
+        .map(|u| (u.name.clone(), Seen::Absent))
+        .collect();
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let client = RegistryClient::connect(&registry.index_url(), ClientOptions::default())
+                .await
+                .unwrap();
+            let token = convoy_registry::auth::Token::new("wrong".into());
+            let release = Release {
+                uploads: &uploads,
+                initial: &initial,
+                new_crates: &BTreeSet::new(),
+            };
+            driver::run(
+                &client,
+                &token,
+                release,
+                &convoy_registry::clock::SystemClock,
+                &RunOptions::default(),
+                &mut |_| {},
+            )
+            .await
+        });
+    assert!(outcome.auth_failure.is_some());
+    assert_eq!(
+        registry
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/crates/new")
+            .count(),
+        1,
+        "no further uploads after an auth failure"
+    );
+}
