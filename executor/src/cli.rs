@@ -348,10 +348,19 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             .iter()
             .map(|u| (u.name.clone(), u.version.to_string()))
             .collect();
+        // Crash testing: abort (no cleanup, like a kill) right after the Nth journaled event.
+        let abort_after: Option<usize> = std::env::var("CONVOY_FAILPOINT_ABORT_AFTER_EVENTS")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let mut events_seen = 0usize;
         let mut on_event = |event: Event| {
             let line = event_json(&event, &versions, clock.now());
             if let Some(file) = journal.as_mut() {
                 let _ = writeln!(file, "{line}").and_then(|()| file.sync_data());
+            }
+            events_seen += 1;
+            if abort_after == Some(events_seen) {
+                std::process::abort();
             }
             match format {
                 Format::Json => println!("{line}"),

@@ -530,3 +530,90 @@ fn a_wrong_token_stops_the_run() {
         "no further uploads after an auth failure"
     );
 }
+
+#[test]
+fn a_publisher_killed_at_any_point_converges_on_rerun_without_reuploading_visible_crates() {
+    let story = Story::new();
+    let events_in_a_full_run = {
+        let full = story.publish(&["--registry", "testkit", "--format", "json"], Some(TOKEN));
+        assert_eq!(full.code(), 0, "{}", full.stderr());
+        full.stdout().lines().count()
+    };
+    assert!(
+        events_in_a_full_run >= 12,
+        "uploading, accepted and visible for 4 crates"
+    );
+    let port: u16 = story
+        .registry
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let plan = story.plan();
+    let plan_file = story.bundle_dir().join("plan.json");
+    let Story {
+        registry: first_registry,
+        bundle: _bundle,
+        ..
+    } = story;
+    drop(first_registry);
+    for crash_after in 1..events_in_a_full_run {
+        // A fresh, empty registry on the same port, so the plan's index URL still matches.
+        let storage = Fixture::empty();
+        let mut options = Options::new(storage.root().join("registry"), TOKEN);
+        options.port = port;
+        let registry = TestRegistry::start(options).expect("registry restarts on the same port");
+        let publish = |crash: Option<usize>| {
+            let mut command = Command::new(binary("convoy-publish"));
+            command
+                .env("CARGO_REGISTRIES_TESTKIT_INDEX", registry.index_url())
+                .env("CARGO_REGISTRIES_TESTKIT_TOKEN", TOKEN)
+                .arg(&plan_file)
+                .args(["--registry", "testkit", "--format", "json"]);
+            if let Some(n) = crash {
+                command.env("CONVOY_FAILPOINT_ABORT_AFTER_EVENTS", n.to_string());
+            }
+            run(&mut command)
+        };
+        let crashed = publish(Some(crash_after));
+        assert_ne!(
+            crashed.code(),
+            0,
+            "the failpoint aborts after event {crash_after}"
+        );
+        let visible_before_rerun: BTreeSet<String> = ["pu-a", "pu-b", "pu-c", "pu-d"]
+            .into_iter()
+            .filter(|name| !registry.store().entries(name).is_empty())
+            .map(str::to_owned)
+            .collect();
+        let uploads_before = registry.requests().len();
+        let rerun = publish(None);
+        assert_eq!(
+            rerun.code(),
+            0,
+            "after a crash at event {crash_after}: {}",
+            rerun.stderr()
+        );
+        for package in plan.packages.clone() {
+            let entries = registry.store().entries(&package.name);
+            assert_eq!(entries.len(), 1, "crash at {crash_after}: {}", package.name);
+            assert_eq!(entries[0].cksum, package.artifact.unwrap().sha256);
+        }
+        let reuploaded: Vec<String> = registry.requests()[uploads_before..]
+            .iter()
+            .filter(|r| r.path == "/api/v1/crates/new")
+            .filter_map(|r| {
+                let metadata: serde_json::Value =
+                    serde_json::from_str(r.metadata_json.as_deref()?).ok()?;
+                Some(metadata["name"].as_str()?.to_owned())
+            })
+            .filter(|name| visible_before_rerun.contains(name))
+            .collect();
+        assert!(
+            reuploaded.is_empty(),
+            "crash at {crash_after}: visible crates uploaded again: {reuploaded:?}"
+        );
+    }
+}
