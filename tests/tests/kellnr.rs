@@ -204,3 +204,63 @@ fn planner_reads_kellnr_and_predicts_the_bytes_cargo_published_there() {
         );
     }
 }
+
+#[test]
+fn convoy_publishes_to_kellnr_and_cargo_builds_from_it() {
+    let Some(kellnr_bin) = kellnr_binary() else {
+        assert!(std::env::var_os("CONVOY_REQUIRE_KELLNR").is_none(), "CONVOY_REQUIRE_KELLNR is set but kellnr is not installed");
+        eprintln!("kellnr not installed: skipping (scripts/kellnr install)");
+        return;
+    };
+    let kellnr = Kellnr::start(&kellnr_bin);
+    let index = kellnr.index_url();
+    let home = Fixture::empty();
+    let publish_to = "publish = [\"kellnr\"]\n";
+    let fixture = Fixture::new(
+        &[
+            ("a", manifest("kp-a", "0.1.0", publish_to)),
+            (
+                "b",
+                manifest("kp-b", "0.1.0", &format!("{publish_to}[dependencies]\nkp-a = {{ path = \"../a\", version = \"0.1\", registry = \"kellnr\" }}\n")),
+            ),
+        ],
+        "",
+    );
+    fixture.write("b/src/lib.rs", "pub fn from_kellnr() -> bool { true }\n");
+    fixture.write(".gitignore", "/target\n");
+    fixture.commit();
+    let plan = plan(&fixture, home.root(), &index);
+    assert!(!plan.has_errors(), "{:?}", plan.diagnostics);
+
+    let bundle = Fixture::empty();
+    let planned = {
+        let mut command = Command::new(binary("convoy-plan"));
+        command.current_dir(fixture.root()).args(["--registry", "kellnr", "--bundle"]).arg(bundle.root().join("b"));
+        cargo_env(&mut command, home.root(), &index);
+        run(&mut command)
+    };
+    assert_eq!(planned.code(), 0, "{}", planned.stderr());
+    let summary = bundle.root().join("summary.md");
+    let mut publish = Command::new(binary("convoy-publish"));
+    publish
+        .arg(bundle.root().join("b/plan.json"))
+        .args(["--registry", "kellnr"])
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    cargo_env(&mut publish, home.root(), &index);
+    let published = run(&mut publish);
+    assert_eq!(published.code(), 0, "convoy-publish to kellnr failed:\n{}", published.stderr());
+    let summary = std::fs::read_to_string(summary).unwrap();
+    assert!(summary.contains("| `kp-a` | published |") && summary.contains("| `kp-b` | published |"), "{summary}");
+
+    let consumer = Fixture::empty();
+    consumer.write(
+        "Cargo.toml",
+        "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n[dependencies]\nkp-b = { version = \"0.1\", registry = \"kellnr\" }\n",
+    );
+    consumer.write("src/main.rs", "fn main() { assert!(kp_b::from_kellnr()); }\n");
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.current_dir(consumer.root()).args(["run", "--quiet"]);
+    cargo_env(&mut cargo, home.root(), &index);
+    let built = run(&mut cargo);
+    assert_eq!(built.code(), 0, "consumer build from kellnr failed:\n{}", built.stderr());
+}
