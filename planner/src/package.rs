@@ -55,7 +55,7 @@ pub fn package(
     for edit in plan
         .packages
         .iter()
-        .filter(|p| p.action == Action::Publish)
+        .filter(|p| p.action != Action::Excluded)
         .flat_map(|p| &p.manifest.edits)
     {
         if !edits.contains(&edit) {

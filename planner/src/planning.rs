@@ -289,13 +289,14 @@ pub fn latest(versions: &[ObservedVersion]) -> Option<&semver::Version> {
 }
 
 /// Fills every internal dependency's published requirement: the written one, or the one the plan
-/// adds (`^<member version>`) to normal and build path dependencies of packages to publish.
+/// adds (`^<member version>`) to normal and build path dependencies of packages that get packaged
+/// (`publish`, and `skip`, whose bytes are packaged to compare them with the registry's).
 /// A version added to `[workspace.dependencies]` reaches every member that inherits the entry,
 /// dev-dependencies included, so those are settled after the root additions are known.
 fn settle_requirements(entries: &mut [Entry<'_>]) {
     let versions: Vec<semver::Version> = entries.iter().map(|e| e.member.version.clone()).collect();
     let mut root_added: BTreeMap<String, String> = BTreeMap::new();
-    for entry in entries.iter().filter(|e| e.action == Action::Publish) {
+    for entry in entries.iter().filter(|e| e.action != Action::Excluded) {
         for dep in &entry.internal {
             if !dep.declaration.declared
                 && dep.declaration.site == VersionSite::WorkspaceRoot
@@ -306,7 +307,7 @@ fn settle_requirements(entries: &mut [Entry<'_>]) {
         }
     }
     for entry in entries.iter_mut() {
-        let publishes = entry.action == Action::Publish;
+        let publishes = entry.action != Action::Excluded;
         for dep in &mut entry.internal {
             dep.requirement = if dep.declaration.declared {
                 Some(dep.declared.req.clone())
@@ -369,7 +370,7 @@ fn package_entry(
             key: "version".to_owned(),
             value: requirement.clone(),
         };
-        if entry.action == Action::Publish && !edits.contains(&edit) {
+        if entry.action != Action::Excluded && !edits.contains(&edit) {
             diagnostics.push(diagnostic(
                 Code::PathDependencyVersionAdded,
                 Some(&member.name),
@@ -971,6 +972,43 @@ mod tests {
         );
         assert_eq!(plan.waves, [["a"], ["b"]]);
         assert!(plan.digest_is_valid());
+    }
+
+    #[test]
+    fn skipped_packages_get_the_edits_their_packaging_needs() {
+        let mut input = workspace(vec![
+            member("a", "0.2.0", &[], ""),
+            member("b", "1.0.0", &[("a", NORMAL, None)], ""),
+        ]);
+        let present = |v: &str| ObservedVersion {
+            version: v.parse().unwrap(),
+            cksum: "00".repeat(32),
+            yanked: false,
+        };
+        input.observations = RegistryObservations {
+            source: ObservationSource::Snapshot,
+            crates: [
+                ("a".to_owned(), vec![present("0.2.0")]),
+                ("b".to_owned(), vec![present("1.0.0")]),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let plan = plan(&input).unwrap();
+        let b = plan.package("b").unwrap();
+        assert_eq!(b.action, Action::Skip);
+        assert_eq!(
+            b.manifest.edits.len(),
+            1,
+            "b is packaged to compare its bytes, so it needs a's version"
+        );
+        assert!(
+            b.manifest
+                .published
+                .contains("a = { version = \"^0.2.0\" }"),
+            "{}",
+            b.manifest.published
+        );
     }
 
     #[test]

@@ -208,7 +208,10 @@ fn planner_reads_kellnr_and_predicts_the_bytes_cargo_published_there() {
 #[test]
 fn convoy_publishes_to_kellnr_and_cargo_builds_from_it() {
     let Some(kellnr_bin) = kellnr_binary() else {
-        assert!(std::env::var_os("CONVOY_REQUIRE_KELLNR").is_none(), "CONVOY_REQUIRE_KELLNR is set but kellnr is not installed");
+        assert!(
+            std::env::var_os("CONVOY_REQUIRE_KELLNR").is_none(),
+            "CONVOY_REQUIRE_KELLNR is set but kellnr is not installed"
+        );
         eprintln!("kellnr not installed: skipping (scripts/kellnr install)");
         return;
     };
@@ -235,7 +238,10 @@ fn convoy_publishes_to_kellnr_and_cargo_builds_from_it() {
     let bundle = Fixture::empty();
     let planned = {
         let mut command = Command::new(binary("convoy-plan"));
-        command.current_dir(fixture.root()).args(["--registry", "kellnr", "--bundle"]).arg(bundle.root().join("b"));
+        command
+            .current_dir(fixture.root())
+            .args(["--registry", "kellnr", "--bundle"])
+            .arg(bundle.root().join("b"));
         cargo_env(&mut command, home.root(), &index);
         run(&mut command)
     };
@@ -248,19 +254,35 @@ fn convoy_publishes_to_kellnr_and_cargo_builds_from_it() {
         .env("GITHUB_STEP_SUMMARY", &summary);
     cargo_env(&mut publish, home.root(), &index);
     let published = run(&mut publish);
-    assert_eq!(published.code(), 0, "convoy-publish to kellnr failed:\n{}", published.stderr());
+    assert_eq!(
+        published.code(),
+        0,
+        "convoy-publish to kellnr failed:\n{}",
+        published.stderr()
+    );
     let summary = std::fs::read_to_string(summary).unwrap();
-    assert!(summary.contains("| `kp-a` | published |") && summary.contains("| `kp-b` | published |"), "{summary}");
+    assert!(
+        summary.contains("| `kp-a` | published |") && summary.contains("| `kp-b` | published |"),
+        "{summary}"
+    );
 
     let consumer = Fixture::empty();
     consumer.write(
         "Cargo.toml",
         "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n[dependencies]\nkp-b = { version = \"0.1\", registry = \"kellnr\" }\n",
     );
-    consumer.write("src/main.rs", "fn main() { assert!(kp_b::from_kellnr()); }\n");
+    consumer.write(
+        "src/main.rs",
+        "fn main() { assert!(kp_b::from_kellnr()); }\n",
+    );
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo.current_dir(consumer.root()).args(["run", "--quiet"]);
     cargo_env(&mut cargo, home.root(), &index);
     let built = run(&mut cargo);
-    assert_eq!(built.code(), 0, "consumer build from kellnr failed:\n{}", built.stderr());
+    assert_eq!(
+        built.code(),
+        0,
+        "consumer build from kellnr failed:\n{}",
+        built.stderr()
+    );
 }
