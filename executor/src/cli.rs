@@ -2,7 +2,7 @@
 //! in one place.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -353,6 +353,17 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             .ok()
             .and_then(|v| v.parse().ok());
         let mut events_seen = 0usize;
+        // On a terminal: a bar with overall progress and ETA, event lines printed above it.
+        let progress = (format == Format::Human && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(uploads.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} visible  {msg}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
         let mut on_event = |event: Event| {
             let line = event_json(&event, &versions, clock.now());
             if let Some(file) = journal.as_mut() {
@@ -362,9 +373,16 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             if abort_after == Some(events_seen) {
                 std::process::abort();
             }
-            match format {
-                Format::Json => println!("{line}"),
-                Format::Human => eprintln!("{}", event_words(&event, &versions)),
+            match (format, &progress) {
+                (Format::Json, _) => println!("{line}"),
+                (Format::Human, Some(bar)) => {
+                    if matches!(event, Event::Visible(_) | Event::AlreadyPresent(_)) {
+                        bar.inc(1);
+                    }
+                    bar.set_message(event_words(&event, &versions).trim().to_owned());
+                    bar.println(event_words(&event, &versions));
+                }
+                (Format::Human, None) => eprintln!("{}", event_words(&event, &versions)),
             }
         };
         let release = Release {
@@ -373,6 +391,9 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             new_crates: &new_crates,
         };
         let outcome = driver::run(&client, &token, release, &clock, &options, &mut on_event).await;
+        if let Some(bar) = &progress {
+            bar.finish_and_clear();
+        }
         report(&outcome, &plan, format);
         Ok(exit_code(&outcome))
     })
