@@ -325,6 +325,14 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
         let Some(token) = token else {
             return Err(Stop::NoToken { variable });
         };
+        let now = SystemTime::now();
+        let finish = paced_starts(&plan, &initial, &new_crates, pacing, now).into_iter().map(|(_, at)| at).max();
+        if let Some(finish) = finish.filter(|at| *at > now + Duration::from_secs(60)) {
+            eprintln!(
+                "convoy-publish: paced by the registry's rate limits: expected to finish no earlier than {}",
+                format_date(finish)
+            );
+        }
         let options = RunOptions {
             concurrency: cli.concurrency,
             poll_timeout: Duration::from_secs(cli.poll_timeout),
@@ -532,6 +540,36 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
     }
 }
 
+/// When each crate not yet present may start under the registry's buckets, in plan order, if every
+/// upload went through at once; the last start is the earliest finish.
+fn paced_starts(
+    plan: &Plan,
+    initial: &BTreeMap<String, Seen>,
+    new_crates: &BTreeSet<String>,
+    pacing: Option<(RateLimit, RateLimit)>,
+    start: SystemTime,
+) -> Vec<(String, SystemTime)> {
+    let mut buckets = pacing.map(|(new, versions)| {
+        (
+            convoy_registry::rate::Bucket::new(new, start),
+            convoy_registry::rate::Bucket::new(versions, start),
+        )
+    });
+    plan.waves
+        .iter()
+        .flatten()
+        .filter(|name| initial.get(*name) != Some(&Seen::Present))
+        .map(|name| {
+            let at = match buckets.as_mut() {
+                Some((new, _)) if new_crates.contains(name) => new.reserve(start),
+                Some((_, versions)) => versions.reserve(start),
+                None => start,
+            };
+            (name.clone(), at)
+        })
+        .collect()
+}
+
 fn print_dry_run(
     plan: &Plan,
     uploads: &[Upload],
@@ -540,13 +578,10 @@ fn print_dry_run(
     pacing: Option<(RateLimit, RateLimit)>,
 ) {
     let start = SystemTime::now();
-    let mut buckets = pacing.map(|(new, versions)| {
-        (
-            convoy_registry::rate::Bucket::new(new, start),
-            convoy_registry::rate::Bucket::new(versions, start),
-        )
-    });
-    let mut last = start;
+    let starts: BTreeMap<String, SystemTime> =
+        paced_starts(plan, initial, new_crates, pacing, start)
+            .into_iter()
+            .collect();
     println!("dry run of plan {}: nothing will be uploaded", plan.digest);
     for (wave, names) in plan.waves.iter().enumerate() {
         println!("wave {wave}");
@@ -554,30 +589,21 @@ fn print_dry_run(
             let Some(upload) = uploads.iter().find(|u| &u.name == name) else {
                 continue;
             };
-            if initial.get(name) == Some(&Seen::Present) {
-                println!("  {name} {}  already present", upload.version);
-                continue;
-            }
-            let at = match buckets.as_mut() {
-                Some((new, versions)) => {
-                    if new_crates.contains(name) {
-                        new.reserve(start)
+            match starts.get(name) {
+                None => println!("  {name} {}  already present", upload.version),
+                Some(at) => {
+                    let kind = if new_crates.contains(name) {
+                        "new crate"
                     } else {
-                        versions.reserve(start)
-                    }
+                        "new version"
+                    };
+                    let wait = at.duration_since(start).unwrap_or_default().as_secs();
+                    println!("  {name} {}  {kind}, starts after +{wait}s", upload.version);
                 }
-                None => start,
-            };
-            last = last.max(at);
-            let kind = if new_crates.contains(name) {
-                "new crate"
-            } else {
-                "new version"
-            };
-            let wait = at.duration_since(start).unwrap_or_default().as_secs();
-            println!("  {name} {}  {kind}, starts after +{wait}s", upload.version);
+            }
         }
     }
+    let last = starts.values().max().copied().unwrap_or(start);
     let total = last.duration_since(start).unwrap_or_default().as_secs();
     println!("expected duration: at least {total}s of rate-limit pacing (uploads and index visibility come on top)");
 }
