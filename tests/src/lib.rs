@@ -200,6 +200,18 @@ pub fn binary(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Points `command`'s cargo at its own `CARGO_HOME` (registry caches keyed by a test registry's
+/// port would pile up in the user's) while keeping the real toolchain (cargo is a rustup proxy).
+pub fn isolated_cargo<'c>(command: &'c mut Command, cargo_home: &Path) -> &'c mut Command {
+    let real_home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let rustup =
+        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), Into::into);
+    command
+        .env("CARGO_HOME", cargo_home)
+        .env("RUSTUP_HOME", rustup)
+        .env("CARGO_TERM_COLOR", "never")
+}
+
 /// Output of a finished process, with helpers for assertions.
 pub struct Run {
     /// The raw output.

@@ -92,15 +92,9 @@ impl Kellnr {
 }
 
 fn cargo_env(command: &mut Command, home: &Path, index: &str) {
-    let real_home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
-    let rustup =
-        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), Into::into);
-    command
-        .env("CARGO_HOME", home)
-        .env("RUSTUP_HOME", rustup)
+    convoy_tests::isolated_cargo(command, home)
         .env("CARGO_REGISTRIES_KELLNR_INDEX", index)
-        .env("CARGO_REGISTRIES_KELLNR_TOKEN", TOKEN)
-        .env("CARGO_TERM_COLOR", "never");
+        .env("CARGO_REGISTRIES_KELLNR_TOKEN", TOKEN);
 }
 
 fn plan(fixture: &Fixture, home: &Path, index: &str) -> Plan {

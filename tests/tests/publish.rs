@@ -19,13 +19,7 @@ use convoy_tests::{binary, manifest, run, Fixture, Run};
 const TOKEN: &str = "publish-secret-7c4b1e";
 
 fn toolchain(command: &mut Command, home: &Path) {
-    let real_home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
-    let rustup =
-        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), Into::into);
-    command
-        .env("CARGO_HOME", home)
-        .env("RUSTUP_HOME", rustup)
-        .env("CARGO_TERM_COLOR", "never");
+    convoy_tests::isolated_cargo(command, home);
 }
 
 /// A chain `pu-c → pu-b → pu-a` and an independent `pu-d`, publishing to the registry `testkit`.

@@ -15,17 +15,11 @@ const TOKEN: &str = "convoy-test-token-9f8e7d";
 /// A cargo isolated from the user's: its own CARGO_HOME (registry caches keyed by port would
 /// pile up otherwise), the real toolchain, the test registry named `testkit`.
 fn cargo(home: &Path, registry: &TestRegistry, cwd: &Path) -> Command {
-    let real_home = std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"));
-    let rustup =
-        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), Into::into);
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command
+    convoy_tests::isolated_cargo(&mut command, home)
         .current_dir(cwd)
-        .env("CARGO_HOME", home)
-        .env("RUSTUP_HOME", rustup)
         .env("CARGO_REGISTRIES_TESTKIT_INDEX", registry.index_url())
-        .env("CARGO_REGISTRIES_TESTKIT_TOKEN", TOKEN)
-        .env("CARGO_TERM_COLOR", "never");
+        .env("CARGO_REGISTRIES_TESTKIT_TOKEN", TOKEN);
     command
 }
 
@@ -64,16 +58,13 @@ fn workspace() -> Fixture {
 
 fn plan_bundle(fixture: &Fixture, registry: &TestRegistry, home: &Path) -> (Run, Plan, Fixture) {
     let out = Fixture::empty();
-    let real_home = std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"));
-    let rustup =
-        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), Into::into);
-    let result = run(Command::new(binary("convoy-plan"))
+    let mut command = Command::new(binary("convoy-plan"));
+    convoy_tests::isolated_cargo(&mut command, home)
         .current_dir(fixture.root())
-        .env("CARGO_HOME", home)
-        .env("RUSTUP_HOME", rustup)
         .env("CARGO_REGISTRIES_TESTKIT_INDEX", registry.index_url())
         .args(["--registry", "testkit", "--bundle"])
-        .arg(out.root().join("bundle")));
+        .arg(out.root().join("bundle"));
+    let result = run(&mut command);
     let plan = Plan::from_json(
         &std::fs::read_to_string(out.root().join("bundle/plan.json")).expect("plan written"),
     )
