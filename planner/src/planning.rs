@@ -446,16 +446,8 @@ fn break_cycles_through_published_dev_dependencies(
     while !ordering.cycles.is_empty() {
         let mut dropped_any = false;
         for cycle in ordering.cycles.clone() {
-            for (position, from) in cycle.iter().enumerate() {
-                let to = &cycle[(position + 1) % cycle.len()];
-                let Some(entry) = index.get(from.as_str()).map(|&i| &entries[i]) else {
-                    continue;
-                };
-                let ordering_deps: Vec<&InternalDependency<'_>> = entry
-                    .internal
-                    .iter()
-                    .filter(|d| &entries[d.target].member.name == to && d.requirement.is_some())
-                    .collect();
+            for (entry, to, ordering_deps) in cycle_edges(&cycle, entries, index) {
+                let from = &entry.member.name;
                 if ordering_deps.is_empty()
                     || ordering_deps
                         .iter()
@@ -499,6 +491,29 @@ fn break_cycles_through_published_dev_dependencies(
     broken
 }
 
+/// Each edge of a cycle: the dependent's entry, the dependency's name, and the dependent's
+/// ordering dependencies on it.
+fn cycle_edges<'e, 'a, 'c>(
+    cycle: &'c [String],
+    entries: &'e [Entry<'a>],
+    index: &BTreeMap<&str, usize>,
+) -> Vec<(&'e Entry<'a>, &'c String, Vec<&'e InternalDependency<'a>>)> {
+    cycle
+        .iter()
+        .enumerate()
+        .filter_map(|(position, from)| {
+            let to = &cycle[(position + 1) % cycle.len()];
+            let entry = &entries[*index.get(from.as_str())?];
+            let ordering = entry
+                .internal
+                .iter()
+                .filter(|d| &entries[d.target].member.name == to && d.requirement.is_some())
+                .collect();
+            Some((entry, to, ordering))
+        })
+        .collect()
+}
+
 /// Names a cycle edge by edge and says how to break it.
 fn cycle_diagnostic(
     cycle: &[String],
@@ -507,16 +522,8 @@ fn cycle_diagnostic(
 ) -> Diagnostic {
     let mut steps = Vec::new();
     let mut breakable = Vec::new();
-    for (position, from) in cycle.iter().enumerate() {
-        let to = &cycle[(position + 1) % cycle.len()];
-        let Some(entry) = index.get(from.as_str()).map(|&i| &entries[i]) else {
-            continue;
-        };
-        let ordering: Vec<&InternalDependency<'_>> = entry
-            .internal
-            .iter()
-            .filter(|d| &entries[d.target].member.name == to && d.requirement.is_some())
-            .collect();
+    for (entry, to, ordering) in cycle_edges(cycle, entries, index) {
+        let from = &entry.member.name;
         let kinds: Vec<String> = ordering
             .iter()
             .map(|d| {
