@@ -1,12 +1,13 @@
 //! Convoy's wire types: everything one Convoy stage writes and another reads.
 //!
 //! The room holds data definitions only — the release [`plan`], the registry-state
-//! [`snapshot`], their [`version`] rules, the canonical [`digest`] form and the [`exit`] codes
+//! [`snapshot`], the verify [`report`], their [`version`] rules, the canonical [`digest`] form and the [`exit`] codes
 //! that are part of every binary's public interface. No IO, no policy.
 
 pub mod digest;
 pub mod exit;
 pub mod plan;
+pub mod report;
 pub mod snapshot;
 pub mod version;
 

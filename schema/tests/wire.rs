@@ -41,6 +41,14 @@ fn plan_schema_is_checked_in() {
 }
 
 #[test]
+fn verify_report_schema_is_checked_in() {
+    check_schema(
+        "verify-report.v1.schema.json",
+        &convoy_schema::report::VerifyReport::json_schema(),
+    );
+}
+
+#[test]
 fn registry_snapshot_schema_is_checked_in() {
     check_schema(
         "registry-snapshot.v1.schema.json",
@@ -522,4 +530,25 @@ fn plans_of_format_1_0_are_read_by_1_1() {
     let plan = Plan::from_json(&value.to_string()).expect("1.0 plans are readable");
     assert_eq!(plan.packaging, None);
     assert!(plan.packages.iter().all(|p| p.artifact.is_none()));
+}
+
+proptest! {
+    #[test]
+    fn reports_round_trip_through_json(
+        digest in text(),
+        registry in registry(),
+        packages in proptest::collection::vec((name(), version(), proptest::option::of("[0-9a-f]{64}"), proptest::option::of("[0-9a-f]{64}"), any::<bool>()), 0..3),
+        findings in proptest::collection::vec((name(), any::<bool>(), name(), text()), 0..3),
+    ) {
+        use convoy_schema::report::{CheckedPackage, Finding, VerifyReport, REPORT_FORMAT_VERSION};
+        let report = VerifyReport {
+            format_version: REPORT_FORMAT_VERSION,
+            plan_digest: digest,
+            registry,
+            packages: packages.into_iter().map(|(name, version, expected_cksum, observed_cksum, ok)| CheckedPackage { name, version, expected_cksum, observed_cksum, ok }).collect(),
+            findings: findings.into_iter().map(|(code, error, package, message)| Finding { code, severity: if error { Severity::Error } else { Severity::Warning }, package, message }).collect(),
+        };
+        let text = serde_json::to_string_pretty(&report).unwrap();
+        prop_assert_eq!(VerifyReport::from_json(&text).unwrap(), report);
+    }
 }

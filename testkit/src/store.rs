@@ -137,23 +137,49 @@ impl Store {
 
     /// Sets a version's `yanked` flag; false when there is no such version.
     pub fn set_yanked(&self, name: &str, vers: &str, yanked: bool) -> bool {
+        self.rewrite_entry(name, vers, |line| line["yanked"] = Value::Bool(yanked))
+    }
+
+    /// Changes a version's index line in place (tests tamper with the registry's state this
+    /// way); false when there is no such version.
+    pub fn rewrite_entry(&self, name: &str, vers: &str, change: impl FnOnce(&mut Value)) -> bool {
+        self.edit_lines(name, |lines| {
+            let target = lines
+                .iter_mut()
+                .find(|line| line.get("vers").and_then(Value::as_str) == Some(vers));
+            target.map(change).is_some()
+        })
+    }
+
+    /// Removes a version's index line, as a registry that deletes a version does.
+    pub fn remove_entry(&self, name: &str, vers: &str) -> bool {
+        self.edit_lines(name, |lines| {
+            let before = lines.len();
+            lines.retain(|line| line.get("vers").and_then(Value::as_str) != Some(vers));
+            lines.len() != before
+        })
+    }
+
+    /// Replaces the stored `.crate` bytes of a version (the index line is left alone).
+    pub fn replace_crate(&self, name: &str, vers: &str, bytes: &[u8]) -> bool {
+        let path = self.crate_file(name, vers);
+        path.is_file() && std::fs::write(path, bytes).is_ok()
+    }
+
+    fn edit_lines(&self, name: &str, edit: impl FnOnce(&mut Vec<Value>) -> bool) -> bool {
         let path = self.index_file(name);
         let Ok(text) = std::fs::read_to_string(&path) else {
             return false;
         };
-        let mut found = false;
-        let lines: Vec<String> = text
+        let mut lines: Vec<Value> = text
             .lines()
-            .map(|line| match serde_json::from_str::<Value>(line) {
-                Ok(mut value) if value.get("vers").and_then(Value::as_str) == Some(vers) => {
-                    found = true;
-                    value["yanked"] = Value::Bool(yanked);
-                    value.to_string()
-                }
-                _ => line.to_owned(),
-            })
+            .filter_map(|line| serde_json::from_str(line).ok())
             .collect();
-        found && std::fs::write(&path, lines.join("\n") + "\n").is_ok()
+        if !edit(&mut lines) {
+            return false;
+        }
+        let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        std::fs::write(&path, text).is_ok()
     }
 }
 

@@ -313,17 +313,6 @@ fn digest_recomputes_with_an_independent_json_library() {
     assert_eq!(result.stdout().trim(), "True");
 }
 
-#[test]
-fn the_verifier_placeholder_refuses_with_exit_2() {
-    let result = run(&mut Command::new(binary("convoy-verify")));
-    assert_eq!(result.code(), 2);
-    assert!(
-        result.stderr().contains("not yet implemented"),
-        "{}",
-        result.stderr()
-    );
-}
-
 fn read_doc(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path))
         .expect(path)

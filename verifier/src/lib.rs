@@ -1,8 +1,8 @@
 //! `convoy-verify`: tokenless comparison of what a registry serves against a plan.
 //!
-//! It will observe the registry, then compare purely. Until that issue is done, this crate only
-//! reserves the name and the binary.
+//! [`observe`] is the only IO (index reads and optional downloads); [`compare`] is a pure
+//! function from (plan, observations) to a report; [`cli`] renders it and maps it to an exit code.
 
-/// Message printed by the placeholder binary.
-pub const NOT_YET_IMPLEMENTED: &str =
-    "convoy-verify: not yet implemented: this Convoy can plan releases (convoy-plan) but not verify them";
+pub mod cli;
+pub mod compare;
+pub mod observe;

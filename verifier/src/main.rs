@@ -1,6 +1,5 @@
-//! `convoy-verify` placeholder: refuses to run until the verifier exists.
+//! `convoy-verify`: see `convoy_verifier::cli`.
 
 fn main() {
-    eprintln!("error: {}", convoy_verifier::NOT_YET_IMPLEMENTED);
-    std::process::exit(convoy_schema::exit::REFUSED);
+    std::process::exit(convoy_verifier::cli::main());
 }

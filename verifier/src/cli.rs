@@ -1,0 +1,313 @@
+//! The `convoy-verify` command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, ValueEnum};
+use convoy_registry::auth::{token_from_env, token_variable};
+use convoy_registry::resolve::{cargo_config_files, resolve, RegistryChoice};
+use convoy_registry::{ClientOptions, RegistryClient};
+use convoy_schema::exit;
+use convoy_schema::plan::{Plan, Severity};
+use convoy_schema::report::VerifyReport;
+use convoy_schema::snapshot::RegistryTarget;
+
+use crate::compare::{compare, expected_cksum, packages_to_check, Checks};
+use crate::observe::observe;
+
+/// Check that what a registry serves is exactly what a plan said: versions, cksums, dependency
+/// lists, features, yanked state, and with --download the bytes. Needs no token.
+#[derive(Debug, Parser)]
+#[command(name = "convoy-verify", version)]
+pub struct Cli {
+    /// The plan file.
+    plan: PathBuf,
+    /// Registry by cargo's name (default: the registry the plan names).
+    #[arg(long, value_name = "NAME", conflicts_with = "index")]
+    registry: Option<String>,
+    /// Registry by sparse index URL (default: the plan's).
+    #[arg(long, value_name = "URL")]
+    index: Option<String>,
+    /// Check only the packages the plan publishes, not those it skipped.
+    #[arg(long)]
+    only_published: bool,
+    /// A yanked version is a warning, not an error.
+    #[arg(long)]
+    allow_yanked: bool,
+    /// Download every `.crate` through the registry's `dl` template and hash it.
+    #[arg(long)]
+    download: bool,
+    /// With --download: compare the downloads byte for byte with this bundle.
+    #[arg(long, value_name = "DIR", requires = "download")]
+    bundle: Option<PathBuf>,
+    /// Output: a table (problems first), the JSON report, or Markdown.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Allow plain HTTP to a registry that is not on this machine.
+    #[arg(long)]
+    allow_http: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+fn fail(code: &str, message: impl std::fmt::Display, help: &str, exit_code: i32) -> i32 {
+    eprintln!("error[{code}]: {message}\n  help: {help}");
+    exit_code
+}
+
+/// Runs `convoy-verify` with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONVOY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                exit::REFUSED
+            } else {
+                exit::OK
+            };
+        }
+    };
+    verify(&cli)
+}
+
+fn target(cli: &Cli, plan: &Plan) -> Result<RegistryTarget, String> {
+    let choice = match (&cli.registry, &cli.index) {
+        (Some(name), _) => RegistryChoice::Named(name.clone()),
+        (None, Some(url)) => RegistryChoice::Index(url.clone()),
+        (None, None) => return Ok(plan.registry.clone()),
+    };
+    let configs = cargo_config_files(&std::env::current_dir().unwrap_or_default())
+        .map_err(|(path, e)| format!("{}: {e}", path.display()))?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    resolve(&choice, &env, &configs).map_err(|e| format!("{e:?}"))
+}
+
+fn read_bundle(plan: &Plan, dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    plan.packages
+        .iter()
+        .filter_map(|p| p.artifact.as_ref())
+        .filter(|a| is_bundle_file_name(&a.file))
+        .filter_map(|a| Some((a.file.clone(), std::fs::read(dir.join(&a.file)).ok()?)))
+        .collect()
+}
+
+/// A bare file name (no directories): the bundle is only ever read inside its directory.
+fn is_bundle_file_name(file: &str) -> bool {
+    !file.is_empty() && !file.contains(['/', '\\']) && !file.starts_with('.')
+}
+
+fn verify(cli: &Cli) -> i32 {
+    let text = match std::fs::read_to_string(&cli.plan) {
+        Ok(text) => text,
+        Err(e) => {
+            return fail(
+                "file-unreadable",
+                format!("cannot read {}: {e}", cli.plan.display()),
+                "check the path",
+                exit::REFUSED,
+            )
+        }
+    };
+    let plan = match Plan::from_json(&text) {
+        Ok(plan) => plan,
+        Err(e) => {
+            return fail(
+                e.code(),
+                format!("plan {}: {e}", cli.plan.display()),
+                &e.help(),
+                exit::REFUSED,
+            )
+        }
+    };
+    if !plan.digest_is_valid() {
+        return fail(
+            "plan-digest-mismatch",
+            "the plan's digest does not match its content",
+            "verify against the plan as it was made",
+            exit::REFUSED,
+        );
+    }
+    let registry = match target(cli, &plan) {
+        Ok(registry) => registry,
+        Err(e) => {
+            return fail(
+                "unknown-registry",
+                e,
+                "name a configured registry or pass --index URL",
+                exit::REFUSED,
+            )
+        }
+    };
+    let checks = Checks {
+        only_published: cli.only_published,
+        allow_yanked: cli.allow_yanked,
+    };
+    let packages = packages_to_check(&plan, checks);
+    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    let downloads: Vec<_> = if cli.download {
+        packages
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    p.version.to_string(),
+                    expected_cksum(&plan, p).unwrap_or_default(),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let read_token = token_variable(registry.name.as_deref(), None)
+        .and_then(|v| token_from_env(&v, &|v| std::env::var(v).ok()));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail("runtime-failed", e, "retry", exit::FAILED),
+    };
+    let observed = runtime.block_on(async {
+        let client = RegistryClient::connect(
+            &registry.index,
+            ClientOptions {
+                allow_http: cli.allow_http,
+                read_token,
+            },
+        )
+        .await?;
+        observe(&client, &names, &downloads).await
+    });
+    let mut observed = match observed {
+        Ok(observed) => observed,
+        Err(e) => {
+            let code = match e {
+                convoy_registry::RegistryError::Protocol { .. }
+                | convoy_registry::RegistryError::InsecureUrl { .. } => exit::REFUSED,
+                _ => exit::REGISTRY,
+            };
+            return fail(
+                e.code(),
+                format!("registry {}: {e}", registry.index),
+                "check the registry URL and the network",
+                code,
+            );
+        }
+    };
+    if let Some(dir) = &cli.bundle {
+        observed.bundle = read_bundle(&plan, dir);
+    }
+    let report = compare(&plan, &registry, &observed, checks);
+    let rendered = match cli.format {
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Human => human(&report),
+        Format::Markdown => markdown(&report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(rendered.as_bytes())
+        .and_then(|()| stdout.flush());
+    if report.has_errors() {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+/// A table, problems first.
+pub fn human(report: &VerifyReport) -> String {
+    let mut out = String::new();
+    let problems = report.packages.iter().filter(|p| !p.ok).count();
+    out.push_str(&format!(
+        "verified {} packages against {} for plan {}: {} with problems\n",
+        report.packages.len(),
+        report.registry.index,
+        report.plan_digest,
+        problems
+    ));
+    for finding in &report.findings {
+        out.push_str(&format!(
+            "{}[{}] {}: {}\n",
+            severity(finding.severity),
+            finding.code,
+            finding.package,
+            finding.message
+        ));
+    }
+    let width = report
+        .packages
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut rows: Vec<_> = report.packages.iter().collect();
+    rows.sort_by_key(|p| (p.ok, p.name.clone()));
+    for package in rows {
+        out.push_str(&format!(
+            "  {}  {:width$}  {}  {}\n",
+            if package.ok { "ok  " } else { "FAIL" },
+            package.name,
+            package.version,
+            package
+                .observed_cksum
+                .as_deref()
+                .unwrap_or("(not in the index)")
+        ));
+    }
+    out
+}
+
+/// For pull requests and `$GITHUB_STEP_SUMMARY`.
+pub fn markdown(report: &VerifyReport) -> String {
+    let mut out = format!(
+        "## Convoy verification\n\nPlan `{}` against `{}`: **{}**\n\n| Package | Version | Result | cksum in the index |\n|---|---|---|---|\n",
+        report.plan_digest,
+        report.registry.index,
+        if report.has_errors() { "problems found" } else { "everything matches" }
+    );
+    let mut rows: Vec<_> = report.packages.iter().collect();
+    rows.sort_by_key(|p| (p.ok, p.name.clone()));
+    for package in rows {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | `{}` |\n",
+            package.name,
+            package.version,
+            if package.ok { "ok" } else { "problem" },
+            package.observed_cksum.as_deref().unwrap_or("—")
+        ));
+    }
+    if !report.findings.is_empty() {
+        out.push_str("\n### Findings\n\n");
+        for finding in &report.findings {
+            out.push_str(&format!(
+                "- **{}** `{}` `{}`: {}\n",
+                severity(finding.severity),
+                finding.code,
+                finding.package,
+                finding.message.replace('|', "\\|")
+            ));
+        }
+    }
+    out
+}
