@@ -97,7 +97,9 @@ fn cargo_env(command: &mut Command, home: &Path, index: &str) {
         .env("CARGO_REGISTRIES_KELLNR_TOKEN", TOKEN);
 }
 
-fn plan(fixture: &Fixture, home: &Path, index: &str) -> Plan {
+/// Plans and packages `fixture` for kellnr; returns the plan and the directory holding
+/// `bundle/plan.json`.
+fn plan(fixture: &Fixture, home: &Path, index: &str) -> (Plan, Fixture) {
     let out = Fixture::empty();
     let mut command = Command::new(binary("convoy-plan"));
     command
@@ -111,7 +113,10 @@ fn plan(fixture: &Fixture, home: &Path, index: &str) -> Plan {
         "{}",
         result.stderr()
     );
-    Plan::from_json(&std::fs::read_to_string(out.root().join("bundle/plan.json")).unwrap()).unwrap()
+    let plan =
+        Plan::from_json(&std::fs::read_to_string(out.root().join("bundle/plan.json")).unwrap())
+            .unwrap();
+    (plan, out)
 }
 
 #[test]
@@ -141,7 +146,7 @@ fn planner_reads_kellnr_and_predicts_the_bytes_cargo_published_there() {
     fixture.write(".gitignore", "/target\n");
     fixture.commit();
 
-    let before = plan(&fixture, home.root(), &index);
+    let (before, before_dir) = plan(&fixture, home.root(), &index);
     assert_eq!(
         before.inputs.registry_observations.source,
         ObservationSource::Index
@@ -174,7 +179,21 @@ fn planner_reads_kellnr_and_predicts_the_bytes_cargo_published_there() {
         published.stderr()
     );
 
-    let after = plan(&fixture, home.root(), &index);
+    // Convoy audits a release it did not make: the plan from the same commit verifies.
+    let verified = run(Command::new(binary("convoy-verify"))
+        .arg(before_dir.root().join("bundle/plan.json"))
+        .arg("--download")
+        .env("CARGO_REGISTRIES_KELLNR_INDEX", &index)
+        .env_remove("CARGO_REGISTRIES_KELLNR_TOKEN"));
+    assert_eq!(
+        verified.code(),
+        0,
+        "cargo's release does not verify:\n{}{}",
+        verified.stdout(),
+        verified.stderr()
+    );
+
+    let (after, _after_dir) = plan(&fixture, home.root(), &index);
     for package in &after.packages {
         assert_eq!(
             package.action,
@@ -226,7 +245,7 @@ fn convoy_publishes_to_kellnr_and_cargo_builds_from_it() {
     fixture.write("b/src/lib.rs", "pub fn from_kellnr() -> bool { true }\n");
     fixture.write(".gitignore", "/target\n");
     fixture.commit();
-    let plan = plan(&fixture, home.root(), &index);
+    let (plan, _plan_dir) = plan(&fixture, home.root(), &index);
     assert!(!plan.has_errors(), "{:?}", plan.diagnostics);
 
     let bundle = Fixture::empty();

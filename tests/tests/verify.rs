@@ -16,7 +16,7 @@ const TOKEN: &str = "verify-test-token";
 struct Released {
     _storage: Fixture,
     _home: Fixture,
-    _fixture: Fixture,
+    fixture: Fixture,
     bundle: Fixture,
     registry: TestRegistry,
 }
@@ -72,7 +72,7 @@ impl Released {
         Self {
             _storage: storage,
             _home: home,
-            _fixture: fixture,
+            fixture,
             bundle,
             registry,
         }
@@ -281,4 +281,64 @@ fn unreachable_registries_and_edited_plans_are_refused() {
     let edited = run(Command::new(binary("convoy-verify")).arg(release.plan_file()));
     assert_eq!(edited.code(), 2);
     assert!(edited.stderr().contains("error[plan-digest-mismatch]"));
+}
+
+#[test]
+fn rebuild_reproduces_the_plans_bytes_and_refuses_another_cargo() {
+    let release = Released::new();
+    let rebuild = |plan_file: &std::path::Path| {
+        run(Command::new(binary("convoy-verify"))
+            .env(
+                "CARGO_REGISTRIES_TESTKIT_INDEX",
+                release.registry.index_url(),
+            )
+            .env("CARGO_NET_OFFLINE", "true")
+            .arg(plan_file)
+            .args(["--format", "json", "--rebuild", "--manifest-path"])
+            .arg(release.fixture.root().join("Cargo.toml")))
+    };
+    let reproduced = rebuild(&release.plan_file());
+    assert_eq!(
+        reproduced.code(),
+        0,
+        "{}{}",
+        reproduced.stdout(),
+        reproduced.stderr()
+    );
+
+    let original =
+        convoy_schema::Plan::from_json(&std::fs::read_to_string(release.plan_file()).unwrap())
+            .unwrap();
+    let edited = |change: &dyn Fn(&mut convoy_schema::Plan), name: &str| {
+        let mut plan = original.clone();
+        change(&mut plan);
+        plan.seal();
+        let path = release.bundle.root().join(name);
+        std::fs::write(&path, plan.to_pretty_json()).unwrap();
+        path
+    };
+    let other_cargo = edited(
+        &|p| p.packaging.as_mut().unwrap().cargo_version = "cargo 0.1.0 (elsewhere)".into(),
+        "other-cargo.json",
+    );
+    let refused = rebuild(&other_cargo);
+    assert_eq!(refused.code(), 2);
+    assert!(
+        refused.stderr().contains("error[cargo-version-mismatch]"),
+        "{}",
+        refused.stderr()
+    );
+
+    let other_bytes = edited(
+        &|p| p.packages[0].artifact.as_mut().unwrap().sha256 = "ab".repeat(32),
+        "other-bytes.json",
+    );
+    let result = rebuild(&other_bytes);
+    assert_eq!(result.code(), 1);
+    let report = VerifyReport::from_json(&result.stdout()).unwrap();
+    assert_eq!(
+        codes(&report),
+        set(&[("not-reproduced", "vr-a"), ("checksum-mismatch", "vr-a")]),
+        "the sources rebuild to the registry's bytes, not to what this plan claims"
+    );
 }

@@ -12,7 +12,7 @@ use convoy_schema::plan::{Plan, Severity};
 use convoy_schema::report::VerifyReport;
 use convoy_schema::snapshot::RegistryTarget;
 
-use crate::compare::{compare, expected_cksum, packages_to_check, Checks};
+use crate::compare::{compare, expected_cksum, packages_to_check, rebuild_findings, Checks};
 use crate::observe::observe;
 
 /// Check that what a registry serves is exactly what a plan said: versions, cksums, dependency
@@ -40,6 +40,12 @@ pub struct Cli {
     /// With --download: compare the downloads byte for byte with this bundle.
     #[arg(long, value_name = "DIR", requires = "download")]
     bundle: Option<PathBuf>,
+    /// Package the plan's commit again in a clean checkout and check every artifact reproduces.
+    #[arg(long, requires = "manifest_path")]
+    rebuild: bool,
+    /// With --rebuild: the workspace's Cargo.toml in a git checkout that has the plan's commit.
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
     /// Output: a table (problems first), the JSON report, or Markdown.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -211,7 +217,41 @@ fn verify(cli: &Cli) -> i32 {
     if let Some(dir) = &cli.bundle {
         observed.bundle = read_bundle(&plan, dir);
     }
-    let report = compare(&plan, &registry, &observed, checks);
+    let mut report = compare(&plan, &registry, &observed, checks);
+    if cli.rebuild {
+        let rebuilt = match rebuild(
+            &plan,
+            cli.manifest_path
+                .as_deref()
+                .unwrap_or(Path::new("Cargo.toml")),
+        ) {
+            Ok(rebuilt) => rebuilt,
+            Err((code, message)) => {
+                return fail(
+                    code,
+                    message,
+                    "rebuild with the cargo version and checkout the plan was made with",
+                    exit::REFUSED,
+                )
+            }
+        };
+        report
+            .findings
+            .extend(rebuild_findings(&plan, &rebuilt, checks));
+        let failed: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.package.clone())
+            .collect();
+        for package in &mut report.packages {
+            package.ok = !failed.contains(&package.name);
+        }
+        report.findings.sort_by(|a, b| {
+            (a.severity, &a.package, &a.code, &a.message)
+                .cmp(&(b.severity, &b.package, &b.code, &b.message))
+        });
+    }
     let rendered = match cli.format {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         Format::Human => human(&report),
@@ -226,6 +266,55 @@ fn verify(cli: &Cli) -> i32 {
     } else {
         exit::OK
     }
+}
+
+/// Packages the plan's commit again with the planner's own staging; `Err` is a refusal.
+#[allow(clippy::type_complexity)]
+fn rebuild(
+    plan: &Plan,
+    manifest_path: &Path,
+) -> Result<Result<std::collections::BTreeMap<String, Vec<u8>>, String>, (&'static str, String)> {
+    use convoy_planner::discover::{discover, DiscoverRequest};
+    use convoy_planner::model::GitState;
+    use convoy_planner::package::{package, PackageOptions};
+    let packaging = plan.packaging.as_ref().ok_or((
+        "rebuild-impossible",
+        "the plan has no artifacts to reproduce".to_owned(),
+    ))?;
+    let git = plan.inputs.git.clone().ok_or((
+        "rebuild-impossible",
+        "the plan records no git commit to rebuild from".to_owned(),
+    ))?;
+    let request = DiscoverRequest {
+        manifest_path: manifest_path.to_path_buf(),
+        registry: RegistryChoice::Default,
+        registry_state: None,
+        selection: plan.inputs.selection.clone(),
+        own_outputs: Vec::new(),
+        allow_http: false,
+    };
+    let discovered = discover(&request).map_err(|e| ("rebuild-impossible", e.to_string()))?;
+    if discovered.input.cargo_version != packaging.cargo_version {
+        return Err((
+            "cargo-version-mismatch",
+            format!(
+                "the plan was packaged by `{}` but this is `{}`; .crate bytes differ across cargo versions",
+                packaging.cargo_version, discovered.input.cargo_version
+            ),
+        ));
+    }
+    let mut input = discovered.input;
+    input.git = GitState::Checkout(git);
+    let options = PackageOptions {
+        workspace_root: discovered.root,
+        verify_build: false,
+        check_reproducible: false,
+    };
+    let outcome =
+        package(&input, plan, &options).map_err(|e| ("rebuild-impossible", e.to_string()))?;
+    Ok(outcome
+        .result
+        .map(|crates| crates.into_iter().map(|c| (c.name, c.bytes)).collect()))
 }
 
 fn severity(s: Severity) -> &'static str {

@@ -3,7 +3,7 @@
 //!
 //! Finding codes (stable): `missing-version`, `checksum-mismatch`, `dependencies-differ`,
 //! `features-differ`, `yanked`, `unknown-state`, `download-failed`, `download-checksum-mismatch`,
-//! `download-differs`.
+//! `download-differs`, and with `--rebuild` `not-reproduced` and `rebuild-failed`.
 
 use std::collections::BTreeMap;
 
@@ -270,6 +270,51 @@ fn check_package(
             }
         }
     }
+}
+
+/// Findings of a rebuild: each package the plan packaged must rebuild to its recorded sha256.
+/// `rebuilt` maps package names to the bytes packaging produced now, or cargo's failure.
+pub fn rebuild_findings(
+    plan: &Plan,
+    rebuilt: &Result<BTreeMap<String, Vec<u8>>, String>,
+    checks: Checks,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for package in packages_to_check(plan, checks) {
+        let Some(artifact) = &package.artifact else {
+            continue;
+        };
+        match rebuilt {
+            Err(why) => findings.push(finding(
+                "rebuild-failed",
+                Severity::Error,
+                package,
+                format!("packaging the plan's commit failed: {why}"),
+            )),
+            Ok(crates) => match crates.get(&package.name) {
+                None => findings.push(finding(
+                    "rebuild-failed",
+                    Severity::Error,
+                    package,
+                    "packaging produced no .crate for it".to_owned(),
+                )),
+                Some(bytes) if sha256_hex(bytes) != artifact.sha256 => findings.push(finding(
+                    "not-reproduced",
+                    Severity::Error,
+                    package,
+                    format!(
+                        "`{}` {} rebuilds to sha256 {}, not the plan's {}",
+                        package.name,
+                        package.version,
+                        sha256_hex(bytes),
+                        artifact.sha256
+                    ),
+                )),
+                Some(_) => {}
+            },
+        }
+    }
+    findings
 }
 
 fn dependency_difference(

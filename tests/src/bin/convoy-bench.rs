@@ -7,8 +7,11 @@
 //!   dependency versioned (so cargo itself can package it), then times
 //!   `cargo package --workspace --no-verify` in a clean checkout and `convoy-plan --bundle`
 //!   alternately, both offline.
+//! - `convoy-bench verify [--crates N] [--runs R]` publishes N crates (each depending on the
+//!   previous one) into a testkit registry on loopback and times `convoy-verify` of a plan naming
+//!   all of them.
 //!
-//! Each prints the medians of R runs and their ratio. Run with `--release`; figures go to
+//! Each prints the medians of R runs (and, against cargo, their ratio). Run with `--release`; figures go to
 //! BENCHMARKS.md.
 
 use std::path::Path;
@@ -43,12 +46,16 @@ fn main() -> ExitCode {
             bench_bundle(crates, runs);
             ExitCode::SUCCESS
         }
+        (Some("verify"), Ok(crates), Ok(runs)) if crates > 0 && runs > 0 => {
+            bench_verify(crates, runs);
+            ExitCode::SUCCESS
+        }
         (_, Err(message), _) | (_, _, Err(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
         _ => {
-            eprintln!("usage: convoy-bench plan|bundle [--crates N] [--runs R]");
+            eprintln!("usage: convoy-bench plan|bundle|verify [--crates N] [--runs R]");
             ExitCode::from(2)
         }
     }
@@ -233,6 +240,149 @@ fn bench_bundle(crates: usize, runs: usize) {
     println!(
         "  ratio                                                 {:>8.2}x",
         plan_median.as_secs_f64() / cargo_median.as_secs_f64()
+    );
+}
+
+/// A sealed plan publishing `count` crates to `index`, each depending on the previous one, with
+/// the bytes each artifact stands for.
+fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>) {
+    use convoy_schema::plan::*;
+    use convoy_schema::snapshot::RegistryTarget;
+    let name = |i: usize| format!("bench-verify-{i:04}");
+    let mut packages = Vec::with_capacity(count);
+    let mut bytes = Vec::with_capacity(count);
+    for i in 0..count {
+        let content = format!("crate {i}").into_bytes();
+        let deps = if i == 0 {
+            vec![]
+        } else {
+            vec![PublishDependency {
+                optional: false,
+                default_features: true,
+                name: name(i - 1),
+                features: vec![],
+                version_req: "^1.0.0".into(),
+                target: None,
+                kind: DependencyKind::Normal,
+                registry: None,
+                explicit_name_in_toml: None,
+            }]
+        };
+        packages.push(Package {
+            name: name(i),
+            version: semver::Version::new(1, 0, 0),
+            manifest_path: format!("{}/Cargo.toml", name(i)),
+            action: Action::Publish,
+            reason: "new".into(),
+            wave: Some(i as u32),
+            dependencies: vec![],
+            manifest: ManifestPlan {
+                edits: vec![],
+                published: String::new(),
+            },
+            artifact: Some(Artifact {
+                file: format!("{}-1.0.0.crate", name(i)),
+                size: content.len() as u64,
+                sha256: convoy_schema::digest::sha256_hex(&content),
+                lockfile: None,
+                packaged_against: Default::default(),
+                files: vec![],
+            }),
+            publish_metadata: Some(PublishMetadata {
+                name: name(i),
+                vers: "1.0.0".into(),
+                deps,
+                features: Default::default(),
+                authors: vec![],
+                description: Some("d".into()),
+                documentation: None,
+                homepage: None,
+                readme: None,
+                readme_file: None,
+                keywords: vec![],
+                categories: vec![],
+                license: Some("MIT".into()),
+                license_file: None,
+                repository: None,
+                badges: Default::default(),
+                links: None,
+                rust_version: None,
+            }),
+        });
+        bytes.push(content);
+    }
+    let mut plan = convoy_schema::Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        digest: String::new(),
+        inputs: Inputs {
+            cargo_version: "cargo".into(),
+            git: None,
+            manifests: Default::default(),
+            lockfile: None,
+            selection: Selection::default(),
+            registry_observations: Observations {
+                source: ObservationSource::Absent,
+                crates: Default::default(),
+            },
+        },
+        registry: RegistryTarget {
+            name: None,
+            index: index.to_owned(),
+        },
+        packaging: Some(Packaging {
+            cargo_version: "cargo".into(),
+            source: PackagingSource::Copy,
+            edits_applied: false,
+            build_verified: false,
+            reproducibility_checked: false,
+        }),
+        waves: packages.iter().map(|p| vec![p.name.clone()]).collect(),
+        packages,
+        diagnostics: vec![],
+    };
+    plan.seal();
+    (plan, bytes)
+}
+
+fn bench_verify(crates: usize, runs: usize) {
+    let verifier = binary("convoy-verify");
+    let storage = Fixture::empty();
+    let registry = convoy_testkit::TestRegistry::start(convoy_testkit::Options::new(
+        storage.root().join("registry"),
+        "t",
+    ))
+    .expect("registry starts");
+    eprintln!("publishing {crates} crates into the test registry…");
+    let (plan, bytes) = verify_plan(crates, &registry.index_url());
+    for (package, content) in plan.packages.iter().zip(&bytes) {
+        let metadata = convoy_registry::body::metadata_json(
+            package.publish_metadata.as_ref().expect("metadata"),
+        );
+        registry
+            .store()
+            .publish(&metadata, content)
+            .expect("stored");
+    }
+    let plan_file = storage.root().join("plan.json");
+    std::fs::write(&plan_file, plan.to_pretty_json()).expect("plan written");
+    let verify = || {
+        let mut command = Command::new(&verifier);
+        command.arg(&plan_file).args(["--format", "json"]);
+        command
+    };
+    let first = verify().output().expect("convoy-verify runs");
+    let report =
+        convoy_schema::report::VerifyReport::from_json(&String::from_utf8_lossy(&first.stdout))
+            .expect("a report");
+    assert!(
+        first.status.success() && report.packages.len() == crates && report.findings.is_empty(),
+        "the benchmark must measure a clean verification"
+    );
+    let samples: Vec<Duration> = (0..runs).map(|_| time(&mut verify())).collect();
+    let median = median(samples);
+    println!(
+        "verify {crates} packages on loopback; {runs} runs, median: {:.1} ms",
+        median.as_secs_f64() * 1e3
     );
 }
 
