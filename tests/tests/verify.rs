@@ -342,3 +342,52 @@ fn rebuild_reproduces_the_plans_bytes_and_refuses_another_cargo() {
         "the sources rebuild to the registry's bytes, not to what this plan claims"
     );
 }
+
+#[test]
+fn a_read_token_goes_only_to_registries_that_require_one() {
+    let release = Released::new();
+    let storage = Fixture::empty();
+    let mut options = Options::new(storage.root().join("private"), TOKEN);
+    options.auth_required = true;
+    let private = TestRegistry::start(options).unwrap();
+    let verify = |token: Option<&str>| {
+        let mut command = Command::new(binary("convoy-verify"));
+        command
+            .env("CARGO_REGISTRIES_PRIVATE_INDEX", private.index_url())
+            .env_remove("CARGO_REGISTRIES_PRIVATE_TOKEN")
+            .arg(release.plan_file())
+            .args(["--registry", "private", "--format", "json"]);
+        if let Some(token) = token {
+            command.env("CARGO_REGISTRIES_PRIVATE_TOKEN", token);
+        }
+        run(&mut command)
+    };
+    let refused = verify(None);
+    assert_eq!(refused.code(), 3, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("error[registry-auth-failed]"),
+        "{}",
+        refused.stderr()
+    );
+    let with_token = verify(Some(TOKEN));
+    assert_eq!(
+        with_token.code(),
+        1,
+        "the private registry has none of the versions: {}",
+        with_token.stderr()
+    );
+    let report = VerifyReport::from_json(&with_token.stdout()).unwrap();
+    assert!(report.findings.iter().all(|f| f.code == "missing-version"));
+    let reads: Vec<_> = private
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/index/") && r.path != "/index/config.json")
+        .collect();
+    assert!(
+        !reads.is_empty()
+            && reads
+                .iter()
+                .all(|r| r.authorization.as_deref() == Some(TOKEN))
+    );
+    assert!(!with_token.stdout().contains(TOKEN) && !with_token.stderr().contains(TOKEN));
+}
