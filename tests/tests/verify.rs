@@ -391,3 +391,51 @@ fn a_read_token_goes_only_to_registries_that_require_one() {
     );
     assert!(!with_token.stdout().contains(TOKEN) && !with_token.stderr().contains(TOKEN));
 }
+
+#[test]
+fn skipped_packages_are_verified_unless_only_published_is_asked() {
+    let release = Released::new();
+    let again = Fixture::empty();
+    let home = Fixture::empty();
+    let mut plan = Command::new(binary("convoy-plan"));
+    isolated_cargo(&mut plan, home.root())
+        .current_dir(release.fixture.root())
+        .env(
+            "CARGO_REGISTRIES_TESTKIT_INDEX",
+            release.registry.index_url(),
+        )
+        .env("CARGO_NET_OFFLINE", "true")
+        .args(["--registry", "testkit", "--bundle"])
+        .arg(again.root().join("b"));
+    assert_eq!(run(&mut plan).code(), 0);
+    let plan_file = again.root().join("b/plan.json");
+    let skipped =
+        convoy_schema::Plan::from_json(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    assert!(skipped
+        .packages
+        .iter()
+        .all(|p| p.action == convoy_schema::plan::Action::Skip));
+    let verify = |args: &[&str]| {
+        let result = run(Command::new(binary("convoy-verify"))
+            .arg(&plan_file)
+            .args(["--format", "json"])
+            .args(args));
+        (
+            result.code(),
+            VerifyReport::from_json(&result.stdout()).unwrap(),
+        )
+    };
+    let (code, report) = verify(&[]);
+    assert_eq!(code, 0);
+    assert_eq!(report.packages.len(), 3);
+    let (code, report) = verify(&["--only-published"]);
+    assert_eq!(code, 0);
+    assert!(report.packages.is_empty());
+    assert!(release
+        .registry
+        .store()
+        .rewrite_entry("vr-b", "0.1.0", |l| l["cksum"] = "11".repeat(32).into()));
+    let (code, report) = verify(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&report), set(&[("checksum-mismatch", "vr-b")]));
+}
