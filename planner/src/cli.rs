@@ -102,17 +102,10 @@ enum Format {
 
 /// Runs `convoy-plan` with the process arguments; returns the exit code.
 pub fn main() -> i32 {
-    init_tracing();
-    let cli = match Cli::try_parse() {
+    convoy_cli::init_logging();
+    let cli: Cli = match convoy_cli::parse_args() {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                exit::REFUSED
-            } else {
-                exit::OK
-            };
-        }
+        Err(code) => return code,
     };
     let result = match cli.command {
         Some(Command::Show(args)) => show(&args),
@@ -125,16 +118,6 @@ pub fn main() -> i32 {
             error.exit_code()
         }
     }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CONVOY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .try_init();
 }
 
 fn plan(args: &PlanArgs) -> Result<i32, PlanError> {

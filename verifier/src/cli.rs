@@ -68,23 +68,10 @@ fn fail(code: &str, message: impl std::fmt::Display, help: &str, exit_code: i32)
 
 /// Runs `convoy-verify` with the process arguments; returns the exit code.
 pub fn main() -> i32 {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CONVOY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .try_init();
-    let cli = match Cli::try_parse() {
+    convoy_cli::init_logging();
+    let cli: Cli = match convoy_cli::parse_args() {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                exit::REFUSED
-            } else {
-                exit::OK
-            };
-        }
+        Err(code) => return code,
     };
     verify(&cli)
 }
