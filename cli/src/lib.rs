@@ -1,8 +1,35 @@
 //! What every Convoy binary does first: log to stderr as `CONVOY_LOG` asks, and parse its
 //! arguments, turning clap's errors into Convoy's exit codes (`--help` and `--version` exit 0, a
-//! usage error exits 2).
+//! usage error exits 2). Also the registry arguments all three share.
 
+use convoy_registry::resolve::RegistryChoice;
 use convoy_schema::exit;
+
+/// `--registry NAME | --index URL` and `--allow-http`, as every Convoy binary takes them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RegistryArgs {
+    /// Registry by cargo's name for it ([registries.NAME] in cargo's configuration, or
+    /// CARGO_REGISTRIES_<NAME>_INDEX).
+    #[arg(long, value_name = "NAME", conflicts_with = "index")]
+    pub registry: Option<String>,
+    /// Registry by sparse index URL, e.g. sparse+https://index.crates.io/.
+    #[arg(long, value_name = "URL")]
+    pub index: Option<String>,
+    /// Allow plain HTTP to a registry that is not on this machine.
+    #[arg(long)]
+    pub allow_http: bool,
+}
+
+impl RegistryArgs {
+    /// The registry the command line names, if it names one.
+    pub fn choice(&self) -> Option<RegistryChoice> {
+        match (&self.registry, &self.index) {
+            (Some(name), _) => Some(RegistryChoice::Named(name.clone())),
+            (None, Some(url)) => Some(RegistryChoice::Index(url.clone())),
+            (None, None) => None,
+        }
+    }
+}
 
 /// Installs the stderr logger, filtered by `CONVOY_LOG` (default: warnings).
 pub fn init_logging() {

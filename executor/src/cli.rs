@@ -31,12 +31,10 @@ pub struct Cli {
     /// The bundle directory (default: the plan's directory).
     #[arg(long, value_name = "DIR")]
     bundle: Option<PathBuf>,
-    /// Target registry by cargo's name (default: cargo's `registry.default`, else crates-io).
-    #[arg(long, value_name = "NAME", conflicts_with = "index")]
-    registry: Option<String>,
-    /// Target registry by sparse index URL.
-    #[arg(long, value_name = "URL")]
-    index: Option<String>,
+    /// The target registry (default: cargo's `registry.default`, else crates-io); never taken
+    /// from the plan.
+    #[command(flatten)]
+    target: convoy_cli::RegistryArgs,
     /// Environment variable holding the token (default: CARGO_REGISTRY_TOKEN for crates.io,
     /// CARGO_REGISTRIES_<NAME>_TOKEN for a named registry).
     #[arg(long, value_name = "VAR")]
@@ -62,9 +60,6 @@ pub struct Cli {
     /// Output: human lines, or one JSON event per line.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Allow plain HTTP to a registry that is not on this machine.
-    #[arg(long)]
-    allow_http: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -191,11 +186,7 @@ fn read_plan(path: &Path) -> Result<Plan, Stop> {
 }
 
 fn target_registry(cli: &Cli) -> Result<RegistryTarget, Stop> {
-    let choice = match (&cli.registry, &cli.index) {
-        (Some(name), _) => RegistryChoice::Named(name.clone()),
-        (None, Some(url)) => RegistryChoice::Index(url.clone()),
-        (None, None) => RegistryChoice::Default,
-    };
+    let choice = cli.target.choice().unwrap_or(RegistryChoice::Default);
     let cwd = std::env::current_dir().unwrap_or_default();
     let configs = cargo_config_files(&cwd).map_err(|(path, e)| {
         invalid(
@@ -272,7 +263,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
         let client = RegistryClient::connect(
             &registry.index,
             ClientOptions {
-                allow_http: cli.allow_http,
+                allow_http: cli.target.allow_http,
                 read_token: token.clone(),
             },
         )

@@ -313,26 +313,7 @@ mod tests {
                 packaged_against: BTreeMap::new(),
                 files: vec![],
             }),
-            publish_metadata: Some(PublishMetadata {
-                name: name.into(),
-                vers: "0.1.0".into(),
-                deps: vec![],
-                features: BTreeMap::new(),
-                authors: vec![],
-                description: None,
-                documentation: None,
-                homepage: None,
-                readme: None,
-                readme_file: None,
-                keywords: vec![],
-                categories: vec![],
-                license: None,
-                license_file: None,
-                repository: None,
-                badges: BTreeMap::new(),
-                links: None,
-                rust_version: None,
-            }),
+            publish_metadata: Some(PublishMetadata::new(name, "0.1.0")),
         }
     }
 

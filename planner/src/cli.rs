@@ -55,13 +55,10 @@ struct PlanArgs {
     /// Leave these packages out (repeatable).
     #[arg(long, value_name = "NAME")]
     exclude: Vec<String>,
-    /// Target registry by cargo's name for it (default: cargo's `registry.default`, else
-    /// crates-io); naming one reads its live index, unless --registry-state is given.
-    #[arg(long, value_name = "NAME", conflicts_with = "index")]
-    registry: Option<String>,
-    /// Target registry by index URL, e.g. sparse+https://index.crates.io/; its live index is read.
-    #[arg(long, value_name = "URL")]
-    index: Option<String>,
+    /// The target registry (default: cargo's `registry.default`, else crates-io); naming one
+    /// reads its live index, unless --registry-state is given.
+    #[command(flatten)]
+    target: convoy_cli::RegistryArgs,
     /// What the registry holds, as a registry snapshot file; versions present there are skipped.
     #[arg(long, value_name = "FILE")]
     registry_state: Option<PathBuf>,
@@ -84,9 +81,6 @@ struct PlanArgs {
     /// With --bundle: package the last commit even though the tree has uncommitted changes.
     #[arg(long, requires = "bundle")]
     allow_dirty: bool,
-    /// Allow plain HTTP to a registry that is not on this machine.
-    #[arg(long)]
-    allow_http: bool,
 }
 
 /// Output forms of a plan.
@@ -121,11 +115,7 @@ pub fn main() -> i32 {
 }
 
 fn plan(args: &PlanArgs) -> Result<i32, PlanError> {
-    let registry = match (&args.registry, &args.index) {
-        (Some(name), _) => RegistryChoice::Named(name.clone()),
-        (None, Some(url)) => RegistryChoice::Index(url.clone()),
-        (None, None) => RegistryChoice::Default,
-    };
+    let registry = args.target.choice().unwrap_or(RegistryChoice::Default);
     let request = DiscoverRequest {
         manifest_path: args.manifest_path.clone(),
         registry,
@@ -135,7 +125,7 @@ fn plan(args: &PlanArgs) -> Result<i32, PlanError> {
             exclude: args.exclude.clone(),
         },
         own_outputs: args.out.iter().chain(&args.bundle).cloned().collect(),
-        allow_http: args.allow_http,
+        allow_http: args.target.allow_http,
     };
     let discovered = discover::discover(&request)?;
     let input = &discovered.input;

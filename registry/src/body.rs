@@ -141,36 +141,21 @@ mod tests {
     use convoy_schema::plan::PublishDependency;
 
     fn metadata() -> PublishMetadata {
-        PublishMetadata {
-            name: "foo".into(),
-            vers: "0.1.0".into(),
-            deps: vec![PublishDependency {
-                optional: false,
-                default_features: true,
-                name: "bar".into(),
-                features: vec![],
-                version_req: "^1".into(),
-                target: None,
-                kind: DependencyKind::Normal,
-                registry: None,
-                explicit_name_in_toml: Some("baz".into()),
-            }],
-            features: BTreeMap::new(),
-            authors: vec![],
-            description: Some("d".into()),
-            documentation: None,
-            homepage: None,
-            readme: None,
-            readme_file: None,
-            keywords: vec![],
-            categories: vec![],
-            license: Some("MIT".into()),
-            license_file: None,
-            repository: None,
-            badges: BTreeMap::new(),
-            links: None,
-            rust_version: None,
-        }
+        let mut metadata = PublishMetadata::new("foo", "0.1.0");
+        metadata.deps.push(PublishDependency {
+            optional: false,
+            default_features: true,
+            name: "bar".into(),
+            features: vec![],
+            version_req: "^1".into(),
+            target: None,
+            kind: DependencyKind::Normal,
+            registry: None,
+            explicit_name_in_toml: Some("baz".into()),
+        });
+        metadata.description = Some("d".into());
+        metadata.license = Some("MIT".into());
+        metadata
     }
 
     const JSON: &str = r#"{"name":"foo","vers":"0.1.0","deps":[{"optional":false,"default_features":true,"name":"bar","features":[],"version_req":"^1","target":null,"kind":"normal","explicit_name_in_toml":"baz"}],"features":{},"authors":[],"description":"d","documentation":null,"homepage":null,"readme":null,"readme_file":null,"keywords":[],"categories":[],"license":"MIT","license_file":null,"repository":null,"badges":{},"links":null,"rust_version":null}"#;

@@ -426,6 +426,33 @@ pub struct PublishMetadata {
     pub rust_version: Option<String>,
 }
 
+impl PublishMetadata {
+    /// Metadata naming a crate version and nothing else: no dependencies, features or
+    /// descriptive fields.
+    pub fn new(name: impl Into<String>, vers: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            vers: vers.into(),
+            deps: Vec::new(),
+            features: BTreeMap::new(),
+            authors: Vec::new(),
+            description: None,
+            documentation: None,
+            homepage: None,
+            readme: None,
+            readme_file: None,
+            keywords: Vec::new(),
+            categories: Vec::new(),
+            license: None,
+            license_file: None,
+            repository: None,
+            badges: BTreeMap::new(),
+            links: None,
+            rust_version: None,
+        }
+    }
+}
+
 /// One dependency in publish metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

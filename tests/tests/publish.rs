@@ -294,13 +294,7 @@ fn refusals_upload_nothing() {
 }
 
 fn metadata(name: &str) -> PublishMetadata {
-    serde_json::from_value(serde_json::json!({
-        "name": name, "vers": "1.0.0", "deps": [], "features": {}, "authors": [], "description": "d",
-        "documentation": null, "homepage": null, "readme": null, "readme_file": null, "keywords": [],
-        "categories": [], "license": "MIT", "license_file": null, "repository": null, "badges": {},
-        "links": null, "rust_version": null
-    }))
-    .unwrap()
+    PublishMetadata::new(name, "1.0.0")
 }
 
 fn upload(name: &str, after: &[&str]) -> Upload {

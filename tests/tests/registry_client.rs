@@ -1,7 +1,6 @@
 //! `convoy-registry`'s client against the testkit registry: every error class and every fault,
 //! timed by a shared manual clock so nothing sleeps.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,26 +37,7 @@ fn setup(faults: Faults) -> Setup {
 }
 
 fn metadata(name: &str, vers: &str) -> PublishMetadata {
-    PublishMetadata {
-        name: name.into(),
-        vers: vers.into(),
-        deps: vec![],
-        features: BTreeMap::new(),
-        authors: vec![],
-        description: Some("d".into()),
-        documentation: None,
-        homepage: None,
-        readme: None,
-        readme_file: None,
-        keywords: vec![],
-        categories: vec![],
-        license: Some("MIT".into()),
-        license_file: None,
-        repository: None,
-        badges: BTreeMap::new(),
-        links: None,
-        rust_version: None,
-    }
+    PublishMetadata::new(name, vers)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -22,12 +22,9 @@ use crate::observe::observe;
 pub struct Cli {
     /// The plan file.
     plan: PathBuf,
-    /// Registry by cargo's name (default: the registry the plan names).
-    #[arg(long, value_name = "NAME", conflicts_with = "index")]
-    registry: Option<String>,
-    /// Registry by sparse index URL (default: the plan's).
-    #[arg(long, value_name = "URL")]
-    index: Option<String>,
+    /// The registry to read (default: the one the plan names).
+    #[command(flatten)]
+    target: convoy_cli::RegistryArgs,
     /// Check only the packages the plan publishes, not those it skipped.
     #[arg(long)]
     only_published: bool,
@@ -49,9 +46,6 @@ pub struct Cli {
     /// Output: a table (problems first), the JSON report, or Markdown.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Allow plain HTTP to a registry that is not on this machine.
-    #[arg(long)]
-    allow_http: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,10 +71,8 @@ pub fn main() -> i32 {
 }
 
 fn target(cli: &Cli, plan: &Plan) -> Result<RegistryTarget, String> {
-    let choice = match (&cli.registry, &cli.index) {
-        (Some(name), _) => RegistryChoice::Named(name.clone()),
-        (None, Some(url)) => RegistryChoice::Index(url.clone()),
-        (None, None) => return Ok(plan.registry.clone()),
+    let Some(choice) = cli.target.choice() else {
+        return Ok(plan.registry.clone());
     };
     let configs = cargo_config_files(&std::env::current_dir().unwrap_or_default())
         .map_err(|(path, e)| format!("{}: {e}", path.display()))?;
@@ -178,7 +170,7 @@ fn verify(cli: &Cli) -> i32 {
         let client = RegistryClient::connect(
             &registry.index,
             ClientOptions {
-                allow_http: cli.allow_http,
+                allow_http: cli.target.allow_http,
                 read_token,
             },
         )

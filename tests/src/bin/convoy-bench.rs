@@ -289,24 +289,8 @@ fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>)
                 files: vec![],
             }),
             publish_metadata: Some(PublishMetadata {
-                name: name(i),
-                vers: "1.0.0".into(),
                 deps,
-                features: Default::default(),
-                authors: vec![],
-                description: Some("d".into()),
-                documentation: None,
-                homepage: None,
-                readme: None,
-                readme_file: None,
-                keywords: vec![],
-                categories: vec![],
-                license: Some("MIT".into()),
-                license_file: None,
-                repository: None,
-                badges: Default::default(),
-                links: None,
-                rust_version: None,
+                ..PublishMetadata::new(name(i), "1.0.0")
             }),
         });
         bytes.push(content);
