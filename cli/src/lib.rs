@@ -2,8 +2,12 @@
 //! arguments, turning clap's errors into Convoy's exit codes (`--help` and `--version` exit 0, a
 //! usage error exits 2). Also the registry arguments all three share.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use convoy_registry::resolve::RegistryChoice;
 use convoy_schema::exit;
+use convoy_schema::plan::{is_plain_file_name, Plan};
 
 /// `--registry NAME | --index URL` and `--allow-http`, as every Convoy binary takes them.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -52,4 +56,15 @@ pub fn parse_args<T: clap::Parser>() -> Result<T, i32> {
             exit::OK
         }
     })
+}
+
+/// The artifact files a plan names that exist in the bundle directory `dir`, by file name. Names
+/// that are not bare file names are never read; a missing file is simply absent.
+pub fn read_bundle(plan: &Plan, dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    plan.packages
+        .iter()
+        .filter_map(|p| p.artifact.as_ref())
+        .filter(|a| is_plain_file_name(&a.file))
+        .filter_map(|a| Some((a.file.clone(), std::fs::read(dir.join(&a.file)).ok()?)))
+        .collect()
 }

@@ -19,7 +19,7 @@ use convoy_schema::snapshot::RegistryTarget;
 
 use crate::driver::{self, Event, Outcome, Release, RunOptions};
 use crate::schedule::Seen;
-use crate::validate::{is_plain_file_name, validate, Refusal, Upload};
+use crate::validate::{validate, Refusal, Upload};
 
 /// Upload a reviewed plan's exact artifacts to a registry, in dependency order, as fast as the
 /// registry allows; resumable. The only Convoy stage that reads a token (from the environment).
@@ -216,15 +216,6 @@ fn target_registry(cli: &Cli) -> Result<RegistryTarget, Stop> {
 }
 
 /// The bundle's files that the plan names, read from `dir`.
-fn read_bundle(plan: &Plan, dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    plan.packages
-        .iter()
-        .filter_map(|p| p.artifact.as_ref())
-        .filter(|a| is_plain_file_name(&a.file))
-        .filter_map(|a| Some((a.file.clone(), std::fs::read(dir.join(&a.file)).ok()?)))
-        .collect()
-}
-
 fn publish(cli: &Cli) -> Result<i32, Stop> {
     let plan = read_plan(&cli.plan)?;
     let registry = target_registry(cli)?;
@@ -236,7 +227,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
         &plan,
         cli.expect_digest.as_deref(),
         &registry,
-        &read_bundle(&plan, &bundle_dir),
+        &convoy_cli::read_bundle(&plan, &bundle_dir),
     )?;
     let variable =
         token_variable(registry.name.as_deref(), cli.token_env.as_deref()).ok_or_else(|| {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use convoy_schema::digest::sha256_hex;
-use convoy_schema::plan::{Action, Plan, PublishMetadata, Severity};
+use convoy_schema::plan::{is_plain_file_name, Action, Plan, PublishMetadata, Severity};
 use convoy_schema::snapshot::RegistryTarget;
 
 /// Why a plan is refused (exit 2, nothing uploaded).
@@ -131,15 +131,6 @@ pub struct Upload {
     pub metadata: PublishMetadata,
     /// Names of other uploads that must be visible first.
     pub after: Vec<String>,
-}
-
-/// Whether `file` is a bare file name: no directories, no `..`, nothing absolute.
-pub fn is_plain_file_name(file: &str) -> bool {
-    !file.is_empty()
-        && file != "."
-        && file != ".."
-        && !file.contains(['/', '\\', '\0'])
-        && !file.starts_with('.')
 }
 
 /// Checks everything that can be checked without the registry. `bundle` maps artifact file

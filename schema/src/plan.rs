@@ -354,6 +354,16 @@ pub enum PackagingSource {
     Copy,
 }
 
+/// Whether an artifact's `file` is a bare file name — no directories, no `..`, nothing hidden or
+/// absolute — so a bundle is only ever read inside its own directory.
+pub fn is_plain_file_name(file: &str) -> bool {
+    !file.is_empty()
+        && file != "."
+        && file != ".."
+        && !file.contains(['/', '\\', '\0'])
+        && !file.starts_with('.')
+}
+
 /// A packaged `.crate` file in the bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -140,12 +140,9 @@ fn a_clean_release_verifies_without_sending_a_token() {
         requests.iter().all(|r| r.authorization.is_none()),
         "the verifier sends no Authorization header"
     );
-    let (markdown, _) = (
-        run(Command::new(binary("convoy-verify"))
-            .arg(release.plan_file())
-            .args(["--format", "markdown"])),
-        (),
-    );
+    let markdown = run(Command::new(binary("convoy-verify"))
+        .arg(release.plan_file())
+        .args(["--format", "markdown"]));
     assert!(
         markdown.stdout().contains("everything matches"),
         "{}",

@@ -80,20 +80,6 @@ fn target(cli: &Cli, plan: &Plan) -> Result<RegistryTarget, String> {
     resolve(&choice, &env, &configs).map_err(|e| format!("{e:?}"))
 }
 
-fn read_bundle(plan: &Plan, dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    plan.packages
-        .iter()
-        .filter_map(|p| p.artifact.as_ref())
-        .filter(|a| is_bundle_file_name(&a.file))
-        .filter_map(|a| Some((a.file.clone(), std::fs::read(dir.join(&a.file)).ok()?)))
-        .collect()
-}
-
-/// A bare file name (no directories): the bundle is only ever read inside its directory.
-fn is_bundle_file_name(file: &str) -> bool {
-    !file.is_empty() && !file.contains(['/', '\\']) && !file.starts_with('.')
-}
-
 fn verify(cli: &Cli) -> i32 {
     let text = match std::fs::read_to_string(&cli.plan) {
         Ok(text) => text,
@@ -194,7 +180,7 @@ fn verify(cli: &Cli) -> i32 {
         }
     };
     if let Some(dir) = &cli.bundle {
-        observed.bundle = read_bundle(&plan, dir);
+        observed.bundle = convoy_cli::read_bundle(&plan, dir);
     }
     let mut report = compare(&plan, &registry, &observed, checks);
     if cli.rebuild {
