@@ -58,13 +58,130 @@ pub fn parse_args<T: clap::Parser>() -> Result<T, i32> {
     })
 }
 
+/// One bundle file as read: its bytes, or why it was not read.
+pub type BundleFile = Result<Vec<u8>, String>;
+
 /// The artifact files a plan names that exist in the bundle directory `dir`, by file name. Names
-/// that are not bare file names are never read; a missing file is simply absent.
-pub fn read_bundle(plan: &Plan, dir: &Path) -> BTreeMap<String, Vec<u8>> {
+/// that are not bare file names are never read; a missing file is simply absent. Only regular
+/// files inside the bundle are read (a symbolic link is followed only to a file inside it), at
+/// most one byte more than the plan's size, so a FIFO, a device or a link to `/dev/zero` is
+/// refused with its reason instead of hanging or filling memory.
+pub fn read_bundle(plan: &Plan, dir: &Path) -> BTreeMap<String, BundleFile> {
     plan.packages
         .iter()
         .filter_map(|p| p.artifact.as_ref())
         .filter(|a| is_plain_file_name(&a.file))
-        .filter_map(|a| Some((a.file.clone(), std::fs::read(dir.join(&a.file)).ok()?)))
+        .filter_map(|a| Some((a.file.clone(), read_bundle_file(dir, &a.file, a.size)?)))
         .collect()
+}
+
+/// `None` when the file does not exist.
+fn read_bundle_file(dir: &Path, name: &str, size: u64) -> Option<BundleFile> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let path = dir.join(name);
+    let link = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta.file_type().is_symlink(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(Err(format!("cannot read it: {e}"))),
+    };
+    let real = if link {
+        let inside = std::fs::canonicalize(dir).ok();
+        match std::fs::canonicalize(&path) {
+            Ok(target) if inside.is_some_and(|d| target.starts_with(d)) => target,
+            Ok(_) => {
+                return Some(Err(
+                    "it is a symbolic link to a file outside the bundle".to_owned()
+                ))
+            }
+            Err(e) => {
+                return Some(Err(format!(
+                    "it is a symbolic link that cannot be followed: {e}"
+                )))
+            }
+        }
+    } else {
+        path
+    };
+    // Non-blocking, so opening a FIFO returns at once; not following a link, so what was checked
+    // above is what is opened.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&real);
+    let file = match file {
+        Ok(file) => file,
+        Err(e) => return Some(Err(format!("cannot open it: {e}"))),
+    };
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Some(Err(
+                "it is not a regular file (a FIFO, device, socket or directory)".to_owned(),
+            ))
+        }
+        Err(e) => return Some(Err(format!("cannot read it: {e}"))),
+    }
+    let mut bytes = Vec::new();
+    Some(
+        file.take(size.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+            .map_err(|e| format!("cannot read it: {e}")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_inside_the_bundle_are_read_and_never_past_the_planned_size() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("bundle");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a.crate"), b"abcdef").unwrap();
+        std::fs::write(root.path().join("outside.crate"), b"abc").unwrap();
+        std::os::unix::fs::symlink(dir.join("a.crate"), dir.join("inside-link.crate")).unwrap();
+        std::os::unix::fs::symlink(
+            root.path().join("outside.crate"),
+            dir.join("out-link.crate"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.crate")).unwrap();
+        // mkfifo(1) keeps `unsafe` out of the workspace.
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("fifo.crate"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::fs::create_dir(dir.join("dir.crate")).unwrap();
+
+        assert_eq!(
+            read_bundle_file(&dir, "a.crate", 6),
+            Some(Ok(b"abcdef".to_vec()))
+        );
+        assert_eq!(
+            read_bundle_file(&dir, "a.crate", 2),
+            Some(Ok(b"abc".to_vec())),
+            "size + 1 at most"
+        );
+        assert_eq!(
+            read_bundle_file(&dir, "inside-link.crate", 6),
+            Some(Ok(b"abcdef".to_vec()))
+        );
+        assert_eq!(read_bundle_file(&dir, "missing.crate", 6), None);
+        for (name, why) in [
+            ("out-link.crate", "outside the bundle"),
+            ("zero.crate", "outside the bundle"),
+            ("fifo.crate", "not a regular file"),
+            ("dir.crate", "not a regular file"),
+        ] {
+            match read_bundle_file(&dir, name, 1 << 30) {
+                Some(Err(reason)) => assert!(reason.contains(why), "{name}: {reason}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
 }

@@ -18,6 +18,7 @@ use convoy_schema::plan::Plan;
 use convoy_schema::snapshot::RegistryTarget;
 
 use crate::driver::{self, Event, Outcome, Release, RunOptions};
+use crate::journal::{self, Journal, JournalError};
 use crate::schedule::Seen;
 use crate::validate::{validate, Refusal, Upload};
 
@@ -68,6 +69,9 @@ enum Format {
     Json,
 }
 
+/// The longest `--max-wait`: a release paced for longer than a month is a mistake.
+const LONGEST_MAX_WAIT: Duration = Duration::from_secs(31 * 24 * 3600);
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
@@ -76,13 +80,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: u64 = number
         .parse()
         .map_err(|_| format!("`{text}` is not a duration like 90s, 50m or 2h"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "m" => value * 60,
-        "h" => value * 3600,
+    let unit_seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
         _ => return Err(format!("`{text}`: use s, m or h")),
     };
-    Ok(Duration::from_secs(seconds))
+    value
+        .checked_mul(unit_seconds)
+        .map(Duration::from_secs)
+        .filter(|d| *d <= LONGEST_MAX_WAIT)
+        .ok_or_else(|| format!("`{text}` is longer than 31 days (744h), the longest --max-wait"))
 }
 
 /// Why a run stopped before uploading, with its exit code.
@@ -103,6 +111,8 @@ enum Stop {
     },
     #[error("no token: {variable} is not set")]
     NoToken { variable: String },
+    #[error("{0}")]
+    Journal(#[from] JournalError),
     #[error("`{name}` {version} is already in the registry with cksum {cksum}, not the planned {planned}")]
     OtherContent {
         name: String,
@@ -119,6 +129,7 @@ impl Stop {
             Self::Invalid { code, .. } => code,
             Self::Registry { source, .. } => source.code(),
             Self::NoToken { .. } => "token-missing",
+            Self::Journal(error) => error.code(),
             Self::OtherContent { .. } => "version-exists-with-different-content",
         }
     }
@@ -130,6 +141,7 @@ impl Stop {
             Self::Invalid { help, .. } => help.clone(),
             Self::Registry { .. } => "check the registry URL, the network and the token".to_owned(),
             Self::NoToken { .. } => "set the token in that variable (never on the command line), or name another with --token-env".to_owned(),
+            Self::Journal(error) => error.help().to_owned(),
             Self::OtherContent { .. } => "the sources changed since that version was published: bump the version and plan again".to_owned(),
         }
     }
@@ -260,6 +272,13 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
         )
         .await
         .map_err(registry_error)?;
+        if client.api().is_none() {
+            return Err(invalid(
+                "registry-read-only",
+                format!("the registry {}'s config.json names no `api`: it accepts no publishes", registry.index),
+                "publish to a registry that has a publish API (check the index URL)",
+            ));
+        }
         let names: Vec<String> = uploads.iter().map(|u| u.name.clone()).collect();
         let files = client
             .index_files(&names, 16, Freshness::Fresh)
@@ -314,11 +333,8 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             path.push(".journal");
             PathBuf::from(path)
         });
-        let mut journal = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal_path)
-            .ok();
+        let (mut journal, earlier) = Journal::open(&journal_path)?;
+        let sent_before = journal::sent_before(&earlier, &plan.digest);
         let clock = SystemClock;
         let format = cli.format;
         let versions: BTreeMap<String, String> = uploads
@@ -342,9 +358,9 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             bar
         });
         let mut on_event = |event: Event| {
-            let line = event_json(&event, &versions, clock.now());
-            if let Some(file) = journal.as_mut() {
-                let _ = writeln!(file, "{line}").and_then(|()| file.sync_data());
+            let line = event_json(&event, &versions, &plan.digest, clock.now());
+            if let Err(error) = journal.append(&line) {
+                tracing::warn!(%error, "cannot append to the journal");
             }
             events_seen += 1;
             if abort_after == Some(events_seen) {
@@ -353,7 +369,10 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             match (format, &progress) {
                 (Format::Json, _) => println!("{line}"),
                 (Format::Human, Some(bar)) => {
-                    if matches!(event, Event::Visible(_) | Event::AlreadyPresent(_)) {
+                    if matches!(
+                        event,
+                        Event::Visible(_) | Event::AlreadyPresent(_) | Event::PublishedEarlier(_)
+                    ) {
                         bar.inc(1);
                     }
                     bar.set_message(event_words(&event, &versions).trim().to_owned());
@@ -366,6 +385,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             uploads: &uploads,
             initial: &initial,
             new_crates: &new_crates,
+            sent_before: &sent_before,
         };
         let outcome = driver::run(&client, &token, release, &clock, &options, &mut on_event).await;
         if let Some(bar) = &progress {
@@ -377,7 +397,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
 }
 
 fn exit_code(outcome: &Outcome) -> i32 {
-    if outcome.auth_failure.is_some() {
+    if outcome.auth_failure.is_some() || outcome.registry_failure.is_some() {
         exit::REGISTRY
     } else if !outcome.failed.is_empty() {
         exit::FAILED
@@ -392,11 +412,22 @@ fn unix(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn event_json(event: &Event, versions: &BTreeMap<String, String>, now: SystemTime) -> String {
+fn event_json(
+    event: &Event,
+    versions: &BTreeMap<String, String>,
+    digest: &str,
+    now: SystemTime,
+) -> String {
     let version = |name: &str| versions.get(name).cloned().unwrap_or_default();
     let value = match event {
         Event::AlreadyPresent(name) => {
             serde_json::json!({"event": "already-present", "crate": name, "version": version(name)})
+        }
+        Event::PublishedEarlier(name) => {
+            serde_json::json!({"event": "published-earlier", "crate": name, "version": version(name)})
+        }
+        Event::Stopping { reason, until } => {
+            serde_json::json!({"event": "stopping", "reason": reason, "until": unix(*until)})
         }
         Event::Uploading { name, attempt } => {
             serde_json::json!({"event": "uploading", "crate": name, "version": version(name), "attempt": attempt})
@@ -421,6 +452,7 @@ fn event_json(event: &Event, versions: &BTreeMap<String, String>, now: SystemTim
         }
     };
     let mut value = value;
+    value["plan"] = serde_json::json!(digest);
     value["time"] = serde_json::json!(unix(now));
     value.to_string()
 }
@@ -429,6 +461,13 @@ fn event_words(event: &Event, versions: &BTreeMap<String, String>) -> String {
     let v = |name: &str| versions.get(name).cloned().unwrap_or_default();
     match event {
         Event::AlreadyPresent(name) => format!("  already present  {name} {}", v(name)),
+        Event::PublishedEarlier(name) => {
+            format!("  published        {name} {} (by an earlier run)", v(name))
+        }
+        Event::Stopping { reason, until } => format!(
+            "  stopping         {reason}; rerun the same plan after {}",
+            format_date(*until)
+        ),
         Event::Uploading { name, attempt } => {
             format!("  uploading        {name} {} (attempt {attempt})", v(name))
         }
@@ -458,8 +497,12 @@ fn event_words(event: &Event, versions: &BTreeMap<String, String>) -> String {
 }
 
 fn report(outcome: &Outcome, plan: &Plan, format: Format) {
+    let earlier = match outcome.published_earlier.len() {
+        0 => String::new(),
+        n => format!(" (+{n} by an earlier run)"),
+    };
     let mut summary = format!(
-        "convoy-publish: {} published, {} already present, {} failed (plan {})",
+        "convoy-publish: {} published{earlier}, {} already present, {} failed (plan {})",
         outcome.published.len(),
         outcome.already_present.len(),
         outcome.failed.len(),
@@ -467,6 +510,9 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
     );
     for (name, reason) in &outcome.failed {
         summary.push_str(&format!("\n  failed: {name}: {reason}"));
+    }
+    if let Some(detail) = &outcome.registry_failure {
+        summary.push_str(&format!("\n  stopped: {detail}"));
     }
     if let Some(detail) = &outcome.auth_failure {
         summary.push_str(&format!(
@@ -489,6 +535,9 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
         );
         for name in &outcome.published {
             markdown.push_str(&format!("| `{name}` | published |\n"));
+        }
+        for name in &outcome.published_earlier {
+            markdown.push_str(&format!("| `{name}` | published by an earlier run |\n"));
         }
         for name in &outcome.already_present {
             markdown.push_str(&format!("| `{name}` | already present |\n"));

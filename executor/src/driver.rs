@@ -21,7 +21,8 @@ use crate::validate::Upload;
 pub struct RunOptions {
     /// Uploads in flight at most.
     pub concurrency: usize,
-    /// How long an accepted upload may take to become visible.
+    /// How long an upload may take to become visible (accepted, unknown outcome, or "already
+    /// exists"), and how long the index may fail to answer before the run stops.
     pub poll_timeout: Duration,
     /// First wait between index polls; doubles up to `poll_cap`.
     pub poll_start: Duration,
@@ -29,10 +30,14 @@ pub struct RunOptions {
     pub poll_cap: Duration,
     /// Upload buckets to pace by (crates.io's when publishing there).
     pub pacing: Option<(RateLimit, RateLimit)>,
-    /// Stop cleanly instead of starting an upload later than this after the start.
+    /// End the run (cleanly, resumable) this long after the start: no upload starts and no
+    /// confirmation is waited for after it.
     pub max_wait: Option<Duration>,
     /// Attempts per crate for retryable failures.
     pub max_attempts: u32,
+    /// Without `max_wait`: a registry that asks to wait longer than this before one retry stops
+    /// the run (resumable) instead of sleeping unseen.
+    pub longest_retry_wait: Duration,
 }
 
 impl Default for RunOptions {
@@ -45,6 +50,7 @@ impl Default for RunOptions {
             pacing: None,
             max_wait: None,
             max_attempts: 8,
+            longest_retry_wait: Duration::from_secs(3600),
         }
     }
 }
@@ -54,6 +60,9 @@ impl Default for RunOptions {
 pub enum Event {
     /// Already visible with the planned cksum before this run uploaded anything.
     AlreadyPresent(String),
+    /// Visible with the planned cksum, uploaded by an earlier run of this plan (its journal
+    /// says so).
+    PublishedEarlier(String),
     /// An upload starts.
     Uploading {
         /// Crate.
@@ -72,7 +81,7 @@ pub enum Event {
         /// Not before.
         at: SystemTime,
     },
-    /// The outcome of an upload is being resolved by reading the index.
+    /// Whether an upload happened is being settled by reading the index.
     Resolving {
         /// Crate.
         name: String,
@@ -95,21 +104,33 @@ pub enum Event {
         /// When.
         at: SystemTime,
     },
+    /// The run stops before it is done; a rerun of the same plan continues after `until`.
+    Stopping {
+        /// Why.
+        reason: String,
+        /// Rerun after this.
+        until: SystemTime,
+    },
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
-    /// Uploaded and visible.
+    /// Uploaded by this run and visible.
     pub published: Vec<String>,
-    /// Visible before this run.
+    /// Uploaded by an earlier run of the plan (its journal says so) and visible.
+    pub published_earlier: Vec<String>,
+    /// Visible before this run, not uploaded by an earlier run of this plan.
     pub already_present: Vec<String>,
     /// Not published, with why.
     pub failed: Vec<(String, String)>,
-    /// Stopped at `--max-wait`: the time to rerun from.
+    /// Stopped before the end (`--max-wait`, or a registry asking for a very long wait): the
+    /// time to rerun from.
     pub stopped_until: Option<SystemTime>,
     /// The registry refused the credentials.
     pub auth_failure: Option<String>,
+    /// The registry's index could not be read for the whole poll timeout.
+    pub registry_failure: Option<String>,
 }
 
 /// What the index shows for `version` with `sha256`.
@@ -147,6 +168,30 @@ pub struct Release<'a> {
     pub initial: &'a BTreeMap<String, Seen>,
     /// Crates with no version in the registry yet (they use the new-crate bucket).
     pub new_crates: &'a BTreeSet<String>,
+    /// Crates an earlier run of this plan sent, with when (from its journal).
+    pub sent_before: &'a BTreeMap<String, SystemTime>,
+}
+
+/// One run's state: the schedule plus what the IO loop keeps around it.
+struct Run<'a> {
+    client: &'a RegistryClient,
+    token: &'a Token,
+    clock: &'a dyn Clock,
+    options: &'a RunOptions,
+    events: &'a mut dyn FnMut(Event),
+    by_name: BTreeMap<&'a str, &'a Upload>,
+    new_crates: &'a BTreeSet<String>,
+    schedule: Schedule,
+    buckets: Option<(Bucket, Bucket)>,
+    paced: BTreeSet<String>,
+    deadline: Option<SystemTime>,
+    in_flight: FuturesUnordered<UploadFuture<'a>>,
+    poll_delay: Duration,
+    next_poll: SystemTime,
+    last_poll_error: Option<String>,
+    stopped_until: Option<SystemTime>,
+    auth_failure: Option<String>,
+    registry_failure: Option<String>,
 }
 
 /// Publishes a release through `client`.
@@ -158,265 +203,376 @@ pub async fn run(
     options: &RunOptions,
     events: &mut dyn FnMut(Event),
 ) -> Outcome {
-    let Release {
-        uploads,
-        initial,
-        new_crates,
-    } = release;
-    let by_name: BTreeMap<&str, &Upload> = uploads.iter().map(|u| (u.name.as_str(), u)).collect();
-    let order: Vec<(String, Vec<String>)> = uploads
+    let order: Vec<(String, Vec<String>)> = release
+        .uploads
         .iter()
         .map(|u| (u.name.clone(), u.after.clone()))
         .collect();
-    let mut schedule = Schedule::new(&order, options.concurrency);
-    for (name, seen) in initial {
-        if *seen == Seen::Present {
-            events(Event::AlreadyPresent(name.clone()));
-        }
-        schedule.initially_seen(name, seen.clone());
-    }
     let start = clock.now();
-    let deadline = options.max_wait.map(|wait| start + wait);
-    let mut buckets = options
-        .pacing
-        .map(|(new, versions)| (Bucket::new(new, start), Bucket::new(versions, start)));
-    let mut paced: BTreeSet<String> = BTreeSet::new();
-    let mut stopped_until: Option<SystemTime> = None;
-    let mut auth_failure: Option<String> = None;
-    let mut in_flight: FuturesUnordered<UploadFuture<'_>> = FuturesUnordered::new();
-    let mut waiting_since: BTreeMap<String, SystemTime> = BTreeMap::new();
-    let mut poll_delay = options.poll_start;
-    let mut next_poll = start;
-
+    let mut run = Run {
+        client,
+        token,
+        clock,
+        options,
+        events,
+        by_name: release
+            .uploads
+            .iter()
+            .map(|u| (u.name.as_str(), u))
+            .collect(),
+        new_crates: release.new_crates,
+        schedule: Schedule::new(&order, options.concurrency),
+        buckets: options
+            .pacing
+            .map(|(new, versions)| (Bucket::new(new, start), Bucket::new(versions, start))),
+        paced: BTreeSet::new(),
+        deadline: options.max_wait.and_then(|wait| start.checked_add(wait)),
+        in_flight: FuturesUnordered::new(),
+        poll_delay: options.poll_start,
+        next_poll: start,
+        last_poll_error: None,
+        stopped_until: None,
+        auth_failure: None,
+        registry_failure: None,
+    };
+    run.begin(release, start);
     loop {
         let now = clock.now();
-        // Pace newly ready crates by the registry's buckets, in name order.
-        if stopped_until.is_none() && auth_failure.is_none() {
-            for name in schedule.names(|s| matches!(s, State::Ready { .. })) {
-                if paced.contains(&name) {
-                    continue;
-                }
-                let Some((new_bucket, version_bucket)) = buckets.as_mut() else {
-                    break;
-                };
-                let bucket = if new_crates.contains(&name) {
-                    new_bucket
-                } else {
-                    version_bucket
-                };
-                let at = bucket.reserve(now);
-                paced.insert(name.clone());
-                if at > now {
-                    if deadline.is_some_and(|d| at > d) {
-                        stopped_until = Some(at);
-                        break;
-                    }
-                    events(Event::Pacing {
-                        name: name.clone(),
-                        at,
-                    });
-                    schedule.upload_finished(&name, UploadResult::Retry { not_before: at });
-                }
-            }
+        run.check_deadline(now);
+        if !run.stopping() {
+            run.pace_ready(now);
+            run.start_uploads(now);
+            run.poll_index(now).await;
         }
-        if stopped_until.is_none() && auth_failure.is_none() {
-            for name in schedule.start_uploads(now) {
-                let Some(upload) = by_name.get(name.as_str()).copied() else {
-                    continue;
-                };
-                events(Event::Uploading {
-                    name: name.clone(),
-                    attempt: schedule.attempts(&name),
-                });
-                let now = clock.now();
-                in_flight.push(Box::pin(async move {
-                    let result = client
-                        .publish(token, &upload.metadata, &upload.bytes, now)
-                        .await
-                        .map(|_| ());
-                    (upload.name.clone(), result)
-                }));
-            }
-        }
-
-        // Poll the index for crates being confirmed or resolved, all in one round.
-        let to_poll = schedule.to_poll();
-        for name in &to_poll {
-            waiting_since.entry(name.clone()).or_insert(now);
-        }
-        if !to_poll.is_empty() && now >= next_poll {
-            match client.index_files(&to_poll, 16, Freshness::Fresh).await {
-                Ok(files) => {
-                    for name in &to_poll {
-                        let Some(upload) = by_name.get(name.as_str()) else {
-                            continue;
-                        };
-                        let seen = seen_in(
-                            files.get(name).and_then(|f| f.as_deref()),
-                            &upload.version,
-                            &upload.sha256,
-                        );
-                        let was_resolving = schedule.state(name) == Some(&State::Resolving);
-                        schedule.seen(name, seen.clone());
-                        match schedule.state(name) {
-                            Some(State::Visible { .. }) => {
-                                waiting_since.remove(name);
-                                events(Event::Visible(name.clone()));
-                            }
-                            Some(State::Failed(reason)) => {
-                                waiting_since.remove(name);
-                                events(Event::Failed {
-                                    name: name.clone(),
-                                    reason: reason.clone(),
-                                });
-                            }
-                            Some(State::Ready { .. }) if was_resolving => {
-                                waiting_since.remove(name);
-                            }
-                            _ => {
-                                let since = waiting_since.get(name).copied().unwrap_or(now);
-                                if now.duration_since(since).unwrap_or_default()
-                                    > options.poll_timeout
-                                {
-                                    schedule.visibility_timed_out(name);
-                                    waiting_since.remove(name);
-                                    if let Some(State::Failed(reason)) = schedule.state(name) {
-                                        events(Event::Failed {
-                                            name: name.clone(),
-                                            reason: reason.clone(),
-                                        });
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    poll_delay = (poll_delay * 2).min(options.poll_cap);
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "index poll failed; will poll again");
-                    poll_delay = (poll_delay * 2).min(options.poll_cap);
-                }
-            }
-            next_poll = clock.now() + poll_delay;
-        }
-        if to_poll.is_empty() {
-            poll_delay = options.poll_start;
-        }
-
-        let nothing_left = in_flight.is_empty() && schedule.to_poll().is_empty();
-        if schedule.is_finished()
-            || (nothing_left && (stopped_until.is_some() || auth_failure.is_some()))
-        {
+        run.expire(clock.now());
+        if run.is_done() {
             break;
         }
-        if nothing_left
-            && schedule
+        if let Some((name, result)) = run.wait().await {
+            run.upload_finished(name, result);
+        }
+    }
+    run.outcome(release)
+}
+
+impl<'a> Run<'a> {
+    /// Records what the index showed before the run and what an earlier run sent.
+    fn begin(&mut self, release: Release<'_>, now: SystemTime) {
+        for (name, seen) in release.initial {
+            if *seen == Seen::Present {
+                (self.events)(if release.sent_before.contains_key(name) {
+                    Event::PublishedEarlier(name.clone())
+                } else {
+                    Event::AlreadyPresent(name.clone())
+                });
+            }
+            self.schedule.initially_seen(name, seen.clone());
+            if let Some(sent) = release.sent_before.get(name).filter(|_| *seen == Seen::Absent) {
+                // The wait for it to show runs from when it was sent, not from this start.
+                self.schedule.sent_by_earlier_run(name, (*sent).min(now));
+                (self.events)(Event::Resolving {
+                    name: name.clone(),
+                    reason: "an earlier run of this plan sent it (journal); the index decides before anything is sent again".to_owned(),
+                });
+            }
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopped_until.is_some()
+            || self.auth_failure.is_some()
+            || self.registry_failure.is_some()
+    }
+
+    fn stop(&mut self, until: SystemTime, reason: String) {
+        if self.stopped_until.is_none() {
+            self.stopped_until = Some(until);
+            (self.events)(Event::Stopping { reason, until });
+        }
+    }
+
+    /// `--max-wait` ends the run: nothing starts and nothing is waited for after it.
+    fn check_deadline(&mut self, now: SystemTime) {
+        if let Some(deadline) = self.deadline.filter(|d| now >= *d) {
+            let until = self.schedule.next_start().unwrap_or(now).max(deadline);
+            self.stop(until, "--max-wait reached".to_owned());
+        }
+    }
+
+    /// Paces newly ready crates by the registry's buckets, in name order.
+    fn pace_ready(&mut self, now: SystemTime) {
+        for name in self.schedule.names(|s| matches!(s, State::Ready { .. })) {
+            if self.paced.contains(&name) {
+                continue;
+            }
+            let Some((new_bucket, version_bucket)) = self.buckets.as_mut() else {
+                return;
+            };
+            let bucket = if self.new_crates.contains(&name) {
+                new_bucket
+            } else {
+                version_bucket
+            };
+            let at = bucket.reserve(now);
+            self.paced.insert(name.clone());
+            if at > now {
+                if self.deadline.is_some_and(|d| at > d) {
+                    self.stop(
+                        at,
+                        format!("the next paced upload (`{name}`) would start after --max-wait"),
+                    );
+                    return;
+                }
+                (self.events)(Event::Pacing {
+                    name: name.clone(),
+                    at,
+                });
+                self.schedule
+                    .upload_finished(&name, UploadResult::Retry { not_before: at }, now);
+            }
+        }
+    }
+
+    fn start_uploads(&mut self, now: SystemTime) {
+        for name in self.schedule.start_uploads(now) {
+            let Some(upload) = self.by_name.get(name.as_str()).copied() else {
+                continue;
+            };
+            (self.events)(Event::Uploading {
+                name: name.clone(),
+                attempt: self.schedule.attempts(&name),
+            });
+            let (client, token, now) = (self.client, self.token, self.clock.now());
+            self.in_flight.push(Box::pin(async move {
+                let result = client
+                    .publish(token, &upload.metadata, &upload.bytes, now)
+                    .await
+                    .map(|_| ());
+                (upload.name.clone(), result)
+            }));
+        }
+    }
+
+    /// Reads the index for every crate being confirmed or resolved, in one round, when due.
+    async fn poll_index(&mut self, now: SystemTime) {
+        let to_poll = self.schedule.to_poll();
+        if to_poll.is_empty() {
+            self.poll_delay = self.options.poll_start;
+            return;
+        }
+        if now < self.next_poll {
+            return;
+        }
+        match self
+            .client
+            .index_files(&to_poll, 16, Freshness::Fresh)
+            .await
+        {
+            Ok(files) => {
+                self.last_poll_error = None;
+                for name in &to_poll {
+                    let Some(upload) = self.by_name.get(name.as_str()) else {
+                        continue;
+                    };
+                    let seen = seen_in(
+                        files.get(name).and_then(|f| f.as_deref()),
+                        &upload.version,
+                        &upload.sha256,
+                    );
+                    self.schedule.seen(name, seen);
+                    match self.schedule.state(name) {
+                        Some(State::Visible { .. }) => (self.events)(Event::Visible(name.clone())),
+                        Some(State::Failed(reason)) => (self.events)(Event::Failed {
+                            name: name.clone(),
+                            reason: reason.clone(),
+                        }),
+                        _ => {}
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "index poll failed; will poll again until --poll-timeout");
+                if let RegistryError::RateLimited {
+                    retry_at: Some(at), ..
+                } = &error
+                {
+                    self.next_poll = self.next_poll.max(*at);
+                }
+                self.last_poll_error = Some(error.to_string());
+            }
+        }
+        self.poll_delay = (self.poll_delay * 2).min(self.options.poll_cap);
+        self.next_poll = self.next_poll.max(self.clock.now() + self.poll_delay);
+    }
+
+    /// Ends the confirmation waits that ran out; a run whose index stayed unreadable that long
+    /// stops with the registry's error.
+    fn expire(&mut self, now: SystemTime) {
+        for name in self.schedule.expire(now, self.options.poll_timeout) {
+            match self.schedule.state(&name) {
+                Some(State::Ready { .. }) => (self.events)(Event::Retrying {
+                    name: name.clone(),
+                    reason: "the index has not shown it for the whole --poll-timeout after an unknown outcome: the upload did not reach the registry, so it is sent once more".to_owned(),
+                    at: now,
+                }),
+                Some(State::Failed(reason)) => {
+                    let reason = reason.clone();
+                    (self.events)(Event::Failed { name, reason });
+                    if let Some(error) = &self.last_poll_error {
+                        self.registry_failure.get_or_insert_with(|| {
+                            format!("the index could not be read for --poll-timeout: {error}")
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        if !self.in_flight.is_empty() {
+            return false;
+        }
+        if self.schedule.is_finished() || self.stopping() {
+            return true;
+        }
+        // Nothing can move (every remaining crate waits on a failed one): settle and stop.
+        self.schedule.to_poll().is_empty()
+            && self
+                .schedule
                 .names(|s| matches!(s, State::Ready { .. }))
                 .is_empty()
-        {
-            // Nothing can move (every remaining crate waits on a failed one): settle and stop.
-            break;
-        }
+    }
 
-        // Wait for an upload to finish, the next poll, or the next paced start.
+    /// Waits for an upload to finish, the next poll, the next start, the next expiry or the
+    /// deadline, whichever comes first.
+    async fn wait(&mut self) -> Option<(String, Result<(), RegistryError>)> {
+        let polling = !self.stopping() && !self.schedule.to_poll().is_empty();
         let wake = [
-            (!schedule.to_poll().is_empty()).then_some(next_poll),
-            schedule.next_start(),
+            polling.then_some(self.next_poll),
+            (!self.stopping())
+                .then(|| self.schedule.next_start())
+                .flatten(),
+            (!self.stopping())
+                .then(|| self.schedule.next_expiry(self.options.poll_timeout))
+                .flatten(),
+            // With an upload in flight, the deadline is acted on when it returns (nothing starts
+            // meanwhile anyway).
+            self.deadline
+                .filter(|_| !self.stopping() && self.in_flight.is_empty()),
         ]
         .into_iter()
         .flatten()
         .min();
         let pause = wake
-            .and_then(|at| at.duration_since(clock.now()).ok())
+            .and_then(|at| at.duration_since(self.clock.now()).ok())
             .unwrap_or(Duration::ZERO);
-        let finished = if in_flight.is_empty() {
-            clock.sleep(pause.max(Duration::from_millis(1))).await;
+        if self.in_flight.is_empty() {
+            self.clock.sleep(pause.max(Duration::from_millis(1))).await;
             None
         } else if wake.is_none() {
-            in_flight.next().await
+            self.in_flight.next().await
         } else {
             tokio::select! {
-                finished = in_flight.next() => finished,
-                () = clock.sleep(pause) => None,
-            }
-        };
-        if let Some((name, result)) = finished {
-            let now = clock.now();
-            let attempts = schedule.attempts(&name);
-            let outcome = match result {
-                Ok(()) => {
-                    events(Event::Accepted(name.clone()));
-                    UploadResult::Accepted
-                }
-                Err(RegistryError::AlreadyExists { detail }) => {
-                    events(Event::Resolving {
-                        name: name.clone(),
-                        reason: detail,
-                    });
-                    UploadResult::AlreadyExists
-                }
-                Err(RegistryError::OutcomeUnknown { detail }) => {
-                    events(Event::Resolving {
-                        name: name.clone(),
-                        reason: detail,
-                    });
-                    UploadResult::OutcomeUnknown
-                }
-                Err(RegistryError::Auth { detail, .. }) => {
-                    auth_failure = Some(detail.clone());
-                    UploadResult::Fatal(format!("the registry refused the token: {detail}"))
-                }
-                Err(error) if error.is_retryable() && attempts < options.max_attempts => {
-                    let at = match &error {
-                        RegistryError::RateLimited {
-                            retry_at: Some(at), ..
-                        } => *at,
-                        RegistryError::RateLimited { .. } => now + Duration::from_secs(60),
-                        _ => now + retry_delay(attempts, &name),
-                    };
-                    if deadline.is_some_and(|d| at > d) {
-                        stopped_until = Some(at);
-                    }
-                    events(Event::Retrying {
-                        name: name.clone(),
-                        reason: error.to_string(),
-                        at,
-                    });
-                    UploadResult::Retry { not_before: at }
-                }
-                Err(error) => UploadResult::Fatal(error.to_string()),
-            };
-            schedule.upload_finished(&name, outcome);
-            if let Some(State::Failed(reason)) = schedule.state(&name) {
-                events(Event::Failed {
-                    name: name.clone(),
-                    reason: reason.clone(),
-                });
+                finished = self.in_flight.next() => finished,
+                () = self.clock.sleep(pause) => None,
             }
         }
     }
 
-    let mut outcome = Outcome {
-        stopped_until,
-        auth_failure,
-        ..Outcome::default()
-    };
-    for upload in uploads {
-        match schedule.state(&upload.name) {
-            Some(State::Visible { uploaded: true }) => outcome.published.push(upload.name.clone()),
-            Some(State::Visible { uploaded: false }) => {
-                outcome.already_present.push(upload.name.clone())
+    /// Records how an upload ended.
+    fn upload_finished(&mut self, name: String, result: Result<(), RegistryError>) {
+        let now = self.clock.now();
+        let attempts = self.schedule.attempts(&name);
+        let outcome = match result {
+            Ok(()) => {
+                (self.events)(Event::Accepted(name.clone()));
+                UploadResult::Accepted
             }
-            Some(State::Failed(reason)) => {
-                outcome.failed.push((upload.name.clone(), reason.clone()))
+            Err(RegistryError::AlreadyExists { detail }) => {
+                (self.events)(Event::Resolving {
+                    name: name.clone(),
+                    reason: detail,
+                });
+                UploadResult::AlreadyExists
             }
-            _ if outcome.stopped_until.is_some() || outcome.auth_failure.is_some() => {}
-            _ => outcome
-                .failed
-                .push((upload.name.clone(), "not published".to_owned())),
+            Err(RegistryError::OutcomeUnknown { detail }) => {
+                (self.events)(Event::Resolving {
+                    name: name.clone(),
+                    reason: detail,
+                });
+                UploadResult::OutcomeUnknown
+            }
+            Err(RegistryError::Auth { detail, .. }) => {
+                self.auth_failure = Some(detail.clone());
+                UploadResult::Fatal(format!("the registry refused the token: {detail}"))
+            }
+            Err(error) if error.is_retryable() && attempts < self.options.max_attempts => {
+                let at = match &error {
+                    RegistryError::RateLimited {
+                        retry_at: Some(at), ..
+                    } => *at,
+                    RegistryError::RateLimited { .. } => now + Duration::from_secs(60),
+                    _ => now + retry_delay(attempts, &name),
+                };
+                (self.events)(Event::Retrying {
+                    name: name.clone(),
+                    reason: error.to_string(),
+                    at,
+                });
+                if self.deadline.is_some_and(|d| at > d) {
+                    self.stop(at, format!("`{name}` may be retried only after --max-wait"));
+                } else if self.deadline.is_none()
+                    && at.duration_since(now).unwrap_or_default() > self.options.longest_retry_wait
+                {
+                    self.stop(
+                        at,
+                        format!(
+                            "the registry asked to wait more than {} s before retrying `{name}`; pass --max-wait to bound waits explicitly",
+                            self.options.longest_retry_wait.as_secs()
+                        ),
+                    );
+                }
+                UploadResult::Retry { not_before: at }
+            }
+            Err(error) => UploadResult::Fatal(error.to_string()),
+        };
+        self.schedule.upload_finished(&name, outcome, now);
+        if let Some(State::Failed(reason)) = self.schedule.state(&name) {
+            (self.events)(Event::Failed {
+                name: name.clone(),
+                reason: reason.clone(),
+            });
         }
     }
-    outcome
+
+    fn outcome(self, release: Release<'_>) -> Outcome {
+        let mut outcome = Outcome {
+            stopped_until: self.stopped_until,
+            auth_failure: self.auth_failure,
+            registry_failure: self.registry_failure,
+            ..Outcome::default()
+        };
+        let stopped = outcome.stopped_until.is_some()
+            || outcome.auth_failure.is_some()
+            || outcome.registry_failure.is_some();
+        for upload in release.uploads {
+            let name = upload.name.clone();
+            match self.schedule.state(&upload.name) {
+                Some(State::Visible { .. }) if self.schedule.attempts(&name) > 0 => {
+                    outcome.published.push(name)
+                }
+                Some(State::Visible { .. }) if release.sent_before.contains_key(&name) => {
+                    outcome.published_earlier.push(name)
+                }
+                Some(State::Visible { .. }) => outcome.already_present.push(name),
+                Some(State::Failed(reason)) => outcome.failed.push((name, reason.clone())),
+                _ if stopped => {}
+                _ => outcome.failed.push((name, "not published".to_owned())),
+            }
+        }
+        outcome
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,16 @@
 //! concurrency limit, never before their `not_before` (rate limits, retry backoff). An accepted
 //! upload is confirmed by polling the index; an upload whose outcome is unknown, or that the
 //! registry says already exists, is resolved by reading the index, never by sending it again
-//! blindly. A crate whose dependency failed fails too.
+//! while it may still appear. A crate whose dependency failed fails too.
+//!
+//! The schedule owns the confirmation deadlines: a crate polled for longer than the poll
+//! timeout ([`Schedule::expire`]) fails if it was accepted or the registry said it exists, and
+//! may be sent once more only if its upload's outcome was unknown and the index has not shown it
+//! for the whole timeout — then the registry did not store it, and a second upload is the only
+//! way to publish it (the one duplicate a lost response can make unavoidable).
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Where one crate is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,10 +28,20 @@ pub enum State {
     },
     /// Upload request in flight.
     Uploading,
-    /// Accepted; polling the index until the version is visible with the planned cksum.
-    Confirming,
-    /// Outcome unknown or "already exists": reading the index decides.
-    Resolving,
+    /// Accepted at `since`; polling the index until the version is visible with the planned
+    /// cksum.
+    Confirming {
+        /// When the registry accepted it.
+        since: SystemTime,
+    },
+    /// Outcome unknown or "already exists" since `since`: reading the index decides.
+    Resolving {
+        /// When the doubt began.
+        since: SystemTime,
+        /// Whether sending again is allowed once the index has not shown the version for the
+        /// whole poll timeout (an unknown outcome, not yet re-sent; never for "already exists").
+        may_resend: bool,
+    },
     /// Visible with the planned cksum; `uploaded` says whether this run uploaded it.
     Visible {
         /// Uploaded by this run (false: it was already there).
@@ -69,6 +85,8 @@ struct Entry {
     state: State,
     after: Vec<String>,
     attempts: u32,
+    /// Sent again after an unknown outcome: a second unknown outcome is never re-sent.
+    resent: bool,
 }
 
 /// The schedule of one run.
@@ -97,6 +115,7 @@ impl Schedule {
                         state: State::Waiting,
                         after,
                         attempts: 0,
+                        resent: false,
                     },
                 )
             })
@@ -155,12 +174,33 @@ impl Schedule {
         ready
     }
 
-    /// Records how an upload ended.
-    pub fn upload_finished(&mut self, name: &str, result: UploadResult) {
+    /// An earlier run sent this crate at `sent` (its journal says so) and the index does not show
+    /// it yet: it is resolved by reading the index like an unknown outcome, not sent again while
+    /// it may still appear.
+    pub fn sent_by_earlier_run(&mut self, name: &str, sent: SystemTime) {
+        if let Some(entry) = self.entries.get_mut(name) {
+            if matches!(entry.state, State::Waiting | State::Ready { .. }) {
+                entry.state = State::Resolving {
+                    since: sent,
+                    may_resend: true,
+                };
+            }
+        }
+    }
+
+    /// Records how an upload ended at `now`.
+    pub fn upload_finished(&mut self, name: &str, result: UploadResult, now: SystemTime) {
         if let Some(entry) = self.entries.get_mut(name) {
             entry.state = match result {
-                UploadResult::Accepted => State::Confirming,
-                UploadResult::AlreadyExists | UploadResult::OutcomeUnknown => State::Resolving,
+                UploadResult::Accepted => State::Confirming { since: now },
+                UploadResult::AlreadyExists => State::Resolving {
+                    since: now,
+                    may_resend: false,
+                },
+                UploadResult::OutcomeUnknown => State::Resolving {
+                    since: now,
+                    may_resend: !entry.resent,
+                },
                 UploadResult::Retry { not_before } => State::Ready {
                     not_before: Some(not_before),
                 },
@@ -172,14 +212,17 @@ impl Schedule {
 
     /// Crates whose index entry must be read: confirming or resolving.
     pub fn to_poll(&self) -> Vec<String> {
-        self.names(|s| matches!(s, State::Confirming | State::Resolving))
+        self.names(|s| matches!(s, State::Confirming { .. } | State::Resolving { .. }))
     }
 
-    /// Records what the index shows for a crate being confirmed or resolved.
+    /// Records what the index shows for a crate being confirmed or resolved. Absence changes
+    /// nothing: only [`Schedule::expire`] ends the wait.
     pub fn seen(&mut self, name: &str, seen: Seen) {
         if let Some(entry) = self.entries.get_mut(name) {
-            let resolving = matches!(entry.state, State::Resolving);
-            if !matches!(entry.state, State::Confirming | State::Resolving) {
+            if !matches!(
+                entry.state,
+                State::Confirming { .. } | State::Resolving { .. }
+            ) {
                 return;
             }
             match seen {
@@ -189,25 +232,55 @@ impl Schedule {
                         "the index shows this version with other bytes (cksum {cksum})"
                     ));
                 }
-                // Not stored after an unknown outcome: sending it again is safe.
-                Seen::Absent if resolving => entry.state = State::Ready { not_before: None },
                 Seen::Absent => {}
             }
         }
         self.settle();
     }
 
-    /// A crate accepted by the registry never became visible in time.
-    pub fn visibility_timed_out(&mut self, name: &str) {
-        if let Some(entry) = self.entries.get_mut(name) {
-            if matches!(entry.state, State::Confirming | State::Resolving) {
-                entry.state = State::Failed(
-                    "not visible in the index with its planned cksum before --poll-timeout"
-                        .to_owned(),
-                );
+    /// Ends the waits older than `poll_timeout` at `now`; returns the crates that changed.
+    pub fn expire(&mut self, now: SystemTime, poll_timeout: Duration) -> Vec<String> {
+        let mut changed = Vec::new();
+        for (name, entry) in &mut self.entries {
+            let (since, resend) = match entry.state {
+                State::Confirming { since } => (since, None),
+                State::Resolving { since, may_resend } => (since, Some(may_resend)),
+                _ => continue,
+            };
+            if now.duration_since(since).unwrap_or_default() < poll_timeout {
+                continue;
             }
+            entry.state = match resend {
+                None => State::Failed(
+                    "accepted, but not visible in the index with its planned cksum before --poll-timeout"
+                        .to_owned(),
+                ),
+                Some(true) => {
+                    entry.resent = true;
+                    State::Ready { not_before: None }
+                }
+                Some(false) => State::Failed(
+                    "the registry did not confirm this upload and its index has not shown the version within --poll-timeout; it was not sent again"
+                        .to_owned(),
+                ),
+            };
+            changed.push(name.clone());
         }
         self.settle();
+        changed
+    }
+
+    /// When the earliest confirmation wait ends, for the loop's wake-up.
+    pub fn next_expiry(&self, poll_timeout: Duration) -> Option<SystemTime> {
+        self.entries
+            .values()
+            .filter_map(|e| match e.state {
+                State::Confirming { since } | State::Resolving { since, .. } => {
+                    since.checked_add(poll_timeout)
+                }
+                _ => None,
+            })
+            .min()
     }
 
     /// Every crate visible or failed.
@@ -282,7 +355,8 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    const TIMEOUT: Duration = Duration::from_secs(300);
 
     fn at(seconds: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
@@ -309,23 +383,26 @@ mod tests {
             schedule.start_uploads(at(0)).is_empty(),
             "concurrency 2 is full"
         );
-        schedule.upload_finished("a", UploadResult::Accepted);
+        schedule.upload_finished("a", UploadResult::Accepted, at(1));
         assert_eq!(schedule.to_poll(), ["a"]);
         assert!(
-            schedule.start_uploads(at(0)).is_empty(),
+            schedule.start_uploads(at(1)).is_empty(),
             "b waits until a is visible"
         );
         schedule.seen("a", Seen::Absent);
-        assert_eq!(schedule.state("a"), Some(&State::Confirming));
+        assert_eq!(
+            schedule.state("a"),
+            Some(&State::Confirming { since: at(1) })
+        );
         schedule.seen("a", Seen::Present);
         // d is still uploading; b starts without waiting for d (no wave barrier).
-        assert_eq!(schedule.start_uploads(at(0)), ["b"]);
-        schedule.upload_finished("b", UploadResult::Accepted);
+        assert_eq!(schedule.start_uploads(at(2)), ["b"]);
+        schedule.upload_finished("b", UploadResult::Accepted, at(3));
         schedule.seen("b", Seen::Present);
-        schedule.upload_finished("d", UploadResult::Accepted);
+        schedule.upload_finished("d", UploadResult::Accepted, at(3));
         schedule.seen("d", Seen::Present);
-        assert_eq!(schedule.start_uploads(at(0)), ["c"]);
-        schedule.upload_finished("c", UploadResult::Accepted);
+        assert_eq!(schedule.start_uploads(at(4)), ["c"]);
+        schedule.upload_finished("c", UploadResult::Accepted, at(5));
         schedule.seen("c", Seen::Present);
         assert!(schedule.is_finished());
         assert_eq!(
@@ -340,41 +417,96 @@ mod tests {
     fn unknown_outcomes_are_resolved_by_the_index_not_by_resending() {
         let mut schedule = chain();
         schedule.start_uploads(at(0));
-        schedule.upload_finished("a", UploadResult::OutcomeUnknown);
-        assert!(
-            schedule.start_uploads(at(0)).is_empty(),
-            "a is not sent again before the index is read"
-        );
+        schedule.upload_finished("a", UploadResult::OutcomeUnknown, at(0));
+        for second in [1, 10, 100, 299] {
+            schedule.seen("a", Seen::Absent);
+            assert!(schedule.expire(at(second), TIMEOUT).is_empty());
+            assert!(
+                schedule.start_uploads(at(second)).is_empty(),
+                "a is not sent again while the index may still show it"
+            );
+        }
         schedule.seen("a", Seen::Present);
         assert_eq!(
             schedule.state("a"),
             Some(&State::Visible { uploaded: true })
         );
         assert_eq!(schedule.attempts("a"), 1);
+    }
 
-        schedule.upload_finished("d", UploadResult::AlreadyExists);
-        schedule.seen("d", Seen::Absent);
+    #[test]
+    fn an_unknown_outcome_absent_for_the_whole_timeout_is_sent_once_more_and_only_once() {
+        let mut schedule = chain();
+        schedule.start_uploads(at(0));
+        schedule.upload_finished("a", UploadResult::OutcomeUnknown, at(0));
+        assert_eq!(schedule.next_expiry(TIMEOUT), Some(at(300)));
+        assert_eq!(schedule.expire(at(300), TIMEOUT), ["a"]);
         assert_eq!(
-            schedule.state("d"),
-            Some(&State::Ready { not_before: None }),
-            "absent after all: safe to retry"
+            schedule.state("a"),
+            Some(&State::Ready { not_before: None })
         );
+        assert_eq!(schedule.start_uploads(at(300)), ["a"]);
+        schedule.upload_finished("a", UploadResult::OutcomeUnknown, at(301));
+        assert_eq!(schedule.expire(at(601), TIMEOUT), ["a"]);
+        assert!(
+            matches!(schedule.state("a"), Some(State::Failed(why)) if why.contains("not sent again")),
+            "{:?}",
+            schedule.state("a")
+        );
+        assert_eq!(schedule.attempts("a"), 2);
+    }
+
+    #[test]
+    fn already_exists_is_never_answered_by_sending_again() {
+        let mut schedule = chain();
+        schedule.start_uploads(at(0));
+        schedule.upload_finished("d", UploadResult::AlreadyExists, at(0));
+        for second in (0..300).step_by(7) {
+            schedule.seen("d", Seen::Absent);
+            schedule.expire(at(second), TIMEOUT);
+            assert!(!schedule.start_uploads(at(second)).contains(&"d".to_owned()));
+        }
+        assert_eq!(schedule.expire(at(300), TIMEOUT), ["d"]);
+        assert!(matches!(schedule.state("d"), Some(State::Failed(_))));
+        assert_eq!(schedule.attempts("d"), 1);
+    }
+
+    #[test]
+    fn an_accepted_upload_that_never_shows_fails_at_the_timeout() {
+        let mut schedule = chain();
+        schedule.start_uploads(at(0));
+        schedule.upload_finished("a", UploadResult::Accepted, at(10));
+        assert!(schedule.expire(at(309), TIMEOUT).is_empty());
+        assert_eq!(schedule.expire(at(310), TIMEOUT), ["a"]);
+        assert!(matches!(schedule.state("a"), Some(State::Failed(_))));
+        assert!(matches!(schedule.state("c"), Some(State::Failed(why)) if why.contains("`a`")));
+    }
+
+    #[test]
+    fn a_crate_an_earlier_run_sent_is_resolved_before_it_is_sent_again() {
+        let mut schedule = chain();
+        schedule.sent_by_earlier_run("a", at(0));
+        assert_eq!(schedule.start_uploads(at(0)), ["d"]);
+        assert_eq!(schedule.to_poll(), ["a"]);
+        schedule.seen("a", Seen::Present);
+        assert_eq!(schedule.attempts("a"), 0);
+        assert_eq!(schedule.start_uploads(at(1)), ["b"]);
     }
 
     #[test]
     fn retries_wait_and_failures_propagate_to_dependents() {
         let mut schedule = chain();
         schedule.start_uploads(at(0));
-        schedule.upload_finished("a", UploadResult::Retry { not_before: at(60) });
+        schedule.upload_finished("a", UploadResult::Retry { not_before: at(60) }, at(0));
         assert!(!schedule.start_uploads(at(59)).contains(&"a".to_owned()));
         assert_eq!(schedule.next_start(), Some(at(60)));
         assert_eq!(schedule.start_uploads(at(60)), ["a"]);
         assert_eq!(schedule.attempts("a"), 2);
-        schedule.upload_finished("a", UploadResult::Fatal("400: bad".into()));
+        schedule.upload_finished("a", UploadResult::Fatal("400: bad".into()), at(61));
         assert!(matches!(schedule.state("b"), Some(State::Failed(why)) if why.contains("`a`")));
         assert!(matches!(schedule.state("c"), Some(State::Failed(_))));
-        schedule.upload_finished("d", UploadResult::Accepted);
-        schedule.visibility_timed_out("d");
+        schedule.upload_finished("d", UploadResult::Accepted, at(61));
+        schedule.expire(at(400), TIMEOUT);
         assert!(schedule.is_finished());
     }
 

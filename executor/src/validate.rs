@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use convoy_cli::BundleFile;
 use convoy_schema::digest::sha256_hex;
 use convoy_schema::plan::{is_plain_file_name, Action, Plan, PublishMetadata, Severity};
 use convoy_schema::snapshot::RegistryTarget;
@@ -55,6 +56,22 @@ pub enum Refusal {
         package: String,
         /// The name in the plan.
         file: String,
+    },
+    /// The plan contradicts itself (a package twice, waves that disagree with the packages).
+    #[error("the plan contradicts itself: {detail}")]
+    Inconsistent {
+        /// What disagrees.
+        detail: String,
+    },
+    /// An artifact file is there but is not a regular file inside the bundle.
+    #[error("`{package}`'s artifact `{file}` is refused: {reason}")]
+    UnreadableArtifact {
+        /// The package.
+        package: String,
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
     },
     /// An artifact file is missing.
     #[error("`{package}`'s artifact `{file}` is not in the bundle")]
@@ -109,6 +126,8 @@ impl Refusal {
             Self::Incomplete { .. } => "plan-incomplete",
             Self::OutsideBundle { .. } => "artifact-outside-bundle",
             Self::MissingArtifact { .. } => "artifact-missing",
+            Self::Inconsistent { .. } => "plan-inconsistent",
+            Self::UnreadableArtifact { .. } => "artifact-unreadable",
             Self::ArtifactChanged { .. } => "artifact-changed",
             Self::OtherRegistry { .. } => "plan-for-other-registry",
             Self::MetadataMismatch { .. } => "metadata-mismatch",
@@ -134,12 +153,13 @@ pub struct Upload {
 }
 
 /// Checks everything that can be checked without the registry. `bundle` maps artifact file
-/// names to their bytes (a file the plan names but the bundle lacks is simply absent).
+/// names to their bytes or why they were not read (a file the plan names but the bundle lacks is
+/// simply absent).
 pub fn validate(
     plan: &Plan,
     expected_digest: Option<&str>,
     registry: &RegistryTarget,
-    bundle: &BTreeMap<String, Vec<u8>>,
+    bundle: &BTreeMap<String, BundleFile>,
 ) -> Result<Vec<Upload>, Refusal> {
     let computed = plan.compute_digest();
     if computed != plan.digest {
@@ -155,6 +175,9 @@ pub fn validate(
                 actual: plan.digest.clone(),
             });
         }
+    }
+    if let Some(detail) = plan.inconsistency() {
+        return Err(Refusal::Inconsistent { detail });
     }
     if plan.registry.index != registry.index
         || (plan.registry.name.is_some()
@@ -216,6 +239,12 @@ pub fn validate(
             .ok_or_else(|| Refusal::MissingArtifact {
                 package: package.name.clone(),
                 file: artifact.file.clone(),
+            })?
+            .as_ref()
+            .map_err(|reason| Refusal::UnreadableArtifact {
+                package: package.name.clone(),
+                file: artifact.file.clone(),
+                reason: reason.clone(),
             })?;
         let actual = sha256_hex(bytes);
         if actual != artifact.sha256 {
@@ -331,7 +360,11 @@ mod tests {
                 build_verified: false,
                 reproducibility_checked: false,
             }),
-            packages: vec![package("a", b"A", &[]), package("b", b"B", &["a"])],
+            packages: vec![package("a", b"A", &[]), {
+                let mut b = package("b", b"B", &["a"]);
+                b.wave = Some(1);
+                b
+            }],
             waves: vec![vec!["a".into()], vec!["b".into()]],
             diagnostics: vec![],
         };
@@ -339,10 +372,10 @@ mod tests {
         plan
     }
 
-    fn bundle() -> BTreeMap<String, Vec<u8>> {
+    fn bundle() -> BTreeMap<String, BundleFile> {
         [
-            ("a-0.1.0.crate".to_owned(), b"A".to_vec()),
-            ("b-0.1.0.crate".to_owned(), b"B".to_vec()),
+            ("a-0.1.0.crate".to_owned(), Ok(b"A".to_vec())),
+            ("b-0.1.0.crate".to_owned(), Ok(b"B".to_vec())),
         ]
         .into()
     }
@@ -420,10 +453,20 @@ mod tests {
         );
 
         let mut changed = bundle();
-        changed.insert("a-0.1.0.crate".into(), b"tampered".to_vec());
+        changed.insert("a-0.1.0.crate".into(), Ok(b"tampered".to_vec()));
         assert_eq!(
             code(validate(&plan(), None, &registry(), &changed)),
             "artifact-changed"
+        );
+
+        let mut fifo = bundle();
+        fifo.insert(
+            "a-0.1.0.crate".into(),
+            Err("it is not a regular file".into()),
+        );
+        assert_eq!(
+            code(validate(&plan(), None, &registry(), &fifo)),
+            "artifact-unreadable"
         );
 
         let mut no_metadata = plan();
@@ -445,6 +488,28 @@ mod tests {
             code(validate(&wrong_metadata, None, &registry(), &bundle())),
             "metadata-mismatch"
         );
+    }
+
+    #[test]
+    fn plans_that_contradict_themselves_are_refused() {
+        let inconsistent = |edit: &dyn Fn(&mut Plan)| {
+            let mut plan = plan();
+            edit(&mut plan);
+            plan.seal();
+            let refusal = validate(&plan, None, &registry(), &bundle()).unwrap_err();
+            assert_eq!(refusal.code(), "plan-inconsistent", "{refusal}");
+            refusal.to_string()
+        };
+        let twice = inconsistent(&|p| p.packages.push(p.packages[0].clone()));
+        assert!(twice.contains("`a` is listed twice"), "{twice}");
+        let no_waves = inconsistent(&|p| p.waves.clear());
+        assert!(no_waves.contains("in no wave"), "{no_waves}");
+        inconsistent(&|p| p.waves[1].push("a".into()));
+        inconsistent(&|p| p.waves.push(vec!["ghost".into()]));
+        inconsistent(&|p| p.packages[1].wave = Some(7));
+        inconsistent(&|p| {
+            p.packages[1].action = Action::Skip;
+        });
     }
 
     #[test]

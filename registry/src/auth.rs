@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+use reqwest::Url;
+use url::Host;
+
 use crate::error::RegistryError;
 use crate::CRATES_IO;
 
@@ -60,56 +63,70 @@ pub fn token_from_env(variable: &str, lookup: &dyn Fn(&str) -> Option<String>) -
         .map(Token)
 }
 
-/// Whether `url`'s host is this machine (127.0.0.0/8, `localhost`, `[::1]`).
-pub fn is_loopback(url: &str) -> bool {
-    let Some(host) = host_of(url) else {
-        return false;
+/// A registry URL parsed once, with the parser the HTTP client itself uses (`url`, which reqwest
+/// re-exports), so the host Convoy judges is the host the client connects to. `sparse+` is
+/// dropped; only `http` and `https` with a host and without credentials are accepted.
+pub fn parse_url(text: &str) -> Result<Url, RegistryError> {
+    let bare = text.strip_prefix("sparse+").unwrap_or(text);
+    let invalid = |why: &str| RegistryError::Protocol {
+        detail: format!("`{text}` is not a usable registry URL: {why}"),
     };
-    if host == "localhost" {
-        return true;
+    let url = Url::parse(bare).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("only http and https are supported"));
     }
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
+    if url.host().is_none() {
+        return Err(invalid("it names no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "it carries credentials; give tokens through the environment",
+        ));
+    }
+    Ok(url)
 }
 
-/// The host of an `scheme://host[:port]/…` URL, lower-cased.
-pub fn host_of(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sparse+").unwrap_or(url);
-    let (_, after) = rest.split_once("://")?;
-    let authority = after.split(['/', '?', '#']).next()?;
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let host = if authority.starts_with('[') {
-        authority.split_once(']').map(|(h, _)| format!("{h}]"))?
-    } else {
-        authority.split(':').next()?.to_owned()
-    };
-    Some(host.to_ascii_lowercase())
-}
-
-/// `scheme://host[:port]` of a URL, for same-origin checks.
-pub fn origin_of(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sparse+").unwrap_or(url);
-    let (scheme, after) = rest.split_once("://")?;
-    let authority = after.split(['/', '?', '#']).next()?;
-    Some(format!(
-        "{}://{}",
-        scheme.to_ascii_lowercase(),
-        authority.to_ascii_lowercase()
-    ))
+/// Whether a parsed URL's host is this machine (127.0.0.0/8, `localhost`, `[::1]`). `0.0.0.0`
+/// and other unspecified or private addresses are not.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// Refuses plain HTTP to anything but this machine unless `allow_http`.
-pub fn check_transport(url: &str, allow_http: bool) -> Result<(), RegistryError> {
-    let rest = url.strip_prefix("sparse+").unwrap_or(url);
-    if rest.starts_with("https://") || allow_http || is_loopback(url) {
+pub fn check_transport(url: &Url, allow_http: bool) -> Result<(), RegistryError> {
+    if url.scheme() == "https" || allow_http || is_loopback(url) {
         return Ok(());
     }
     Err(RegistryError::InsecureUrl {
-        url: url.to_owned(),
+        url: url.to_string(),
     })
+}
+
+/// Parses `text` and refuses it unless its transport is acceptable: the one gate every URL Convoy
+/// requests passes through.
+pub fn checked_url(text: &str, allow_http: bool) -> Result<Url, RegistryError> {
+    let url = parse_url(text)?;
+    check_transport(&url, allow_http)?;
+    Ok(url)
+}
+
+/// Replaces every occurrence of the secret values in `text` with `<redacted>`: whatever a
+/// registry says may quote the token back, and nothing it says is shown or stored unredacted.
+pub fn redact(text: &str, secrets: &[&Token]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        let value = secret.expose();
+        // A token shorter than this would redact ordinary words; real tokens are far longer.
+        if value.len() >= 4 {
+            text = text.replace(value, "<redacted>");
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -141,28 +158,51 @@ mod tests {
         assert_eq!(token_from_env("T", &|_| Some("  ".into())), None);
     }
 
-    #[test]
-    fn plain_http_only_to_this_machine() {
-        assert!(check_transport("sparse+https://index.crates.io/", false).is_ok());
-        assert!(check_transport("sparse+http://127.0.0.1:8080/index/", false).is_ok());
-        assert!(check_transport("http://localhost:1/", false).is_ok());
-        assert!(check_transport("http://[::1]:1/", false).is_ok());
-        assert!(check_transport("http://127.0.0.1.example.com/", false).is_err());
-        assert!(check_transport("http://registry.internal/", false).is_err());
-        assert!(check_transport("http://registry.internal/", true).is_ok());
-        assert!(check_transport("http://user@10.0.0.1/", false).is_err());
+    fn allowed(url: &str, allow_http: bool) -> bool {
+        checked_url(url, allow_http).is_ok()
     }
 
     #[test]
-    fn origins_and_hosts() {
-        assert_eq!(
-            origin_of("sparse+http://127.0.0.1:80/a/b").as_deref(),
-            Some("http://127.0.0.1:80")
-        );
-        assert_eq!(
-            host_of("https://User@Example.COM:443/x").as_deref(),
-            Some("example.com")
-        );
-        assert_eq!(host_of("http://[::1]:8/").as_deref(), Some("[::1]"));
+    fn plain_http_only_to_this_machine() {
+        assert!(allowed("sparse+https://index.crates.io/", false));
+        assert!(allowed("sparse+http://127.0.0.1:8080/index/", false));
+        assert!(allowed("http://127.9.0.1:8080/", false));
+        assert!(allowed("http://localhost:1/", false));
+        assert!(allowed("http://LOCALHOST:1/", false));
+        assert!(allowed("http://[::1]:1/", false));
+        assert!(!allowed("http://127.0.0.1.example.com/", false));
+        assert!(!allowed("http://registry.internal/", false));
+        assert!(allowed("http://registry.internal/", true));
+        assert!(!allowed("http://0.0.0.0:8080/", false));
+        assert!(!allowed("ftp://127.0.0.1/", true));
+        assert!(!allowed("not a url", true));
+    }
+
+    #[test]
+    fn the_host_judged_is_the_host_the_client_connects_to() {
+        // The backslash is a path separator for the URL parser (and so for reqwest): the host is
+        // 0.0.0.0, not the 127.0.0.1 after the `@` that a hand-written split would have taken.
+        for trick in [
+            "http://0.0.0.0:8080\\@127.0.0.1/index/",
+            "sparse+http://10.0.0.1:8080\\@127.0.0.1/",
+            "http://10.0.0.1#@127.0.0.1/",
+            "http://10.0.0.1?@127.0.0.1/",
+        ] {
+            let url = parse_url(trick).map(|u| u.host_str().map(str::to_owned));
+            assert!(!allowed(trick, false), "{trick} -> {url:?}");
+        }
+        // Credentials in a registry URL are refused outright, with or without --allow-http.
+        assert!(!allowed("http://user@127.0.0.1/", false));
+        assert!(!allowed("https://user:pw@example.com/", true));
+    }
+
+    #[test]
+    fn redaction_replaces_every_occurrence() {
+        let token = Token::new("cio-SECRET-123".into());
+        let said = "invalid token cio-SECRET-123 (Bearer cio-SECRET-123)";
+        let redacted = redact(said, &[&token]);
+        assert!(!redacted.contains("SECRET"), "{redacted}");
+        assert_eq!(redacted.matches("<redacted>").count(), 2);
+        assert_eq!(redact("abc abc", &[&Token::new("abc".into())]), "abc abc");
     }
 }

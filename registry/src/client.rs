@@ -8,7 +8,9 @@
 //! `Authorization` header when the host changes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use convoy_schema::plan::PublishMetadata;
@@ -17,14 +19,24 @@ use reqwest::header::{
     HeaderMap, HeaderValue, AUTHORIZATION, CACHE_CONTROL, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
     LAST_MODIFIED, RETRY_AFTER,
 };
-use reqwest::StatusCode;
+use reqwest::{StatusCode, Url};
 use tokio::sync::Mutex;
 
-use crate::auth::{check_transport, Token};
+use crate::auth::{check_transport, checked_url, Token};
 use crate::body::publish_body;
+use crate::clock::{Clock, SystemClock};
 use crate::config::RegistryConfig;
-use crate::error::{classify_response, error_detail, RegistryError};
-use crate::index::{index_path, parse_index_file, IndexEntry};
+use crate::error::{classify_response, error_detail, retry_time, RegistryError};
+
+/// The most a `config.json` may be: real ones are a few hundred bytes.
+pub const CONFIG_LIMIT: u64 = 1 << 20;
+/// The most one index file may be: crates.io's largest are a few MiB.
+pub const INDEX_FILE_LIMIT: u64 = 64 << 20;
+/// The most of an error or publish response that is read; the rest is not needed to classify it.
+pub const RESPONSE_LIMIT: u64 = 64 << 10;
+/// How long one index read waits out the registry's 429s before giving the error to the caller.
+pub const INDEX_RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(120);
+use crate::index::{index_path, is_crate_name, parse_index_file, IndexEntry};
 
 /// How to connect.
 #[derive(Debug, Clone, Default)]
@@ -65,16 +77,76 @@ struct CachedFile {
     entries: Option<Vec<IndexEntry>>,
 }
 
-/// A connection to one sparse registry.
-#[derive(Debug)]
+/// A connection to one sparse registry. Every URL it requests was parsed once with the HTTP
+/// client's own parser and passed the transport check; every answer body is read up to a limit
+/// for its kind; every error it returns has the tokens it holds redacted.
 pub struct RegistryClient {
     http: reqwest::Client,
     publisher: reqwest::Client,
-    index_url: String,
+    index_url: Url,
+    api: Option<Url>,
     config: RegistryConfig,
     options: ClientOptions,
     cache: Mutex<HashMap<String, CachedFile>>,
     fresh_counter: AtomicU64,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("index_url", &self.index_url.as_str())
+            .field("api", &self.api.as_ref().map(Url::as_str))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to do with a body longer than its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// The answer is useless when cut: refuse it.
+    Refuse,
+    /// Only its start is quoted or classified: keep the first `limit` bytes.
+    Truncate,
+}
+
+/// Reads at most `limit` bytes of `response`'s body, never allocating more than that (a
+/// `Content-Length` over the limit is refused before anything is read).
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+    overflow: Overflow,
+    url: &Url,
+) -> Result<Vec<u8>, RegistryError> {
+    let too_large = || RegistryError::Protocol {
+        detail: format!(
+            "{url}: the answer is larger than {limit} bytes, more than such an answer can be"
+        ),
+    };
+    if overflow == Overflow::Refuse && response.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| network(&e))? {
+        let room = usize::try_from(limit).unwrap_or(usize::MAX) - body.len();
+        if chunk.len() > room {
+            if overflow == Overflow::Refuse {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The body of a failed answer, for quoting: its first [`RESPONSE_LIMIT`] bytes as text.
+async fn error_text(response: reqwest::Response, url: &Url) -> String {
+    match read_body(response, RESPONSE_LIMIT, Overflow::Truncate, url).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(error) => error.to_string(),
+    }
 }
 
 fn network(error: &reqwest::Error) -> RegistryError {
@@ -103,21 +175,30 @@ impl RegistryClient {
     /// Connects to the sparse index at `index` (`sparse+http(s)://…/`) and reads its
     /// `config.json`.
     pub async fn connect(index: &str, options: ClientOptions) -> Result<Self, RegistryError> {
-        let Some(url) = index.strip_prefix("sparse+") else {
+        if !index.starts_with("sparse+") {
             return Err(RegistryError::Protocol {
                 detail: format!("`{index}` is not a sparse index (sparse+https://…/); git indexes are not supported"),
             });
-        };
-        check_transport(index, options.allow_http)?;
-        let index_url = if url.ends_with('/') {
-            url.to_owned()
-        } else {
-            format!("{url}/")
-        };
-        let build = |redirects: reqwest::redirect::Policy| {
+        }
+        let mut index_url = checked_url(index, options.allow_http)?;
+        if !index_url.path().ends_with('/') {
+            index_url.set_path(&format!("{}/", index_url.path()));
+        }
+        let allow_http = options.allow_http;
+        let build = |follow: usize| {
+            // Redirects are judged by the same transport rule as the URLs Convoy starts from.
+            let policy = reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > follow {
+                    attempt.error("redirect not followed")
+                } else if check_transport(attempt.url(), allow_http).is_err() {
+                    attempt.error("redirect to plain HTTP on another machine refused")
+                } else {
+                    attempt.follow()
+                }
+            });
             reqwest::Client::builder()
                 .user_agent(concat!("convoy/", env!("CARGO_PKG_VERSION")))
-                .redirect(redirects)
+                .redirect(policy)
                 .connect_timeout(Duration::from_secs(10))
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -125,12 +206,14 @@ impl RegistryClient {
                     detail: describe(&e),
                 })
         };
-        let http = build(reqwest::redirect::Policy::limited(5))?;
-        let publisher = build(reqwest::redirect::Policy::none())?;
+        let http = build(4)?;
+        // Publishing never follows a redirect: the token goes to config.json's API and nowhere else.
+        let publisher = build(0)?;
         let mut client = Self {
             http,
             publisher,
             index_url,
+            api: None,
             config: RegistryConfig {
                 dl: String::new(),
                 api: None,
@@ -139,22 +222,43 @@ impl RegistryClient {
             options,
             cache: Mutex::new(HashMap::new()),
             fresh_counter: AtomicU64::new(0),
+            clock: Arc::new(SystemClock),
         };
-        client.config = client.read_config().await?;
+        client.config = client
+            .read_config()
+            .await
+            .map_err(|e| client.scrub(e, None))?;
         if let Some(api) = &client.config.api {
-            check_transport(api, client.options.allow_http)?;
+            client.api = Some(checked_url(api, client.options.allow_http)?);
         }
         Ok(client)
     }
 
+    /// The same client timing its waits (429s on index reads) by `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// `error` with every token this client holds (and `extra`) redacted.
+    fn scrub(&self, error: RegistryError, extra: Option<&Token>) -> RegistryError {
+        let secrets: Vec<&Token> = self.options.read_token.iter().chain(extra).collect();
+        error.redacted(&secrets)
+    }
+
     async fn read_config(&self) -> Result<RegistryConfig, RegistryError> {
-        let url = format!("{}config.json", self.index_url);
-        let mut response = self.http.get(&url).send().await.map_err(|e| network(&e))?;
+        let url = self.join(&self.index_url, "config.json")?;
+        let mut response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| network(&e))?;
         if response.status() == StatusCode::UNAUTHORIZED {
             if let Some(token) = &self.options.read_token {
                 response = self
                     .http
-                    .get(&url)
+                    .get(url.clone())
                     .header(AUTHORIZATION, token.expose())
                     .send()
                     .await
@@ -162,13 +266,38 @@ impl RegistryClient {
             }
         }
         let status = response.status();
-        let body = response.text().await.map_err(|e| network(&e))?;
         if !status.is_success() {
-            return Err(read_failure(status, &body, &url));
+            return Err(read_failure(
+                status,
+                &error_text(response, &url).await,
+                &url,
+                None,
+                self.clock.now(),
+            ));
         }
-        serde_json::from_str(&body).map_err(|e| RegistryError::Protocol {
+        let body = read_body(response, CONFIG_LIMIT, Overflow::Refuse, &url).await?;
+        serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
             detail: format!("{url} is not a registry config.json: {e}"),
         })
+    }
+
+    /// `base` with `/`-separated `path` appended segment by segment (each percent-encoded), so
+    /// nothing in `path` can leave `base`.
+    fn join(&self, base: &Url, path: &str) -> Result<Url, RegistryError> {
+        let mut url = base.clone();
+        url.path_segments_mut()
+            .map_err(|()| RegistryError::Protocol {
+                detail: format!("{base} cannot be a base URL"),
+            })?
+            .pop_if_empty()
+            .extend(path.split('/'));
+        Ok(url)
+    }
+
+    /// The publish API's base URL, when `config.json` names one; without it the registry accepts
+    /// no publishes.
+    pub fn api(&self) -> Option<&Url> {
+        self.api.as_ref()
     }
 
     /// The registry's `config.json`.
@@ -178,23 +307,55 @@ impl RegistryClient {
 
     /// The index root URL (without `sparse+`, with a trailing slash).
     pub fn index_url(&self) -> &str {
-        &self.index_url
+        self.index_url.as_str()
     }
 
-    /// The entries of `name`'s index file; `None` when the registry has no such crate.
+    /// The entries of `name`'s index file; `None` when the registry has no such crate. A 429 is
+    /// waited out (by its `Retry-After`, on this client's clock) for up to
+    /// [`INDEX_RATE_LIMIT_PATIENCE`]; after that the caller gets [`RegistryError::RateLimited`].
     pub async fn index_file(
         &self,
         name: &str,
         freshness: Freshness,
     ) -> Result<IndexFile, RegistryError> {
+        let give_up = self.clock.now() + INDEX_RATE_LIMIT_PATIENCE;
+        loop {
+            match self.index_file_once(name, freshness).await {
+                Err(RegistryError::RateLimited { retry_at, detail }) => {
+                    let now = self.clock.now();
+                    let at = retry_at.unwrap_or(now + Duration::from_secs(5));
+                    if at > give_up {
+                        return Err(
+                            self.scrub(RegistryError::RateLimited { retry_at, detail }, None)
+                        );
+                    }
+                    self.clock
+                        .sleep(at.duration_since(now).unwrap_or_default())
+                        .await;
+                }
+                other => return other.map_err(|e| self.scrub(e, None)),
+            }
+        }
+    }
+
+    async fn index_file_once(
+        &self,
+        name: &str,
+        freshness: Freshness,
+    ) -> Result<IndexFile, RegistryError> {
+        if !is_crate_name(name) {
+            return Err(RegistryError::Protocol {
+                detail: format!("`{name}` is not a crate name (ASCII letters, digits, `-`, `_`)"),
+            });
+        }
         let path = index_path(name);
-        let mut url = format!("{}{path}", self.index_url);
+        let mut url = self.join(&self.index_url, &path)?;
         let mut request_headers = HeaderMap::new();
         let cached = self.cache.lock().await.get(&path).cloned();
         match freshness {
             Freshness::Fresh => {
                 let n = self.fresh_counter.fetch_add(1, Ordering::Relaxed);
-                url.push_str(&format!("?convoy-fresh={n}"));
+                url.set_query(Some(&format!("convoy-fresh={n}")));
                 request_headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             }
             Freshness::Revalidate => {
@@ -235,7 +396,7 @@ impl RegistryClient {
         }
         let response = self
             .http
-            .get(&url)
+            .get(url.clone())
             .headers(request_headers)
             .send()
             .await
@@ -248,15 +409,30 @@ impl RegistryClient {
         }
         let etag = header(response.headers(), ETAG);
         let last_modified = header(response.headers(), LAST_MODIFIED);
-        let body = response.text().await.map_err(|e| network(&e))?;
         let entries = match status.as_u16() {
-            200 => Some(
-                parse_index_file(&body).map_err(|e| RegistryError::Protocol {
-                    detail: format!("{url}: {e}"),
-                })?,
-            ),
+            200 => {
+                let body = read_body(response, INDEX_FILE_LIMIT, Overflow::Refuse, &url).await?;
+                let text = String::from_utf8(body).map_err(|_| RegistryError::Protocol {
+                    detail: format!("{url}: the index file is not UTF-8"),
+                })?;
+                Some(
+                    parse_index_file(&text).map_err(|e| RegistryError::Protocol {
+                        detail: format!("{url}: {e}"),
+                    })?,
+                )
+            }
             404 | 410 | 451 => None,
-            _ => return Err(read_failure(status, &body, &url)),
+            _ => {
+                let retry_after = header(response.headers(), RETRY_AFTER);
+                let text = error_text(response, &url).await;
+                return Err(read_failure(
+                    status,
+                    &text,
+                    &url,
+                    retry_after.as_deref(),
+                    self.clock.now(),
+                ));
+            }
         };
         self.cache.lock().await.insert(
             path,
@@ -300,16 +476,23 @@ impl RegistryClient {
         crate_bytes: &[u8],
         now: SystemTime,
     ) -> Result<PublishWarnings, RegistryError> {
-        let api = self
-            .config
-            .api
-            .as_deref()
-            .ok_or_else(|| RegistryError::Client {
-                status: 0,
-                detail: "the registry's config.json names no `api`: it does not accept publishes"
-                    .to_owned(),
-            })?;
-        let url = format!("{}/api/v1/crates/new", api.trim_end_matches('/'));
+        self.publish_once(token, metadata, crate_bytes, now)
+            .await
+            .map_err(|e| self.scrub(e, Some(token)))
+    }
+
+    async fn publish_once(
+        &self,
+        token: &Token,
+        metadata: &PublishMetadata,
+        crate_bytes: &[u8],
+        now: SystemTime,
+    ) -> Result<PublishWarnings, RegistryError> {
+        let api = self.api.as_ref().ok_or_else(|| RegistryError::Protocol {
+            detail: "the registry's config.json names no `api`: it does not accept publishes"
+                .to_owned(),
+        })?;
+        let url = self.join(api, "api/v1/crates/new")?;
         let body = publish_body(metadata, crate_bytes).map_err(|e| RegistryError::Client {
             status: 0,
             detail: e.to_string(),
@@ -322,7 +505,7 @@ impl RegistryClient {
             })?;
         let response = self
             .publisher
-            .put(&url)
+            .put(url.clone())
             .header(AUTHORIZATION, authorization)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::ACCEPT, "application/json")
@@ -332,6 +515,11 @@ impl RegistryClient {
             .map_err(|e| {
                 if e.is_connect() {
                     network(&e)
+                } else if e.is_redirect() {
+                    RegistryError::Client {
+                        status: 0,
+                        detail: "the publish API answered with a redirect, which is not followed with a token".to_owned(),
+                    }
                 } else {
                     RegistryError::OutcomeUnknown {
                         detail: describe(&e),
@@ -340,12 +528,12 @@ impl RegistryClient {
             })?;
         let status = response.status().as_u16();
         let retry_after = header(response.headers(), RETRY_AFTER);
-        let body = response
-            .text()
+        let body = read_body(response, RESPONSE_LIMIT, Overflow::Truncate, &url)
             .await
             .map_err(|e| RegistryError::OutcomeUnknown {
-                detail: describe(&e),
+                detail: e.to_string(),
             })?;
+        let body = String::from_utf8_lossy(&body);
         if (300..400).contains(&status) {
             return Err(RegistryError::Client {
                 status,
@@ -358,16 +546,32 @@ impl RegistryClient {
         Ok(parse_warnings(&body))
     }
 
-    /// Downloads a `.crate` through the `dl` template.
+    /// Downloads a `.crate` through the `dl` template, reading at most `max_bytes` (the planned
+    /// size: a larger file is not the planned one).
     pub async fn download(
         &self,
         name: &str,
         version: &str,
         cksum: &str,
+        max_bytes: u64,
     ) -> Result<Vec<u8>, RegistryError> {
-        let url = self.config.download_url(name, version, cksum);
-        check_transport(&url, self.options.allow_http)?;
-        let mut request = self.http.get(&url);
+        self.download_once(name, version, cksum, max_bytes)
+            .await
+            .map_err(|e| self.scrub(e, None))
+    }
+
+    async fn download_once(
+        &self,
+        name: &str,
+        version: &str,
+        cksum: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let url = checked_url(
+            &self.config.download_url(name, version, cksum),
+            self.options.allow_http,
+        )?;
+        let mut request = self.http.get(url.clone());
         if self.config.auth_required {
             if let Some(token) = &self.options.read_token {
                 request = request.header(AUTHORIZATION, token.expose());
@@ -375,21 +579,37 @@ impl RegistryClient {
         }
         let response = request.send().await.map_err(|e| network(&e))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| network(&e))?;
         if !status.is_success() {
-            return Err(read_failure(status, &String::from_utf8_lossy(&bytes), &url));
+            return Err(read_failure(
+                status,
+                &error_text(response, &url).await,
+                &url,
+                None,
+                self.clock.now(),
+            ));
         }
-        Ok(bytes.to_vec())
+        read_body(response, max_bytes, Overflow::Refuse, &url).await
     }
 }
 
-fn read_failure(status: StatusCode, body: &str, url: &str) -> RegistryError {
+/// A failed read as an error class; `retry_after` (the header) and `now` time a 429.
+fn read_failure(
+    status: StatusCode,
+    body: &str,
+    url: &Url,
+    retry_after: Option<&str>,
+    now: SystemTime,
+) -> RegistryError {
     let detail = format!("{url}: {}", error_detail(body));
     match status.as_u16() {
         401 | 403 => RegistryError::Auth {
             status: status.as_u16(),
             detail,
             trusted_publishing_only: false,
+        },
+        429 => RegistryError::RateLimited {
+            retry_at: retry_time(retry_after, &detail, now),
+            detail,
         },
         code @ 500..=599 => RegistryError::Server {
             status: code,

@@ -101,6 +101,47 @@ impl RegistryError {
         }
     }
 
+    /// The same error with every secret value removed from what the registry said.
+    pub fn redacted(self, secrets: &[&crate::auth::Token]) -> Self {
+        let scrub = |detail: String| crate::auth::redact(&detail, secrets);
+        match self {
+            Self::RateLimited { retry_at, detail } => Self::RateLimited {
+                retry_at,
+                detail: scrub(detail),
+            },
+            Self::AlreadyExists { detail } => Self::AlreadyExists {
+                detail: scrub(detail),
+            },
+            Self::Auth {
+                status,
+                detail,
+                trusted_publishing_only,
+            } => Self::Auth {
+                status,
+                detail: scrub(detail),
+                trusted_publishing_only,
+            },
+            Self::Client { status, detail } => Self::Client {
+                status,
+                detail: scrub(detail),
+            },
+            Self::Server { status, detail } => Self::Server {
+                status,
+                detail: scrub(detail),
+            },
+            Self::Network { detail } => Self::Network {
+                detail: scrub(detail),
+            },
+            Self::OutcomeUnknown { detail } => Self::OutcomeUnknown {
+                detail: scrub(detail),
+            },
+            Self::Protocol { detail } => Self::Protocol {
+                detail: scrub(detail),
+            },
+            Self::InsecureUrl { url } => Self::InsecureUrl { url: scrub(url) },
+        }
+    }
+
     /// Whether sending the same request again is safe and may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -110,7 +151,21 @@ impl RegistryError {
     }
 }
 
+/// The most of anything a registry said that a message quotes.
+pub const QUOTE_LIMIT: usize = 500;
+
+/// `text` cut to [`QUOTE_LIMIT`] characters, saying how much was left out: a registry's answer is
+/// quoted in messages, journals and summaries, never whole.
+pub fn quote(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(QUOTE_LIMIT) {
+        Some((cut, _)) => format!("{}… ({} more bytes)", &text[..cut], text.len() - cut),
+        None => text.to_owned(),
+    }
+}
+
 /// `errors[].detail` of a registry's JSON error body, joined; the raw body when it has none.
+/// Quoted, so at most [`QUOTE_LIMIT`] characters.
 pub fn error_detail(body: &str) -> String {
     let details: Vec<String> = serde_json::from_str::<serde_json::Value>(body)
         .ok()
@@ -123,9 +178,9 @@ pub fn error_detail(body: &str) -> String {
         })
         .unwrap_or_default();
     if details.is_empty() {
-        body.trim().chars().take(500).collect()
+        quote(body)
     } else {
-        details.join("; ")
+        quote(&details.join("; "))
     }
 }
 
@@ -172,7 +227,8 @@ pub fn classify_response(
 pub fn retry_time(header: Option<&str>, detail: &str, now: SystemTime) -> Option<SystemTime> {
     if let Some(value) = header.map(str::trim) {
         if let Ok(seconds) = value.parse::<u64>() {
-            return Some(now + Duration::from_secs(seconds));
+            // A time past what the clock can hold is no time at all.
+            return now.checked_add(Duration::from_secs(seconds));
         }
         if let Some(at) = parse_date(value) {
             return Some(at);
@@ -218,11 +274,15 @@ pub fn parse_date(text: &str) -> Option<SystemTime> {
     if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
+    // Years far outside any real date would overflow the arithmetic below.
+    if !(1970..=9999).contains(&year) {
+        return None;
+    }
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
     u64::try_from(seconds)
         .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
 }
 
 /// Formats a time as an HTTP date (`Sat, 21 Nov 2026 14:00:00 GMT`), the form crates.io uses in
@@ -345,6 +405,26 @@ mod tests {
             Some(at(1_795_269_600))
         );
         assert_eq!(retry_time(None, "slow down", now), None);
+        // Values past what a clock holds are refused, not a panic or a wrap.
+        assert_eq!(retry_time(Some("18446744073709551615"), "", now), None);
+        assert_eq!(
+            retry_time(Some("Sat, 21 Nov 99999999999 14:00:00 GMT"), "", now),
+            None
+        );
+        assert_eq!(parse_date("1 Jan -9223372036854775807 00:00:00 GMT"), None);
+    }
+
+    #[test]
+    fn quoted_answers_are_bounded() {
+        let huge = "x".repeat(10_000_000);
+        let quoted = error_detail(&huge);
+        assert!(quoted.len() < QUOTE_LIMIT + 40, "{}", quoted.len());
+        assert!(quoted.ends_with("(9999500 more bytes)"), "{quoted}");
+        let json = format!(r#"{{"errors":[{{"detail":"{}"}}]}}"#, "é".repeat(2000));
+        assert_eq!(
+            error_detail(&json).chars().filter(|c| *c == 'é').count(),
+            QUOTE_LIMIT
+        );
     }
 
     #[test]

@@ -12,13 +12,29 @@ use serde::Deserialize;
 /// `1/{name}`, `2/{name}`, `3/{c}/{name}`, else `{c0c1}/{c2c3}/{name}`.
 pub fn index_path(name: &str) -> String {
     let name = name.to_ascii_lowercase();
-    match name.len() {
+    // By characters, so a name that is not a crate name cannot split a character in two.
+    let part = |range: std::ops::Range<usize>| -> String {
+        name.chars()
+            .skip(range.start)
+            .take(range.end - range.start)
+            .collect()
+    };
+    match name.chars().count() {
         0 => String::new(),
         1 => format!("1/{name}"),
         2 => format!("2/{name}"),
-        3 => format!("3/{}/{name}", &name[..1]),
-        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
+        3 => format!("3/{}/{name}", part(0..1)),
+        _ => format!("{}/{}/{name}", part(0..2), part(2..4)),
     }
+}
+
+/// Whether `name` can be a crate name at all: 1 to 64 ASCII letters, digits, `-` and `_`. Names
+/// from plans and registries are checked before they become URL paths.
+pub fn is_crate_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// One version of a crate as the index describes it.

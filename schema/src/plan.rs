@@ -106,6 +106,59 @@ impl Plan {
             .any(|d| d.severity == Severity::Error)
     }
 
+    /// Why the plan contradicts itself, if it does: a package named twice, a wave naming a
+    /// package that is not to be published (or naming one twice), a `publish` package in no
+    /// wave, or a package whose `wave` disagrees with `waves`. The planner never writes such a
+    /// plan; a reader that acted on one would drop or add uploads silently.
+    pub fn inconsistency(&self) -> Option<String> {
+        let mut packages: BTreeMap<&str, &Package> = BTreeMap::new();
+        for package in &self.packages {
+            if packages.insert(&package.name, package).is_some() {
+                return Some(format!("package `{}` is listed twice", package.name));
+            }
+        }
+        let mut in_waves: BTreeMap<&str, usize> = BTreeMap::new();
+        for (index, wave) in self.waves.iter().enumerate() {
+            for name in wave {
+                if in_waves.insert(name, index).is_some() {
+                    return Some(format!("`{name}` appears in `waves` twice"));
+                }
+                match packages.get(name.as_str()) {
+                    None => {
+                        return Some(format!(
+                            "wave {index} names `{name}`, which is not in `packages`"
+                        ))
+                    }
+                    Some(p) if p.action != Action::Publish => {
+                        return Some(format!(
+                            "wave {index} names `{name}`, whose action is not `publish`"
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for package in &self.packages {
+            let wave = in_waves.get(package.name.as_str()).copied();
+            let recorded = package.wave.and_then(|w| usize::try_from(w).ok());
+            if package.action == Action::Publish && wave.is_none() {
+                return Some(format!(
+                    "`{}` is to be published but is in no wave",
+                    package.name
+                ));
+            }
+            if recorded != wave {
+                return Some(format!(
+                    "`{}` records wave {} but `waves` puts it in {}",
+                    package.name,
+                    recorded.map_or("null".to_owned(), |w| w.to_string()),
+                    wave.map_or("none".to_owned(), |w| w.to_string()),
+                ));
+            }
+        }
+        None
+    }
+
     /// The package entry named `name`.
     pub fn package(&self, name: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.name == name)

@@ -26,4 +26,18 @@ pub struct Faults {
     pub drop_upload_response: BTreeSet<u64>,
     /// Every response waits this long first.
     pub slow: Duration,
+    /// Every upload is answered "already uploaded" (HTTP 400) without storing anything: a
+    /// registry that lies, which a publisher must not answer by sending again.
+    pub always_already_exists: bool,
+    /// Once an upload has been stored, every index file read is answered with this status: the
+    /// registry dies after accepting an upload.
+    pub index_fails_after_upload: Option<u16>,
+    /// Bucket for index file reads (429 with `Retry-After` when empty).
+    pub index_limit: Option<RateLimit>,
+    /// Auth failures quote the `Authorization` header they were sent, as some registries do.
+    pub echo_token: bool,
+    /// `config.json` names this `api` instead of the server's own URL.
+    pub api_url: Option<String>,
+    /// `config.json` names no `api` at all (a read-only registry).
+    pub omit_api: bool,
 }

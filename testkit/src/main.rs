@@ -60,6 +60,28 @@ struct Serve {
     /// Milliseconds every response waits.
     #[arg(long, default_value_t = 0)]
     slow_ms: u64,
+    /// Answer every upload "already uploaded" without storing it (a lying registry).
+    #[arg(long)]
+    always_already_exists: bool,
+    /// After the first stored upload, answer every index read with STATUS (the index dies).
+    #[arg(long, value_name = "STATUS")]
+    index_fails_after_upload: Option<u16>,
+    /// Index-read bucket as BURST/SECONDS (429 with Retry-After when empty).
+    #[arg(long, value_parser = parse_limit)]
+    rate_limit_index: Option<RateLimit>,
+    /// Quote the Authorization header sent in auth failures (a registry that echoes tokens).
+    #[arg(long)]
+    echo_token: bool,
+    /// config.json names this `api` URL instead of the server's own.
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// config.json names no `api` (a read-only registry).
+    #[arg(long)]
+    omit_api: bool,
+    /// Append every request to FILE as one JSON line (method, path, status, what was stored;
+    /// whether a token was sent, never its value).
+    #[arg(long, value_name = "FILE")]
+    request_log: Option<PathBuf>,
 }
 
 fn parse_limit(text: &str) -> Result<RateLimit, String> {
@@ -99,7 +121,14 @@ fn main() -> std::process::ExitCode {
             .into_iter()
             .collect::<BTreeSet<_>>(),
         slow: Duration::from_millis(args.slow_ms),
+        always_already_exists: args.always_already_exists,
+        index_fails_after_upload: args.index_fails_after_upload,
+        index_limit: args.rate_limit_index,
+        echo_token: args.echo_token,
+        api_url: args.api_url,
+        omit_api: args.omit_api,
     };
+    options.request_log = args.request_log;
     let registry = match TestRegistry::start(options) {
         Ok(registry) => registry,
         Err(error) => {

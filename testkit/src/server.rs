@@ -40,6 +40,8 @@ pub struct Options {
     pub faults: Faults,
     /// The server's clock.
     pub clock: Arc<dyn Clock>,
+    /// Also append every request to this file, one JSON line each, the token redacted.
+    pub request_log: Option<PathBuf>,
 }
 
 impl Options {
@@ -52,6 +54,7 @@ impl Options {
             auth_required: false,
             faults: Faults::default(),
             clock: Arc::new(SystemClock),
+            request_log: None,
         }
     }
 }
@@ -78,9 +81,13 @@ pub(crate) struct State {
     options: Options,
     pub(crate) base_url: String,
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
+    log_file: Mutex<Option<std::fs::File>>,
     uploads: AtomicU64,
     new_crates: Mutex<Option<Bucket>>,
     new_versions: Mutex<Option<Bucket>>,
+    index_reads: Mutex<Option<Bucket>>,
+    /// An upload has been stored (for `index_fails_after_upload`).
+    stored_any: std::sync::atomic::AtomicBool,
     /// (lower-cased name, version) → when it becomes visible.
     pending: Mutex<BTreeMap<(String, String), SystemTime>>,
     /// index path → (file before the publish, served until).
@@ -90,7 +97,17 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(options: Options, addr: SocketAddr) -> std::io::Result<Self> {
         let now = options.clock.now();
+        let log_file = match &options.request_log {
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ),
+            None => None,
+        };
         Ok(Self {
+            log_file: Mutex::new(log_file),
             store: Store::open(&options.dir)?,
             base_url: format!("http://{addr}"),
             log: Mutex::new(Vec::new()),
@@ -102,6 +119,8 @@ impl State {
                     .new_version_limit
                     .map(|l| Bucket::new(l, now)),
             ),
+            index_reads: Mutex::new(options.faults.index_limit.map(|l| Bucket::new(l, now))),
+            stored_any: std::sync::atomic::AtomicBool::new(false),
             pending: Mutex::new(BTreeMap::new()),
             stale: Mutex::new(BTreeMap::new()),
             options,
@@ -128,6 +147,34 @@ fn respond(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
 
 fn error(status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
     respond(status, json!({ "errors": [ { "detail": detail } ] }))
+}
+
+/// A 429 with `Retry-After` in whole seconds (at least 1) and crates.io's message.
+fn too_many(what: &str, now: SystemTime, retry_at: SystemTime) -> Response<Full<Bytes>> {
+    let wait = retry_at
+        .duration_since(now)
+        .unwrap_or_default()
+        .as_secs()
+        .max(1);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "You have published too many {what} in a short period of time. Please try again after {} or email help@crates.io to have your limit increased.",
+            format_date(retry_at)
+        ),
+    );
+    if let Ok(value) = hyper::header::HeaderValue::from_str(&wait.to_string()) {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
+}
+
+/// Takes one request from `bucket` (when limited): `Err` with the time to retry when empty.
+fn take(bucket: &Mutex<Option<Bucket>>, now: SystemTime) -> Result<(), SystemTime> {
+    match bucket.lock() {
+        Ok(mut bucket) => bucket.as_mut().map_or(Ok(()), |b| b.take(now)),
+        Err(_) => Ok(()),
+    }
 }
 
 fn header(request: &Request<Incoming>, name: &str) -> Option<String> {
@@ -159,10 +206,32 @@ pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Rep
     }
     let reply = route(&state, request, &method, &path, query.is_some(), &mut entry).await;
     entry.status = reply.as_ref().ok().map(|r| r.status().as_u16());
+    if let Ok(mut file) = state.log_file.lock() {
+        if let Some(file) = file.as_mut() {
+            use std::io::Write;
+            let _ = writeln!(file, "{}", entry.to_json_line());
+        }
+    }
     if let Ok(mut log) = state.log.lock() {
         log.push(entry);
     }
     reply
+}
+
+impl LoggedRequest {
+    /// The request as one JSON line for `--request-log`: the `Authorization` header only as
+    /// whether one was sent, never its value.
+    pub fn to_json_line(&self) -> String {
+        json!({
+            "method": self.method,
+            "path": self.path,
+            "authorization": self.authorization.is_some(),
+            "status": self.status,
+            "upload": self.metadata_json.is_some(),
+            "stored": self.stored.as_ref().map(|(name, vers, cksum)| json!({"name": name, "vers": vers, "cksum": cksum})),
+        })
+        .to_string()
+    }
 }
 
 async fn route(
@@ -190,6 +259,17 @@ async fn route(
                 StatusCode::UNAUTHORIZED,
                 "this registry requires a token to read",
             ));
+        }
+        let faults = &state.options.faults;
+        if let Some(status) = faults.index_fails_after_upload {
+            if state.stored_any.load(Ordering::SeqCst) {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                return Ok(error(status, "injected failure: the index is down"));
+            }
+        }
+        let now = state.options.clock.now();
+        if let Err(retry_at) = take(&state.index_reads, now) {
+            return Ok(too_many("index requests", now, retry_at));
         }
         let fresh =
             has_query || header(&request, "cache-control").is_some_and(|v| v.contains("no-cache"));
@@ -235,10 +315,14 @@ fn config(state: &State, read_allowed: bool) -> Response<Full<Bytes>> {
             "this registry requires a token to read",
         );
     }
+    let faults = &state.options.faults;
     let mut body = json!({
         "dl": format!("{}/api/v1/crates", state.base_url),
-        "api": state.base_url,
+        "api": faults.api_url.clone().unwrap_or_else(|| state.base_url.clone()),
     });
+    if faults.omit_api {
+        body.as_object_mut().map(|o| o.remove("api"));
+    }
     if state.options.auth_required {
         body["auth-required"] = json!(true);
     }
@@ -318,10 +402,11 @@ async fn publish(
         ));
     }
     if !authorized {
-        return Ok(error(
-            StatusCode::FORBIDDEN,
-            "authentication failed: invalid token",
-        ));
+        let detail = match (&entry.authorization, faults.echo_token) {
+            (Some(sent), true) => format!("authentication failed: invalid token `{sent}`"),
+            _ => "authentication failed: invalid token".to_owned(),
+        };
+        return Ok(error(StatusCode::FORBIDDEN, &detail));
     }
     let body = request
         .into_body()
@@ -351,32 +436,19 @@ async fn publish(
     } else {
         &state.new_versions
     };
-    if let Ok(mut bucket) = bucket.lock() {
-        if let Some(bucket) = bucket.as_mut() {
-            if let Err(retry_at) = bucket.take(now) {
-                let wait = retry_at
-                    .duration_since(now)
-                    .unwrap_or_default()
-                    .as_secs()
-                    .max(1);
-                let what = if new_crate {
-                    "new crates"
-                } else {
-                    "new versions"
-                };
-                let mut response = error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &format!(
-                        "You have published too many {what} in a short period of time. Please try again after {} or email help@crates.io to have your limit increased.",
-                        format_date(retry_at)
-                    ),
-                );
-                if let Ok(value) = hyper::header::HeaderValue::from_str(&wait.to_string()) {
-                    response.headers_mut().insert("retry-after", value);
-                }
-                return Ok(response);
-            }
-        }
+    if let Err(retry_at) = take(bucket, now) {
+        let what = if new_crate {
+            "new crates"
+        } else {
+            "new versions"
+        };
+        return Ok(too_many(what, now, retry_at));
+    }
+    if faults.always_already_exists {
+        return Ok(error(
+            StatusCode::BAD_REQUEST,
+            &format!("crate version `{name}` is already uploaded"),
+        ));
     }
     let path = index_path(&name);
     let before = state.store.index_text(&path);
@@ -402,6 +474,7 @@ async fn publish(
                 }
             }
             entry.stored = Some((stored.name, stored.vers, stored.cksum));
+            state.stored_any.store(true, Ordering::SeqCst);
             if faults.drop_upload_response.contains(&number) {
                 return Err(Dropped);
             }

@@ -193,7 +193,8 @@ fn plan_publish_and_build_a_consumer_then_rerun_uploads_nothing() {
     let built = run(&mut cargo);
     assert_eq!(built.code(), 0, "{}", built.stderr());
 
-    // Rerunning the same plan converges without a second upload.
+    // Rerunning the same plan converges without a second upload; the journal beside the plan
+    // says the first run published them, so they are not counted as "already present".
     let again = story.publish(&["--registry", "testkit", "--format", "json"], Some(TOKEN));
     assert_eq!(again.code(), 0, "{}", again.stderr());
     assert_eq!(story.uploads(), 4);
@@ -201,10 +202,22 @@ fn plan_publish_and_build_a_consumer_then_rerun_uploads_nothing() {
         again
             .stdout()
             .lines()
-            .filter(|l| l.contains("\"already-present\""))
+            .filter(|l| l.contains("\"published-earlier\""))
             .count(),
         4
     );
+    // Without that journal, the registry is all there is to go by.
+    let elsewhere = story.bundle.root().join("other.journal");
+    let without = story.publish(
+        &["--registry", "testkit", "--journal", elsewhere.to_str().unwrap()],
+        Some(TOKEN),
+    );
+    assert!(
+        without.stderr().contains("0 published, 4 already present, 0 failed"),
+        "{}",
+        without.stderr()
+    );
+    assert_eq!(story.uploads(), 4);
 }
 
 #[test]
@@ -346,6 +359,7 @@ fn run_with_faults(
             uploads: &uploads,
             initial: &initial,
             new_crates: &new_crates,
+            sent_before: &BTreeMap::new(),
         };
         driver::run(
             &client,
@@ -458,7 +472,7 @@ fn pacing_by_the_buckets_avoids_429s_and_max_wait_stops_cleanly() {
     assert_eq!(
         outcome.published.len(),
         3,
-        "two at once, one after 600 s, the fourth would start after the 900 s limit"
+        "two at once, one after 600 s, the fourth would start after the 900 s limit: {outcome:?}"
     );
     assert_eq!(
         registry
@@ -496,6 +510,7 @@ fn a_wrong_token_stops_the_run() {
                 uploads: &uploads,
                 initial: &initial,
                 new_crates: &BTreeSet::new(),
+                sent_before: &BTreeMap::new(),
             };
             driver::run(
                 &client,
@@ -553,13 +568,19 @@ fn a_publisher_killed_at_any_point_converges_on_rerun_without_reuploading_visibl
         let mut options = Options::new(storage.root().join("registry"), TOKEN);
         options.port = port;
         let registry = TestRegistry::start(options).expect("registry restarts on the same port");
+        // One journal per fresh registry: the journal remembers what was sent to *this* one. A
+        // crash between journaling an upload and sending it costs the rerun one short
+        // --poll-timeout of reading the index before it sends.
+        let journal = storage.root().join("plan.journal");
         let publish = |crash: Option<usize>| {
             let mut command = Command::new(binary("convoy-publish"));
             command
                 .env("CARGO_REGISTRIES_TESTKIT_INDEX", registry.index_url())
                 .env("CARGO_REGISTRIES_TESTKIT_TOKEN", TOKEN)
                 .arg(&plan_file)
-                .args(["--registry", "testkit", "--format", "json"]);
+                .args(["--registry", "testkit", "--format", "json", "--poll-timeout", "2"])
+                .arg("--journal")
+                .arg(&journal);
             if let Some(n) = crash {
                 command.env("CONVOY_FAILPOINT_ABORT_AFTER_EVENTS", n.to_string());
             }

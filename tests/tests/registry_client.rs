@@ -98,7 +98,7 @@ fn publish_is_visible_with_the_servers_cksum_and_downloads_back() {
             convoy_schema::digest::sha256_hex(b"crate bytes")
         );
         let bytes = client
-            .download("cl-one", "1.0.0", &entries[0].cksum)
+            .download("cl-one", "1.0.0", &entries[0].cksum, 1 << 20)
             .await
             .unwrap();
         assert_eq!(bytes, b"crate bytes");
@@ -394,7 +394,19 @@ fn redirecting_server(
     max: usize,
     reply: impl Fn(&str, &str) -> String + Send + 'static,
 ) -> (u16, std::sync::mpsc::Receiver<(String, Option<String>)>) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    raw_server(max, move |method, path, out| {
+        use std::io::Write;
+        let _ = out.write_all(reply(method, path).as_bytes());
+    })
+}
+
+/// A hostile HTTP server on loopback: `answer(method, path, stream)` writes whatever it likes.
+/// Records each request line and its `Authorization` header; stops after `max` requests.
+fn raw_server(
+    max: usize,
+    answer: impl Fn(&str, &str, &mut std::net::TcpStream) + Send + 'static,
+) -> (u16, std::sync::mpsc::Receiver<(String, Option<String>)>) {
+    use std::io::{BufRead, BufReader, Read};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (seen, receiver) = std::sync::mpsc::channel();
@@ -418,7 +430,7 @@ fn redirecting_server(
                     length = value.trim().parse().unwrap_or(0);
                 }
             }
-            let mut body = vec![0; length];
+            let mut body = vec![0; length.min(1 << 20)];
             let _ = reader.read_exact(&mut body);
             let mut parts = request_line.split_whitespace();
             let (method, path) = (
@@ -426,10 +438,32 @@ fn redirecting_server(
                 parts.next().unwrap_or("").to_owned(),
             );
             let _ = seen.send((format!("{method} {path}"), authorization));
-            let _ = stream.write_all(reply(&method, &path).as_bytes());
+            answer(&method, &path, &mut stream);
         }
     });
     (port, receiver)
+}
+
+/// Writes a chunked body of `total` bytes of `x` until the reader hangs up.
+fn endless_chunks(out: &mut std::net::TcpStream, head: &str, total: usize) {
+    use std::io::Write;
+    let chunk = vec![b'x'; 64 << 10];
+    let _ = out.write_all(
+        format!("HTTP/1.1 {head}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    let mut sent = 0;
+    while sent < total {
+        if out
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .and_then(|()| out.write_all(&chunk))
+            .and_then(|()| out.write_all(b"\r\n"))
+            .is_err()
+        {
+            return;
+        }
+        sent += chunk.len();
+    }
+    let _ = out.write_all(b"0\r\n\r\n");
 }
 
 fn http(status: &str, headers: &str, body: &str) -> String {
@@ -549,4 +583,152 @@ fn the_testkit_binary_prints_its_index_url_and_serves() {
         matches!(result, Err(RegistryError::Server { status: 503, .. })),
         "{result:?}"
     );
+}
+
+#[test]
+fn the_host_judged_is_the_host_connected_to() {
+    // A listener the trick would reach: 0.0.0.0:PORT connects to this machine's listener.
+    let (port, seen) = redirecting_server(4, |_, _| http("200 OK", "", r#"{"dl":"x"}"#));
+    for trick in [
+        format!("sparse+http://0.0.0.0:{port}\\@127.0.0.1/index/"),
+        format!("sparse+http://0.0.0.0:{port}/index/"),
+        format!("sparse+http://user@127.0.0.1:{port}/index/"),
+    ] {
+        let connected = runtime().block_on(RegistryClient::connect(&trick, ClientOptions::default()));
+        assert!(
+            matches!(
+                connected,
+                Err(RegistryError::InsecureUrl { .. } | RegistryError::Protocol { .. })
+            ),
+            "{trick}: {connected:?}"
+        );
+    }
+    assert_eq!(seen.try_iter().count(), 0, "no request left the machine's guard");
+
+    // The same trick in config.json's `api`: refused before any token could go there.
+    let setup = setup(Faults {
+        api_url: Some(format!("http://0.0.0.0:{port}\\@127.0.0.1")),
+        ..Faults::default()
+    });
+    let connected = runtime().block_on(RegistryClient::connect(
+        &setup.registry.index_url(),
+        ClientOptions::default(),
+    ));
+    assert!(
+        matches!(connected, Err(RegistryError::InsecureUrl { .. })),
+        "{connected:?}"
+    );
+}
+
+#[test]
+fn every_answer_body_is_bounded_by_its_kind() {
+    let started = std::time::Instant::now();
+    let (port, _seen) = raw_server(8, |_, path, out| {
+        use std::io::Write;
+        match path {
+            "/claims/index/config.json" => {
+                let _ = out.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 3000000000\r\nConnection: close\r\n\r\n{",
+                );
+            }
+            "/streams/index/config.json" => endless_chunks(out, "200 OK", 3 << 30),
+            p if p.ends_with("config.json") => {
+                let _ = out.write_all(http("200 OK", "", r#"{"dl":"x","api":"http://127.0.0.1:1"}"#).as_bytes());
+            }
+            p if p.starts_with("/fine/index/") && p.contains("huge") => {
+                endless_chunks(out, "200 OK", 3 << 30)
+            }
+            _ => endless_chunks(out, "500 Internal Server Error", 3 << 30),
+        }
+    });
+    runtime().block_on(async {
+        for root in ["claims", "streams"] {
+            let error = RegistryClient::connect(
+                &format!("sparse+http://127.0.0.1:{port}/{root}/index/"),
+                ClientOptions::default(),
+            )
+            .await
+            .unwrap_err();
+            assert!(error.to_string().contains("larger than"), "{root}: {error}");
+        }
+        let client = RegistryClient::connect(
+            &format!("sparse+http://127.0.0.1:{port}/fine/index/"),
+            ClientOptions::default(),
+        )
+        .await
+        .unwrap();
+        let error = client.index_file("huge", Freshness::Fresh).await.unwrap_err();
+        assert!(error.to_string().contains("larger than"), "{error}");
+        // A 3 GB error body is classified from its start and quoted in a few hundred bytes.
+        let error = client.index_file("fail", Freshness::Fresh).await.unwrap_err();
+        assert!(matches!(error, RegistryError::Server { status: 500, .. }), "{error}");
+        assert!(error.to_string().len() < 800, "{}", error.to_string().len());
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "bounded reads stop early: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn tokens_the_registry_echoes_are_redacted() {
+    let setup = setup(Faults {
+        echo_token: true,
+        ..Faults::default()
+    });
+    let wrong = convoy_registry::auth::Token::new("wrong-secret-d41d8cd9".into());
+    let error = runtime().block_on(async {
+        connect(&setup.registry)
+            .await
+            .publish(&wrong, &metadata("cl-echo", "1.0.0"), b"x", setup.clock.now())
+            .await
+            .unwrap_err()
+    });
+    let said = error.to_string();
+    assert!(matches!(error, RegistryError::Auth { .. }), "{said}");
+    assert!(!said.contains("wrong-secret"), "{said}");
+    assert!(said.contains("<redacted>"), "{said}");
+}
+
+#[test]
+fn index_reads_wait_out_429s_by_retry_after() {
+    let setup = setup(Faults {
+        index_limit: Some(RateLimit {
+            burst: 1,
+            refill: Duration::from_secs(30),
+        }),
+        ..Faults::default()
+    });
+    let read = runtime().block_on(async {
+        let client = connect(&setup.registry).await.with_clock(setup.clock.clone());
+        for name in ["cl-a", "cl-b", "cl-c"] {
+            client.index_file(name, Freshness::Fresh).await?;
+        }
+        Ok::<_, RegistryError>(())
+    });
+    assert_eq!(read, Ok(()));
+    let limited = setup
+        .registry
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .count();
+    assert_eq!(limited, 2, "one 429 per refill, each waited out");
+    assert!(setup.clock.now().duration_since(start()).unwrap() >= Duration::from_secs(60));
+
+    // A wait longer than the client's patience goes to the caller as a rate limit.
+    let setup = self::setup(Faults {
+        index_limit: Some(RateLimit {
+            burst: 1,
+            refill: Duration::from_secs(3600),
+        }),
+        ..Faults::default()
+    });
+    let read = runtime().block_on(async {
+        let client = connect(&setup.registry).await.with_clock(setup.clock.clone());
+        client.index_file("cl-a", Freshness::Fresh).await?;
+        client.index_file("cl-b", Freshness::Fresh).await
+    });
+    assert!(matches!(read, Err(RegistryError::RateLimited { retry_at: Some(_), .. })), "{read:?}");
 }

@@ -1,5 +1,6 @@
 //! The `convoy-verify` command line.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -111,6 +112,30 @@ fn verify(cli: &Cli) -> i32 {
             exit::REFUSED,
         );
     }
+    if let Some(detail) = plan.inconsistency() {
+        return fail(
+            "plan-inconsistent",
+            format!("the plan contradicts itself: {detail}"),
+            "verify against the plan as convoy-plan wrote it",
+            exit::REFUSED,
+        );
+    }
+    let mut bundle = BTreeMap::new();
+    if let Some(dir) = &cli.bundle {
+        for (file, read) in convoy_cli::read_bundle(&plan, dir) {
+            match read {
+                Ok(bytes) => {
+                    bundle.insert(file, bytes);
+                }
+                Err(reason) => return fail(
+                    "artifact-unreadable",
+                    format!("bundle file `{file}` is refused: {reason}"),
+                    "give the bundle directory convoy-plan --bundle wrote, with regular files only",
+                    exit::REFUSED,
+                ),
+            }
+        }
+    }
     let registry = match target(cli, &plan) {
         Ok(registry) => registry,
         Err(e) => {
@@ -136,6 +161,8 @@ fn verify(cli: &Cli) -> i32 {
                     p.name.clone(),
                     p.version.to_string(),
                     expected_cksum(&plan, p).unwrap_or_default(),
+                    // Skipped packages without an artifact: crates.io's own upload limit.
+                    p.artifact.as_ref().map_or(10 << 20, |a| a.size),
                 )
             })
             .collect()
@@ -179,9 +206,7 @@ fn verify(cli: &Cli) -> i32 {
             );
         }
     };
-    if let Some(dir) = &cli.bundle {
-        observed.bundle = convoy_cli::read_bundle(&plan, dir);
-    }
+    observed.bundle = bundle;
     let mut report = compare(&plan, &registry, &observed, checks);
     if cli.rebuild {
         let rebuilt = match rebuild(

@@ -9,8 +9,9 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::compare::Observed;
 
-/// One `.crate` to download: name, version, expected cksum (for `{sha256-checksum}` templates).
-pub type Wanted = (String, String, String);
+/// One `.crate` to download: name, version, expected cksum (for `{sha256-checksum}` templates)
+/// and the most bytes to read (the planned size: anything larger is not the planned file).
+pub type Wanted = (String, String, String, u64);
 
 /// Reads the index files of `names` and downloads `downloads`.
 pub async fn observe(
@@ -20,9 +21,9 @@ pub async fn observe(
 ) -> Result<Observed, RegistryError> {
     let index = client.index_files(names, 32, Freshness::Fresh).await?;
     let fetched: Vec<(String, Result<Vec<u8>, String>)> = stream::iter(downloads.iter().cloned())
-        .map(|(name, version, cksum)| async move {
+        .map(|(name, version, cksum, max_bytes)| async move {
             let result = client
-                .download(&name, &version, &cksum)
+                .download(&name, &version, &cksum, max_bytes)
                 .await
                 .map_err(|e| e.to_string());
             (name, result)
