@@ -334,7 +334,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             PathBuf::from(path)
         });
         let (mut journal, earlier) = Journal::open(&journal_path)?;
-        let sent_before = journal::sent_before(&earlier, &plan.digest);
+        let earlier = journal::earlier_runs(&earlier, &plan.digest);
         let clock = SystemClock;
         let format = cli.format;
         let versions: BTreeMap<String, String> = uploads
@@ -385,7 +385,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             uploads: &uploads,
             initial: &initial,
             new_crates: &new_crates,
-            sent_before: &sent_before,
+            earlier: &earlier,
         };
         let outcome = driver::run(&client, &token, release, &clock, &options, &mut on_event).await;
         if let Some(bar) = &progress {

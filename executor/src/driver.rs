@@ -13,6 +13,7 @@ use convoy_registry::rate::{Bucket, RateLimit};
 use convoy_registry::{Freshness, RegistryClient, RegistryError};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use crate::journal::EarlierRuns;
 use crate::schedule::{Schedule, Seen, State, UploadResult};
 use crate::validate::Upload;
 
@@ -168,8 +169,8 @@ pub struct Release<'a> {
     pub initial: &'a BTreeMap<String, Seen>,
     /// Crates with no version in the registry yet (they use the new-crate bucket).
     pub new_crates: &'a BTreeSet<String>,
-    /// Crates an earlier run of this plan sent, with when (from its journal).
-    pub sent_before: &'a BTreeMap<String, SystemTime>,
+    /// What earlier runs of this plan did (from its journal).
+    pub earlier: &'a EarlierRuns,
 }
 
 /// One run's state: the schedule plus what the IO loop keeps around it.
@@ -260,14 +261,23 @@ impl<'a> Run<'a> {
     fn begin(&mut self, release: Release<'_>, now: SystemTime) {
         for (name, seen) in release.initial {
             if *seen == Seen::Present {
-                (self.events)(if release.sent_before.contains_key(name) {
-                    Event::PublishedEarlier(name.clone())
-                } else {
-                    Event::AlreadyPresent(name.clone())
-                });
+                (self.events)(
+                    if release.earlier.published.contains(name)
+                        || release.earlier.in_doubt.contains_key(name)
+                    {
+                        Event::PublishedEarlier(name.clone())
+                    } else {
+                        Event::AlreadyPresent(name.clone())
+                    },
+                );
             }
             self.schedule.initially_seen(name, seen.clone());
-            if let Some(sent) = release.sent_before.get(name).filter(|_| *seen == Seen::Absent) {
+            if let Some(sent) = release
+                .earlier
+                .in_doubt
+                .get(name)
+                .filter(|_| *seen == Seen::Absent)
+            {
                 // The wait for it to show runs from when it was sent, not from this start.
                 self.schedule.sent_by_earlier_run(name, (*sent).min(now));
                 (self.events)(Event::Resolving {
@@ -562,7 +572,10 @@ impl<'a> Run<'a> {
                 Some(State::Visible { .. }) if self.schedule.attempts(&name) > 0 => {
                     outcome.published.push(name)
                 }
-                Some(State::Visible { .. }) if release.sent_before.contains_key(&name) => {
+                Some(State::Visible { .. })
+                    if release.earlier.published.contains(&name)
+                        || release.earlier.in_doubt.contains_key(&name) =>
+                {
                     outcome.published_earlier.push(name)
                 }
                 Some(State::Visible { .. }) => outcome.already_present.push(name),

@@ -6,11 +6,11 @@
 //! their index entries (and waits out the poll timeout) before sending any of them again, and
 //! counts them as published by that earlier run, not as "already present".
 
-use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Why the journal cannot be used (the run is refused before anything is uploaded).
 #[derive(Debug, thiserror::Error)]
@@ -97,53 +97,106 @@ impl Journal {
     }
 }
 
-/// The crates that earlier runs of the plan with `digest` sent (an `uploading` event), with when
-/// they were last sent, from a journal's text. Lines of other plans, and lines that are not
-/// events, are ignored.
-pub fn sent_before(journal: &str, digest: &str) -> BTreeMap<String, SystemTime> {
-    let mut sent = BTreeMap::new();
+/// What earlier runs of a plan did, read from its journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EarlierRuns {
+    /// Crates whose last upload's fate is unknown (sent, then no definite answer: the run died,
+    /// or the upload was accepted or in doubt but not yet seen), with when it was sent.
+    pub in_doubt: BTreeMap<String, SystemTime>,
+    /// Crates an earlier run saw published (accepted or visible).
+    pub published: BTreeSet<String>,
+}
+
+/// What earlier runs of the plan with `digest` did, from a journal's text. Lines of other plans,
+/// and lines that are not events, are ignored.
+pub fn earlier_runs(journal: &str, digest: &str) -> EarlierRuns {
+    let mut runs = EarlierRuns::default();
+    let mut previous: BTreeMap<String, String> = BTreeMap::new();
     for event in journal
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|event| event["plan"] == digest && event["event"] == "uploading")
+        .filter(|event| event["plan"] == digest)
     {
-        let (Some(name), Some(time)) = (event["crate"].as_str(), event["time"].as_u64()) else {
+        let (Some(kind), Some(name)) = (event["event"].as_str(), event["crate"].as_str()) else {
             continue;
         };
-        let Some(at) = UNIX_EPOCH.checked_add(Duration::from_secs(time)) else {
-            continue;
-        };
-        let latest = sent.entry(name.to_owned()).or_insert(at);
-        *latest = (*latest).max(at);
+        let at = event["time"]
+            .as_u64()
+            .and_then(|t| UNIX_EPOCH.checked_add(Duration::from_secs(t)));
+        let before = previous.insert(name.to_owned(), kind.to_owned());
+        match kind {
+            "uploading" => {
+                if let Some(at) = at {
+                    runs.in_doubt.insert(name.to_owned(), at);
+                }
+            }
+            "accepted" => {
+                runs.published.insert(name.to_owned());
+            }
+            "visible" | "published-earlier" => {
+                runs.published.insert(name.to_owned());
+                runs.in_doubt.remove(name);
+            }
+            // A definite answer that nothing was stored: 5xx, 429, or a rejection (a failure
+            // right after sending); a failure after waiting for the index stays in doubt.
+            "retrying" => {
+                runs.in_doubt.remove(name);
+            }
+            "failed" if before.as_deref() == Some("uploading") => {
+                runs.in_doubt.remove(name);
+            }
+            _ => {}
+        }
     }
-    sent
+    runs
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn line(event: &str, name: &str, plan: &str, time: u64) -> String {
+        format!(r#"{{"event":"{event}","crate":"{name}","plan":"{plan}","time":{time}}}"#)
+    }
+
     #[test]
-    fn only_uploads_of_the_same_plan_count() {
-        let journal = concat!(
-            r#"{"event":"uploading","crate":"a","plan":"sha256:1","time":1}"#,
-            "\n",
-            r#"{"event":"uploading","crate":"a","plan":"sha256:1","time":7}"#,
-            "\n",
-            r#"{"event":"uploading","crate":"a","plan":"sha256:1","time":3}"#,
-            "\n",
-            r#"{"event":"uploading","crate":"b","plan":"sha256:2","time":1}"#,
-            "\n",
-            r#"{"event":"paced","crate":"c","plan":"sha256:1","time":1}"#,
-            "\n",
-            "not json\n",
-            r#"{"event":"uploading","crate":"d","time":1}"#,
-            "\n",
-            r#"{"event":"uploading","crate":"e","plan":"sha256:1""#,
+    fn what_earlier_runs_of_the_same_plan_left_in_doubt_or_published() {
+        let journal = [
+            line("uploading", "crashed", "sha256:1", 1),
+            line("uploading", "accepted", "sha256:1", 2),
+            line("accepted", "accepted", "sha256:1", 3),
+            line("uploading", "seen", "sha256:1", 2),
+            line("accepted", "seen", "sha256:1", 3),
+            line("visible", "seen", "sha256:1", 4),
+            line("uploading", "refused", "sha256:1", 2),
+            line("failed", "refused", "sha256:1", 3),
+            line("uploading", "five-hundred", "sha256:1", 2),
+            line("retrying", "five-hundred", "sha256:1", 3),
+            line("uploading", "lost", "sha256:1", 5),
+            line("resolving", "lost", "sha256:1", 6),
+            line("failed", "lost", "sha256:1", 9),
+            line("uploading", "again", "sha256:1", 1),
+            line("uploading", "again", "sha256:1", 7),
+            line("uploading", "other-plan", "sha256:2", 1),
+            "not json".to_owned(),
+            r#"{"event":"uploading","crate":"no-plan","time":1}"#.to_owned(),
+            r#"{"event":"uploading","crate":"cut-off","plan":"sha256:1""#.to_owned(),
+        ]
+        .join("\n");
+        let runs = earlier_runs(&journal, "sha256:1");
+        let at = |t| UNIX_EPOCH + Duration::from_secs(t);
+        assert_eq!(
+            runs.in_doubt,
+            BTreeMap::from([
+                ("accepted".to_owned(), at(2)),
+                ("again".to_owned(), at(7)),
+                ("crashed".to_owned(), at(1)),
+                ("lost".to_owned(), at(5)),
+            ])
         );
         assert_eq!(
-            sent_before(journal, "sha256:1").into_iter().collect::<Vec<_>>(),
-            [("a".to_owned(), UNIX_EPOCH + Duration::from_secs(7))]
+            runs.published.into_iter().collect::<Vec<_>>(),
+            ["accepted", "seen"]
         );
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use convoy_executor::driver::{self, Release, RunOptions};
+use convoy_executor::journal::EarlierRuns;
 use convoy_executor::schedule::Seen;
 use convoy_executor::validate::Upload;
 use convoy_registry::clock::{Clock, ManualClock};
@@ -59,9 +60,15 @@ struct Story {
 
 impl Story {
     fn new() -> Self {
+        Self::with_faults(Faults::default())
+    }
+
+    /// The story against a registry that misbehaves as `faults` say.
+    fn with_faults(faults: Faults) -> Self {
         let storage = Fixture::empty();
-        let registry = TestRegistry::start(Options::new(storage.root().join("registry"), TOKEN))
-            .expect("registry");
+        let mut options = Options::new(storage.root().join("registry"), TOKEN);
+        options.faults = faults;
+        let registry = TestRegistry::start(options).expect("registry");
         let story = Self {
             _storage: storage,
             registry,
@@ -209,11 +216,18 @@ fn plan_publish_and_build_a_consumer_then_rerun_uploads_nothing() {
     // Without that journal, the registry is all there is to go by.
     let elsewhere = story.bundle.root().join("other.journal");
     let without = story.publish(
-        &["--registry", "testkit", "--journal", elsewhere.to_str().unwrap()],
+        &[
+            "--registry",
+            "testkit",
+            "--journal",
+            elsewhere.to_str().unwrap(),
+        ],
         Some(TOKEN),
     );
     assert!(
-        without.stderr().contains("0 published, 4 already present, 0 failed"),
+        without
+            .stderr()
+            .contains("0 published, 4 already present, 0 failed"),
         "{}",
         without.stderr()
     );
@@ -284,7 +298,112 @@ fn refusals_upload_nothing() {
         2,
         "error[artifact-missing]",
     );
+    // Only regular files inside the bundle are read: a FIFO would hang, /dev/zero fill memory.
+    let started = std::time::Instant::now();
+    let made = Command::new("mkfifo").arg(&crate_file).status().unwrap();
+    assert!(made.success());
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "error[artifact-unreadable]",
+    );
+    std::fs::remove_file(&crate_file).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &crate_file).unwrap();
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "outside the bundle",
+    );
+    std::fs::remove_file(&crate_file).unwrap();
+    let outside = story.bundle.root().join("pu-a-0.1.0.crate");
+    std::fs::write(&outside, &bytes).unwrap();
+    std::os::unix::fs::symlink(&outside, &crate_file).unwrap();
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "error[artifact-unreadable]",
+    );
+    std::fs::remove_file(&crate_file).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
     std::fs::write(&crate_file, bytes).unwrap();
+
+    // A plan that names a package twice, or whose waves disagree, is sealed but refused.
+    let mut twice = story.plan();
+    twice.packages.push(twice.packages[0].clone());
+    twice.seal();
+    std::fs::write(&plan_path, twice.to_pretty_json()).unwrap();
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "error[plan-inconsistent]",
+    );
+    let mut no_waves = story.plan();
+    no_waves.waves.clear();
+    no_waves.seal();
+    std::fs::write(&plan_path, no_waves.to_pretty_json()).unwrap();
+    expect(
+        &["--registry", "testkit"],
+        Some(TOKEN),
+        2,
+        "error[plan-inconsistent]",
+    );
+    expect(
+        &["--registry", "testkit", "--dry-run"],
+        None,
+        2,
+        "error[plan-inconsistent]",
+    );
+    std::fs::write(&plan_path, &original).unwrap();
+
+    // Durations that do not fit are usage errors, not a panic or a wrap.
+    expect(
+        &[
+            "--registry",
+            "testkit",
+            "--max-wait",
+            "18446744073709551615s",
+        ],
+        Some(TOKEN),
+        2,
+        "longest --max-wait",
+    );
+    expect(
+        &["--registry", "testkit", "--max-wait", "5124095576030431h"],
+        Some(TOKEN),
+        2,
+        "longest --max-wait",
+    );
+
+    // No journal, no run; and one publisher per plan at a time.
+    expect(
+        &[
+            "--registry",
+            "testkit",
+            "--journal",
+            "/proc/no-such-dir/plan.journal",
+        ],
+        Some(TOKEN),
+        2,
+        "error[journal-unwritable]",
+    );
+    let journal = story.bundle.root().join("held.journal");
+    let held = convoy_executor::journal::Journal::open(&journal).unwrap();
+    expect(
+        &[
+            "--registry",
+            "testkit",
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+        Some(TOKEN),
+        2,
+        "error[publish-already-running]",
+    );
+    drop(held);
 
     assert_eq!(story.uploads(), 0, "a refused run uploads nothing");
 
@@ -335,43 +454,88 @@ fn run_with_faults(
     server.faults = faults;
     server.clock = clock.clone();
     let registry = TestRegistry::start(server).unwrap();
-    let uploads = vec![
+    let (outcome, _events) = run_against(&registry, &clock, &options, &EarlierRuns::default());
+    (registry, outcome, clock, storage)
+}
+
+/// The four fixture uploads.
+fn fixture_uploads() -> Vec<Upload> {
+    vec![
         upload("fx-a", &[]),
         upload("fx-b", &["fx-a"]),
         upload("fx-c", &["fx-b"]),
         upload("fx-d", &[]),
-    ];
-    let initial: BTreeMap<String, Seen> = uploads
-        .iter()
-        .map(|u| (u.name.clone(), Seen::Absent))
-        .collect();
+    ]
+}
+
+/// One run of the IO loop on `clock` (which the client waits on too), reading the index first
+/// as the command does; returns the outcome and every event.
+fn run_against(
+    registry: &TestRegistry,
+    clock: &Arc<ManualClock>,
+    options: &RunOptions,
+    earlier: &EarlierRuns,
+) -> (driver::Outcome, Vec<driver::Event>) {
+    let uploads = fixture_uploads();
     let new_crates: BTreeSet<String> = uploads.iter().map(|u| u.name.clone()).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let mut events = Vec::new();
     let outcome = runtime.block_on(async {
         let client = RegistryClient::connect(&registry.index_url(), ClientOptions::default())
             .await
+            .unwrap()
+            .with_clock(clock.clone());
+        let names: Vec<String> = uploads.iter().map(|u| u.name.clone()).collect();
+        let files = client
+            .index_files(&names, 4, convoy_registry::Freshness::Fresh)
+            .await
             .unwrap();
+        let initial: BTreeMap<String, Seen> = uploads
+            .iter()
+            .map(|u| {
+                let entries = files.get(&u.name).and_then(|f| f.as_deref());
+                (
+                    u.name.clone(),
+                    driver::seen_in(entries, &u.version, &u.sha256),
+                )
+            })
+            .collect();
         let token = convoy_registry::auth::Token::new(TOKEN.into());
         let release = Release {
             uploads: &uploads,
             initial: &initial,
             new_crates: &new_crates,
-            sent_before: &BTreeMap::new(),
+            earlier,
         };
         driver::run(
             &client,
             &token,
             release,
             clock.as_ref(),
-            &options,
-            &mut |_| {},
+            options,
+            &mut |event| events.push(event),
         )
         .await
     });
-    (registry, outcome, clock, storage)
+    (outcome, events)
+}
+
+/// Upload requests per crate, from the request log.
+fn uploads_by_crate(registry: &TestRegistry) -> BTreeMap<String, usize> {
+    let mut sent: BTreeMap<String, usize> = BTreeMap::new();
+    for request in registry.requests() {
+        let Some(metadata) = request.metadata_json.as_deref() else {
+            continue;
+        };
+        let value: serde_json::Value = serde_json::from_str(metadata).unwrap();
+        *sent
+            .entry(value["name"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    sent
 }
 
 fn stored_once_each(registry: &TestRegistry) {
@@ -510,7 +674,7 @@ fn a_wrong_token_stops_the_run() {
                 uploads: &uploads,
                 initial: &initial,
                 new_crates: &BTreeSet::new(),
-                sent_before: &BTreeMap::new(),
+                earlier: &EarlierRuns::default(),
             };
             driver::run(
                 &client,
@@ -578,7 +742,14 @@ fn a_publisher_killed_at_any_point_converges_on_rerun_without_reuploading_visibl
                 .env("CARGO_REGISTRIES_TESTKIT_INDEX", registry.index_url())
                 .env("CARGO_REGISTRIES_TESTKIT_TOKEN", TOKEN)
                 .arg(&plan_file)
-                .args(["--registry", "testkit", "--format", "json", "--poll-timeout", "2"])
+                .args([
+                    "--registry",
+                    "testkit",
+                    "--format",
+                    "json",
+                    "--poll-timeout",
+                    "2",
+                ])
                 .arg("--journal")
                 .arg(&journal);
             if let Some(n) = crash {
@@ -625,4 +796,221 @@ fn a_publisher_killed_at_any_point_converges_on_rerun_without_reuploading_visibl
             "crash at {crash_after}: visible crates uploaded again: {reuploaded:?}"
         );
     }
+}
+
+#[test]
+fn a_registry_that_always_says_already_uploaded_gets_one_upload_per_crate_and_the_run_ends() {
+    let faults = Faults {
+        always_already_exists: true,
+        ..Faults::default()
+    };
+    let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let (registry, outcome, clock, _storage) = run_with_faults(faults, RunOptions::default());
+    assert_eq!(
+        uploads_by_crate(&registry),
+        BTreeMap::from([("fx-a".to_owned(), 1), ("fx-d".to_owned(), 1)]),
+        "settled by reading the index, never by sending again"
+    );
+    assert_eq!(outcome.failed.len(), 4, "{outcome:?}");
+    let elapsed = clock.now().duration_since(start).unwrap();
+    assert!(
+        elapsed >= Duration::from_secs(300) && elapsed < Duration::from_secs(330),
+        "ends at --poll-timeout: {elapsed:?}"
+    );
+}
+
+#[test]
+fn a_dropped_response_during_the_index_delay_is_settled_by_reading_not_by_resending() {
+    let faults = Faults {
+        index_delay: Duration::from_secs(20),
+        drop_upload_response: [1, 3].into(),
+        ..Faults::default()
+    };
+    let (registry, outcome, _clock, _storage) = run_with_faults(faults, RunOptions::default());
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.published.len(), 4);
+    assert!(
+        uploads_by_crate(&registry).values().all(|n| *n == 1),
+        "{:?}",
+        uploads_by_crate(&registry)
+    );
+}
+
+#[test]
+fn an_upload_lost_before_the_registry_stored_it_is_sent_once_more_after_the_poll_timeout() {
+    // The connection is reset before the registry handles the upload: nothing is stored, the
+    // outcome is unknown, the index never shows it; after --poll-timeout it is sent once more.
+    let faults = Faults {
+        reset_upload: [1].into(),
+        ..Faults::default()
+    };
+    let (registry, outcome, _clock, _storage) = run_with_faults(faults, RunOptions::default());
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.published.len(), 4);
+    stored_once_each(&registry);
+    assert_eq!(uploads_by_crate(&registry).values().sum::<usize>(), 4);
+}
+
+#[test]
+fn a_registry_whose_index_dies_after_accepting_an_upload_ends_the_run_within_the_poll_timeout() {
+    let faults = Faults {
+        index_fails_after_upload: Some(503),
+        ..Faults::default()
+    };
+    let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let options = RunOptions {
+        poll_timeout: Duration::from_secs(120),
+        ..RunOptions::default()
+    };
+    let (_registry, outcome, clock, _storage) = run_with_faults(faults, options);
+    let failure = outcome
+        .registry_failure
+        .clone()
+        .expect("a registry failure");
+    assert!(failure.contains("503"), "{failure}");
+    let elapsed = clock.now().duration_since(start).unwrap();
+    assert!(elapsed <= Duration::from_secs(135), "{elapsed:?}");
+}
+
+#[test]
+fn max_wait_ends_the_run_while_it_waits_for_the_index() {
+    let faults = Faults {
+        index_delay: Duration::from_secs(3600),
+        ..Faults::default()
+    };
+    let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let options = RunOptions {
+        max_wait: Some(Duration::from_secs(600)),
+        poll_timeout: Duration::from_secs(7200),
+        ..RunOptions::default()
+    };
+    let (registry, outcome, clock, _storage) = run_with_faults(faults, options);
+    assert!(outcome.stopped_until.is_some(), "{outcome:?}");
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(
+        uploads_by_crate(&registry).len(),
+        2,
+        "fx-a and fx-d were sent"
+    );
+    let elapsed = clock.now().duration_since(start).unwrap();
+    assert!(elapsed <= Duration::from_secs(611), "{elapsed:?}");
+}
+
+#[test]
+fn a_registry_asking_for_an_absurd_wait_stops_the_run_instead_of_sleeping() {
+    let faults = Faults {
+        new_crate_limit: Some(RateLimit {
+            burst: 1,
+            refill: Duration::from_secs(30 * 365 * 86_400),
+        }),
+        ..Faults::default()
+    };
+    let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let (_registry, outcome, clock, _storage) = run_with_faults(faults, RunOptions::default());
+    let until = outcome.stopped_until.expect("stopped, resumable");
+    assert!(until.duration_since(start).unwrap() > Duration::from_secs(365 * 86_400));
+    assert!(
+        clock.now().duration_since(start).unwrap() < Duration::from_secs(3600),
+        "did not sleep"
+    );
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+}
+
+#[test]
+fn a_rerun_reads_the_index_for_what_an_interrupted_run_sent_before_sending_it_again() {
+    // The first run is cut off by --max-wait while its uploads are still invisible (index delay);
+    // the rerun, told by the journal what was sent, waits for them instead of sending again.
+    let storage = Fixture::empty();
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    ));
+    let mut server = Options::new(storage.root().join("registry"), TOKEN);
+    server.faults = Faults {
+        index_delay: Duration::from_secs(40),
+        ..Faults::default()
+    };
+    server.clock = clock.clone();
+    let registry = TestRegistry::start(server).unwrap();
+    let first = RunOptions {
+        max_wait: Some(Duration::from_secs(5)),
+        ..RunOptions::default()
+    };
+    let (outcome, events) = run_against(&registry, &clock, &first, &EarlierRuns::default());
+    assert!(outcome.stopped_until.is_some(), "{outcome:?}");
+    let in_doubt: BTreeMap<String, std::time::SystemTime> = events
+        .iter()
+        .filter_map(|e| match e {
+            driver::Event::Uploading { name, .. } => Some((name.clone(), clock.now())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(in_doubt.keys().collect::<Vec<_>>(), ["fx-a", "fx-d"]);
+    let earlier = EarlierRuns {
+        in_doubt,
+        ..EarlierRuns::default()
+    };
+
+    let (outcome, _events) = run_against(&registry, &clock, &RunOptions::default(), &earlier);
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.published_earlier, ["fx-a", "fx-d"]);
+    assert_eq!(outcome.published, ["fx-b", "fx-c"]);
+    assert!(
+        uploads_by_crate(&registry).values().all(|n| *n == 1),
+        "{:?}",
+        uploads_by_crate(&registry)
+    );
+}
+
+#[test]
+fn a_token_the_registry_echoes_is_never_shown_or_stored() {
+    let story = Story::with_faults(Faults {
+        echo_token: true,
+        ..Faults::default()
+    });
+    let wrong = "wrong-publish-secret-0a1b2c3d";
+    let summary = story.bundle.root().join("summary.md");
+    let journal = story.bundle.root().join("echo.journal");
+    let mut command = Command::new(binary("convoy-publish"));
+    command
+        .env("CARGO_REGISTRIES_TESTKIT_INDEX", story.registry.index_url())
+        .env("CARGO_REGISTRIES_TESTKIT_TOKEN", wrong)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .arg(story.bundle_dir().join("plan.json"))
+        .args(["--registry", "testkit", "--journal"])
+        .arg(&journal);
+    let human = run(&mut command);
+    let json = run(command.args(["--format", "json"]));
+    assert_eq!(human.code(), 3, "{}", human.stderr());
+    let registry_said = story
+        .registry
+        .requests()
+        .iter()
+        .any(|r| r.status == Some(403));
+    assert!(registry_said, "the registry echoed the token in a 403");
+    for (what, text) in [
+        ("stderr", human.stderr()),
+        ("json stdout", json.stdout()),
+        ("json stderr", json.stderr()),
+        ("journal", std::fs::read_to_string(&journal).unwrap()),
+        ("step summary", std::fs::read_to_string(&summary).unwrap()),
+    ] {
+        assert!(!text.contains(wrong), "{what} shows the token: {text}");
+    }
+    assert!(human.stderr().contains("<redacted>"), "{}", human.stderr());
+}
+
+#[test]
+fn a_registry_without_a_publish_api_is_refused_before_uploading() {
+    let story = Story::with_faults(Faults {
+        omit_api: true,
+        ..Faults::default()
+    });
+    let result = story.publish(&["--registry", "testkit"], Some(TOKEN));
+    assert_eq!(result.code(), 2, "{}", result.stderr());
+    assert!(
+        result.stderr().contains("error[registry-read-only]"),
+        "{}",
+        result.stderr()
+    );
+    assert_eq!(story.uploads(), 0);
 }

@@ -449,7 +449,8 @@ fn endless_chunks(out: &mut std::net::TcpStream, head: &str, total: usize) {
     use std::io::Write;
     let chunk = vec![b'x'; 64 << 10];
     let _ = out.write_all(
-        format!("HTTP/1.1 {head}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("HTTP/1.1 {head}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
     );
     let mut sent = 0;
     while sent < total {
@@ -594,7 +595,8 @@ fn the_host_judged_is_the_host_connected_to() {
         format!("sparse+http://0.0.0.0:{port}/index/"),
         format!("sparse+http://user@127.0.0.1:{port}/index/"),
     ] {
-        let connected = runtime().block_on(RegistryClient::connect(&trick, ClientOptions::default()));
+        let connected =
+            runtime().block_on(RegistryClient::connect(&trick, ClientOptions::default()));
         assert!(
             matches!(
                 connected,
@@ -603,7 +605,11 @@ fn the_host_judged_is_the_host_connected_to() {
             "{trick}: {connected:?}"
         );
     }
-    assert_eq!(seen.try_iter().count(), 0, "no request left the machine's guard");
+    assert_eq!(
+        seen.try_iter().count(),
+        0,
+        "no request left the machine's guard"
+    );
 
     // The same trick in config.json's `api`: refused before any token could go there.
     let setup = setup(Faults {
@@ -633,7 +639,9 @@ fn every_answer_body_is_bounded_by_its_kind() {
             }
             "/streams/index/config.json" => endless_chunks(out, "200 OK", 3 << 30),
             p if p.ends_with("config.json") => {
-                let _ = out.write_all(http("200 OK", "", r#"{"dl":"x","api":"http://127.0.0.1:1"}"#).as_bytes());
+                let _ = out.write_all(
+                    http("200 OK", "", r#"{"dl":"x","api":"http://127.0.0.1:1"}"#).as_bytes(),
+                );
             }
             p if p.starts_with("/fine/index/") && p.contains("huge") => {
                 endless_chunks(out, "200 OK", 3 << 30)
@@ -657,11 +665,20 @@ fn every_answer_body_is_bounded_by_its_kind() {
         )
         .await
         .unwrap();
-        let error = client.index_file("huge", Freshness::Fresh).await.unwrap_err();
+        let error = client
+            .index_file("huge", Freshness::Fresh)
+            .await
+            .unwrap_err();
         assert!(error.to_string().contains("larger than"), "{error}");
         // A 3 GB error body is classified from its start and quoted in a few hundred bytes.
-        let error = client.index_file("fail", Freshness::Fresh).await.unwrap_err();
-        assert!(matches!(error, RegistryError::Server { status: 500, .. }), "{error}");
+        let error = client
+            .index_file("fail", Freshness::Fresh)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, RegistryError::Server { status: 500, .. }),
+            "{error}"
+        );
         assert!(error.to_string().len() < 800, "{}", error.to_string().len());
     });
     assert!(
@@ -681,7 +698,12 @@ fn tokens_the_registry_echoes_are_redacted() {
     let error = runtime().block_on(async {
         connect(&setup.registry)
             .await
-            .publish(&wrong, &metadata("cl-echo", "1.0.0"), b"x", setup.clock.now())
+            .publish(
+                &wrong,
+                &metadata("cl-echo", "1.0.0"),
+                b"x",
+                setup.clock.now(),
+            )
             .await
             .unwrap_err()
     });
@@ -701,7 +723,9 @@ fn index_reads_wait_out_429s_by_retry_after() {
         ..Faults::default()
     });
     let read = runtime().block_on(async {
-        let client = connect(&setup.registry).await.with_clock(setup.clock.clone());
+        let client = connect(&setup.registry)
+            .await
+            .with_clock(setup.clock.clone());
         for name in ["cl-a", "cl-b", "cl-c"] {
             client.index_file(name, Freshness::Fresh).await?;
         }
@@ -726,9 +750,20 @@ fn index_reads_wait_out_429s_by_retry_after() {
         ..Faults::default()
     });
     let read = runtime().block_on(async {
-        let client = connect(&setup.registry).await.with_clock(setup.clock.clone());
+        let client = connect(&setup.registry)
+            .await
+            .with_clock(setup.clock.clone());
         client.index_file("cl-a", Freshness::Fresh).await?;
         client.index_file("cl-b", Freshness::Fresh).await
     });
-    assert!(matches!(read, Err(RegistryError::RateLimited { retry_at: Some(_), .. })), "{read:?}");
+    assert!(
+        matches!(
+            read,
+            Err(RegistryError::RateLimited {
+                retry_at: Some(_),
+                ..
+            })
+        ),
+        "{read:?}"
+    );
 }
