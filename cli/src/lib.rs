@@ -78,7 +78,6 @@ pub fn read_bundle(plan: &Plan, dir: &Path) -> BTreeMap<String, BundleFile> {
 /// `None` when the file does not exist.
 fn read_bundle_file(dir: &Path, name: &str, size: u64) -> Option<BundleFile> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
 
     let path = dir.join(name);
     let link = match std::fs::symlink_metadata(&path) {
@@ -104,25 +103,10 @@ fn read_bundle_file(dir: &Path, name: &str, size: u64) -> Option<BundleFile> {
     } else {
         path
     };
-    // Non-blocking, so opening a FIFO returns at once; not following a link, so what was checked
-    // above is what is opened.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(&real);
-    let file = match file {
+    let file = match open_regular(&real) {
         Ok(file) => file,
-        Err(e) => return Some(Err(format!("cannot open it: {e}"))),
+        Err(reason) => return Some(Err(reason)),
     };
-    match file.metadata() {
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => {
-            return Some(Err(
-                "it is not a regular file (a FIFO, device, socket or directory)".to_owned(),
-            ))
-        }
-        Err(e) => return Some(Err(format!("cannot read it: {e}"))),
-    }
     let mut bytes = Vec::new();
     Some(
         file.take(size.saturating_add(1))
@@ -130,6 +114,42 @@ fn read_bundle_file(dir: &Path, name: &str, size: u64) -> Option<BundleFile> {
             .map(|_| bytes)
             .map_err(|e| format!("cannot read it: {e}")),
     )
+}
+
+/// Opens `path` for reading if it is a regular file, without blocking (a FIFO would hang a
+/// plain open) and without following a final symbolic link; says why not otherwise.
+fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| format!("cannot open it: {e}"))?;
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(file),
+        Ok(_) => Err("it is not a regular file (a FIFO, device, socket or directory)".to_owned()),
+        Err(e) => Err(format!("cannot read it: {e}")),
+    }
+}
+
+/// The most a plan or snapshot file may be.
+pub const DOCUMENT_LIMIT: u64 = 256 << 20;
+
+/// Reads a document (a plan, a snapshot) that a user names: a regular file (a link to one is
+/// followed), at most [`DOCUMENT_LIMIT`] bytes, UTF-8. The error says why, for a message that
+/// names the file.
+pub fn read_document(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let mut bytes = Vec::new();
+    open_regular(&real)?
+        .take(DOCUMENT_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > DOCUMENT_LIMIT {
+        return Err(format!("it is larger than {} MiB", DOCUMENT_LIMIT >> 20));
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
 }
 
 #[cfg(test)]
@@ -172,6 +192,16 @@ mod tests {
             Some(Ok(b"abcdef".to_vec()))
         );
         assert_eq!(read_bundle_file(&dir, "missing.crate", 6), None);
+        assert!(read_document(&dir.join("fifo.crate"))
+            .unwrap_err()
+            .contains("not a regular file"));
+        assert!(read_document(&dir.join("dir.crate"))
+            .unwrap_err()
+            .contains("not a regular file"));
+        assert_eq!(
+            read_document(&dir.join("inside-link.crate")).unwrap(),
+            "abcdef"
+        );
         for (name, why) in [
             ("out-link.crate", "outside the bundle"),
             ("zero.crate", "outside the bundle"),

@@ -183,11 +183,11 @@ fn invalid(code: &'static str, message: String, help: &str) -> Stop {
 }
 
 fn read_plan(path: &Path) -> Result<Plan, Stop> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = convoy_cli::read_document(path).map_err(|e| {
         invalid(
             "file-unreadable",
-            format!("cannot read {}: {e}", path.display()),
-            "check the path",
+            format!("plan {}: {e}", path.display()),
+            "give the plan.json that convoy-plan wrote",
         )
     })?;
     Plan::from_json(&text).map_err(|e| Stop::Invalid {

@@ -116,6 +116,22 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every refusal code, for documentation checks.
+    pub const CODES: [&'static str; 12] = [
+        "plan-digest-mismatch",
+        "unexpected-plan-digest",
+        "plan-has-errors",
+        "plan-without-artifacts",
+        "plan-incomplete",
+        "artifact-outside-bundle",
+        "artifact-missing",
+        "artifact-changed",
+        "plan-for-other-registry",
+        "metadata-mismatch",
+        "plan-inconsistent",
+        "artifact-unreadable",
+    ];
+
     /// Stable kebab-case code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -381,7 +397,12 @@ mod tests {
     }
 
     fn code(result: Result<Vec<Upload>, Refusal>) -> &'static str {
-        result.map(|_| "accepted").unwrap_or_else(|r| r.code())
+        let code = result.map(|_| "accepted").unwrap_or_else(|r| r.code());
+        assert!(
+            code == "accepted" || Refusal::CODES.contains(&code),
+            "{code} not in CODES"
+        );
+        code
     }
 
     #[test]

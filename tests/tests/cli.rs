@@ -328,6 +328,34 @@ fn readme_documents_every_exit_code() {
 }
 
 #[test]
+fn readme_documents_every_publish_and_registry_code() {
+    let readme = read_doc("README.md");
+    let codes = convoy_executor::validate::Refusal::CODES
+        .into_iter()
+        .chain([
+            "journal-unwritable",
+            "publish-already-running",
+            "registry-read-only",
+            "token-missing",
+            "token-variable-unknown",
+            "version-exists-with-different-content",
+            "rate-limited",
+            "registry-rejected",
+            "registry-server-error",
+            "registry-unreachable",
+            "registry-auth-failed",
+            "registry-protocol-error",
+            "insecure-registry-url",
+        ]);
+    for code in codes {
+        assert!(
+            readme.contains(&format!("`{code}`")),
+            "README.md lacks `{code}`"
+        );
+    }
+}
+
+#[test]
 fn plan_format_documents_every_diagnostic_code() {
     let docs = read_doc("docs/plan-format.md");
     for code in convoy_planner::diagnostics::Code::ALL {

@@ -8,6 +8,7 @@ use convoy_registry::clock::{Clock, ManualClock};
 use convoy_registry::{ClientOptions, Freshness, RegistryClient, RegistryError};
 use convoy_schema::plan::PublishMetadata;
 use convoy_testkit::{Faults, Options, RateLimit, TestRegistry};
+use convoy_tests::hostile::{endless_chunks, http, raw_server, redirecting_server};
 use convoy_tests::Fixture;
 
 const TOKEN: &str = "client-test-token";
@@ -386,92 +387,6 @@ fn state_survives_a_restart() {
             .await
     });
     assert_eq!(entries.unwrap().map(|e| e.len()), Some(1));
-}
-
-/// A one-purpose HTTP server on loopback: answers each request with `reply(method, path)` and
-/// records the `Authorization` header of every request it sees. Stops after `max` requests.
-fn redirecting_server(
-    max: usize,
-    reply: impl Fn(&str, &str) -> String + Send + 'static,
-) -> (u16, std::sync::mpsc::Receiver<(String, Option<String>)>) {
-    raw_server(max, move |method, path, out| {
-        use std::io::Write;
-        let _ = out.write_all(reply(method, path).as_bytes());
-    })
-}
-
-/// A hostile HTTP server on loopback: `answer(method, path, stream)` writes whatever it likes.
-/// Records each request line and its `Authorization` header; stops after `max` requests.
-fn raw_server(
-    max: usize,
-    answer: impl Fn(&str, &str, &mut std::net::TcpStream) + Send + 'static,
-) -> (u16, std::sync::mpsc::Receiver<(String, Option<String>)>) {
-    use std::io::{BufRead, BufReader, Read};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (seen, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(max) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            let (mut authorization, mut length) = (None, 0usize);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if lower.starts_with("authorization:") {
-                    authorization = Some(line[14..].trim().to_owned());
-                }
-                if let Some(value) = lower.strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length.min(1 << 20)];
-            let _ = reader.read_exact(&mut body);
-            let mut parts = request_line.split_whitespace();
-            let (method, path) = (
-                parts.next().unwrap_or("").to_owned(),
-                parts.next().unwrap_or("").to_owned(),
-            );
-            let _ = seen.send((format!("{method} {path}"), authorization));
-            answer(&method, &path, &mut stream);
-        }
-    });
-    (port, receiver)
-}
-
-/// Writes a chunked body of `total` bytes of `x` until the reader hangs up.
-fn endless_chunks(out: &mut std::net::TcpStream, head: &str, total: usize) {
-    use std::io::Write;
-    let chunk = vec![b'x'; 64 << 10];
-    let _ = out.write_all(
-        format!("HTTP/1.1 {head}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    );
-    let mut sent = 0;
-    while sent < total {
-        if out
-            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-            .and_then(|()| out.write_all(&chunk))
-            .and_then(|()| out.write_all(b"\r\n"))
-            .is_err()
-        {
-            return;
-        }
-        sent += chunk.len();
-    }
-    let _ = out.write_all(b"0\r\n\r\n");
-}
-
-fn http(status: &str, headers: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
 }
 
 #[test]

@@ -82,13 +82,13 @@ fn target(cli: &Cli, plan: &Plan) -> Result<RegistryTarget, String> {
 }
 
 fn verify(cli: &Cli) -> i32 {
-    let text = match std::fs::read_to_string(&cli.plan) {
+    let text = match convoy_cli::read_document(&cli.plan) {
         Ok(text) => text,
         Err(e) => {
             return fail(
                 "file-unreadable",
-                format!("cannot read {}: {e}", cli.plan.display()),
-                "check the path",
+                format!("plan {}: {e}", cli.plan.display()),
+                "give the plan.json that convoy-plan wrote",
                 exit::REFUSED,
             )
         }
