@@ -463,12 +463,14 @@ fn the_testkit_binary_prints_its_index_url_and_serves() {
             "--port",
             "0",
             "--token",
-            "t",
+            "binary-secret-token",
             "--fail-upload",
             "1=503",
-            "--dir",
+            "--request-log",
         ])
-        .arg(storage.root())
+        .arg(storage.root().join("requests.jsonl"))
+        .arg("--dir")
+        .arg(storage.root().join("registry"))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("starts");
@@ -483,22 +485,45 @@ fn the_testkit_binary_prints_its_index_url_and_serves() {
     );
     let result = runtime().block_on(async {
         let client = RegistryClient::connect(&index, ClientOptions::default()).await?;
-        let token = convoy_registry::auth::Token::new("t".into());
-        client
+        let token = convoy_registry::auth::Token::new("binary-secret-token".into());
+        let first = client
             .publish(
                 &token,
                 &metadata("cl-bin", "1.0.0"),
                 b"x",
                 SystemTime::now(),
             )
-            .await
+            .await;
+        let second = client
+            .publish(
+                &token,
+                &metadata("cl-bin", "1.0.0"),
+                b"x",
+                SystemTime::now(),
+            )
+            .await;
+        Ok::<_, RegistryError>((first, second))
     });
     let _ = child.kill();
     let _ = child.wait();
+    let (first, second) = result.expect("connects");
     assert!(
-        matches!(result, Err(RegistryError::Server { status: 503, .. })),
-        "{result:?}"
+        matches!(first, Err(RegistryError::Server { status: 503, .. })),
+        "{first:?}"
     );
+    assert!(second.is_ok(), "{second:?}");
+    // --request-log: one JSON line per request, the token never in it.
+    let log = std::fs::read_to_string(storage.root().join("requests.jsonl")).unwrap();
+    assert!(!log.contains("binary-secret-token"), "{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let uploads: Vec<&serde_json::Value> = lines.iter().filter(|l| l["upload"] == true).collect();
+    assert_eq!(uploads.len(), 2, "{log}");
+    assert_eq!(uploads[0]["status"], 503);
+    assert_eq!(uploads[1]["stored"]["name"], "cl-bin");
+    assert!(uploads.iter().all(|u| u["authorization"] == true));
 }
 
 #[test]
