@@ -1,6 +1,9 @@
 //! What every Convoy binary does first: log to stderr as `CONVOY_LOG` asks, and parse its
 //! arguments, turning clap's errors into Convoy's exit codes (`--help` and `--version` exit 0, a
-//! usage error exits 2). Also the registry arguments all three share.
+//! usage error exits 2). Also what all three share: the registry arguments, the bundle and
+//! document readers (regular files, bounded), and [`markdown`] escaping.
+
+pub mod markdown;
 
 use std::collections::BTreeMap;
 use std::path::Path;

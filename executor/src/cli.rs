@@ -529,23 +529,41 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
         eprintln!("{summary}");
     }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        // Crate names come from the plan, reasons from what the registry said: escaped.
+        use convoy_cli::markdown::{cell_code, code, text};
         let mut markdown = format!(
-            "### convoy-publish\n\nPlan `{}`\n\n| Crate | Result |\n|---|---|\n",
-            plan.digest
+            "### convoy-publish\n\nPlan {}\n\n| Crate | Result |\n|---|---|\n",
+            code(&plan.digest)
         );
         for name in &outcome.published {
-            markdown.push_str(&format!("| `{name}` | published |\n"));
+            markdown.push_str(&format!("| {} | published |\n", cell_code(name)));
         }
         for name in &outcome.published_earlier {
-            markdown.push_str(&format!("| `{name}` | published by an earlier run |\n"));
+            markdown.push_str(&format!(
+                "| {} | published by an earlier run |\n",
+                cell_code(name)
+            ));
         }
         for name in &outcome.already_present {
-            markdown.push_str(&format!("| `{name}` | already present |\n"));
+            markdown.push_str(&format!("| {} | already present |\n", cell_code(name)));
         }
         for (name, reason) in &outcome.failed {
             markdown.push_str(&format!(
-                "| `{name}` | failed: {} |\n",
-                reason.replace('|', "\\|")
+                "| {} | failed: {} |\n",
+                cell_code(name),
+                text(reason)
+            ));
+        }
+        for stop in [&outcome.registry_failure, &outcome.auth_failure]
+            .into_iter()
+            .flatten()
+        {
+            markdown.push_str(&format!("\nStopped: {}\n", text(stop)));
+        }
+        if let Some(at) = outcome.stopped_until {
+            markdown.push_str(&format!(
+                "\nStopped before the end: rerun the same plan after {}.\n",
+                format_date(at)
             ));
         }
         if let Ok(mut file) = std::fs::OpenOptions::new()

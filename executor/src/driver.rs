@@ -370,7 +370,12 @@ impl<'a> Run<'a> {
             self.poll_delay = self.options.poll_start;
             return;
         }
-        if now < self.next_poll {
+        // A wait is never given up without a poll at its deadline.
+        let expiring = self
+            .schedule
+            .next_expiry(self.options.poll_timeout)
+            .is_some_and(|at| at <= now);
+        if now < self.next_poll && !expiring {
             return;
         }
         match self

@@ -204,6 +204,7 @@ fn package_into(
         verify_build: args.verify_build,
         check_reproducible: args.check_reproducible,
     };
+    package::clean_up_on_interrupt();
     let outcome = package::package(input, &plan, &options)?;
     let plan = bundle::attach(plan, input, &outcome);
     if let Ok(crates) = &outcome.result {
@@ -223,9 +224,10 @@ fn package_into(
 
 fn show(args: &ShowArgs) -> Result<i32, PlanError> {
     let path = args.plan.display().to_string();
-    let text = std::fs::read_to_string(&args.plan).map_err(|source| PlanError::Read {
+    // Bounded and regular files only: a FIFO or a huge file is an error, not a hang.
+    let text = convoy_cli::read_document(&args.plan).map_err(|reason| PlanError::Read {
         path: path.clone(),
-        source,
+        source: std::io::Error::other(reason),
     })?;
     let plan = Plan::from_json(&text).map_err(|source| PlanError::PlanRead {
         path: path.clone(),

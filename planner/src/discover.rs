@@ -242,10 +242,12 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, PlanError> {
     })
 }
 
+/// Manifests, lockfiles and snapshots: regular files only, bounded (a FIFO is an error, not a
+/// hang).
 fn read_text(path: &Path) -> Result<String, PlanError> {
-    std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+    convoy_cli::read_document(path).map_err(|reason| PlanError::Read {
         path: path.display().to_string(),
-        source,
+        source: std::io::Error::other(reason),
     })
 }
 

@@ -8,14 +8,23 @@
 //! inside the staging area. With no edits, the archives are byte for byte what `cargo package` makes in a
 //! clean checkout of the commit, `.cargo_vcs_info.json` included; with edits, cargo records the
 //! staged tree as `"dirty": true`, as it would for any change not committed.
+//!
+//! An interrupt (SIGINT, SIGTERM, SIGHUP; Ctrl-C on Windows) must not leave staging areas behind
+//! in `/dev/shm`: [`clean_up_on_interrupt`] installs a handler that ends the cargo and git
+//! processes packaging waits for, removes every staging directory still in use, and exits with
+//! [`exit::INTERRUPTED`]. Those processes run in process groups of their own, so that the handler
+//! reaches the compilers `cargo package` starts too.
 
 // An IO edge: planner/clippy.toml forbids these calls everywhere else in the planner.
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 
+use convoy_schema::exit;
 use convoy_schema::plan::{Action, ManifestEdit, Packaging, PackagingSource, Plan};
 use toml_edit::{DocumentMut, Item};
 
@@ -73,6 +82,15 @@ pub fn package(
         build_verified: options.verify_build,
         reproducibility_checked: options.check_reproducible,
     };
+    if packages.is_empty() {
+        // An empty release: `cargo package` without `--package` would package the whole
+        // workspace, excluded and unpublishable members included.
+        return Ok(PackagingOutcome {
+            packaging,
+            result: Ok(Vec::new()),
+            second_run: None,
+        });
+    }
     let first = package_once(input, plan, &packages, &edits, options, "stage")?;
     let second = match (&first, options.check_reproducible) {
         (Ok(_), true) => Some(package_once(
@@ -156,9 +174,8 @@ fn package_once(
         cargo.arg("--package").arg(name);
     }
     tracing::debug!(command = ?cargo, "packaging");
-    let output = cargo
-        .output()
-        .map_err(|e| staging_failed(format!("cannot run cargo: {e}")))?;
+    let output =
+        output_of(&mut cargo).map_err(|e| staging_failed(format!("cannot run cargo: {e}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let message = stderr
@@ -189,11 +206,155 @@ fn package_once(
     Ok(Ok(crates))
 }
 
+/// What an interrupt has to clean up: the staging directories in use and the processes working
+/// in them.
+struct InFlight {
+    staging: Vec<PathBuf>,
+    children: Vec<Child>,
+}
+
+static IN_FLIGHT: Mutex<InFlight> = Mutex::new(InFlight {
+    staging: Vec::new(),
+    children: Vec::new(),
+});
+
+fn in_flight() -> MutexGuard<'static, InFlight> {
+    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Installs (once per process) the handler that cleans up after an interrupt; see the module
+/// documentation. If no handler can be installed, packaging goes on without one.
+pub fn clean_up_on_interrupt() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        if let Err(error) = ctrlc::set_handler(interrupted) {
+            tracing::warn!(%error, "no interrupt handler: an interrupt may leave staging areas behind");
+        }
+    });
+}
+
+/// The interrupt handler (on a thread of its own). It keeps the lock until the process exits,
+/// so packaging cannot register anything new, nor go on past a process the handler ended.
+fn interrupted() {
+    let mut in_flight = in_flight();
+    for child in &mut in_flight.children {
+        end_process_group(child);
+    }
+    for dir in &in_flight.staging {
+        remove_staging(dir);
+    }
+    eprintln!("convoy-plan: interrupted; staging areas removed");
+    std::process::exit(exit::INTERRUPTED);
+}
+
+/// Kills `child` and everything it started (its process group), and reaps it.
+fn end_process_group(child: &mut Child) {
+    #[cfg(unix)]
+    if let Ok(group) = i32::try_from(child.id()) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(group),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Removes a staging directory. A process killed a moment ago may still finish a write, which
+/// makes one pass fail with "directory not empty"; a few passes, a moment apart, get past it.
+fn remove_staging(dir: &Path) {
+    for _ in 0..20 {
+        match std::fs::remove_dir_all(dir) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// A staging directory, registered for the interrupt handler while it exists.
+struct Staging {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+}
+
+impl Staging {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+        in_flight().staging.retain(|p| *p != self.path);
+    }
+}
+
+/// Runs `command` to completion as [`Command::output`] does, in a process group of its own, and
+/// registered so an interrupt ends it (and what it started).
+fn output_of(command: &mut Command) -> std::io::Result<Output> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(command, 0);
+    let (id, stdout, stderr) = {
+        let mut in_flight = in_flight();
+        let mut child = command.spawn()?;
+        let pipes = (child.id(), child.stdout.take(), child.stderr.take());
+        in_flight.children.push(child);
+        pipes
+    };
+    let stderr = std::thread::spawn(move || read_all(stderr));
+    let stdout = read_all(stdout);
+    let stderr = stderr.join().unwrap_or_default();
+    // After an interrupt the handler holds the lock until the process exits: this waits for that.
+    let child = {
+        let mut in_flight = in_flight();
+        let at = in_flight.children.iter().position(|c| c.id() == id);
+        at.map(|at| in_flight.children.swap_remove(at))
+    };
+    let status = child
+        .ok_or_else(|| std::io::Error::other("the process was ended by an interrupt"))?
+        .wait()?;
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// Everything a child writes to `pipe`, until it closes it.
+fn read_all(pipe: Option<impl Read>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_end(&mut bytes);
+    }
+    bytes
+}
+
 /// Where staging areas are made: `$CONVOY_STAGING_DIR` if set; else the system's temporary
 /// directory when `TMPDIR` is set or a build is verified (compiling can take gigabytes); else
 /// `/dev/shm` when it is writable, because a staging area is thrown away and creating thousands
-/// of small files costs several times more on disk than in memory.
-fn staging_directory(verify_build: bool) -> Result<tempfile::TempDir, PlanError> {
+/// of small files costs several times more on disk than in memory. It is registered for the
+/// interrupt handler as it is made.
+fn staging_directory(verify_build: bool) -> Result<Staging, PlanError> {
+    let mut in_flight = in_flight();
+    let dir = temporary_directory(verify_build)?;
+    let path = dir.path().to_path_buf();
+    in_flight.staging.push(path.clone());
+    Ok(Staging {
+        dir: Some(dir),
+        path,
+    })
+}
+
+fn temporary_directory(verify_build: bool) -> Result<tempfile::TempDir, PlanError> {
     let builder = || {
         let mut builder = tempfile::Builder::new();
         builder.prefix("convoy-package-");
@@ -228,10 +389,7 @@ fn repository_root(workspace_root: &Path, workspace_path: &str) -> PathBuf {
 }
 
 fn run_git(args: &[&std::ffi::OsStr]) -> Result<(), PlanError> {
-    let output = Command::new("git")
-        .args(args)
-        .env("LC_ALL", "C")
-        .output()
+    let output = output_of(Command::new("git").args(args).env("LC_ALL", "C"))
         .map_err(|e| staging_failed(format!("cannot run git: {e}")))?;
     if output.status.success() {
         Ok(())

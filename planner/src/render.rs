@@ -15,12 +15,35 @@
 //! <details> Manifest edits </details>
 //! <details> Published manifests, one nested <details> per package </details>
 //! ```
+//!
+//! Every string taken from the plan goes through [`escape`], whatever field it is: the plan
+//! carries text from the workspace under review, and `show` reads plan files from anywhere.
+
+use convoy_cli::markdown as escape;
 
 use std::fmt::Write as _;
 
 use convoy_schema::plan::{Action, Diagnostic, Package, PackagingSource, Plan, Severity};
 
 use crate::planning::{latest, observed, severity_counts};
+
+/// How the words shared by both forms show a value from the plan: quoted as code, or as text.
+struct Style {
+    code: fn(&str) -> String,
+    text: fn(&str) -> String,
+}
+
+/// The terminal shows values as they are.
+const PLAIN: Style = Style {
+    code: str::to_owned,
+    text: str::to_owned,
+};
+
+/// Markdown shows them escaped.
+const MARKDOWN: Style = Style {
+    code: escape::code,
+    text: escape::text,
+};
 
 /// One line: counts of packages by action and of diagnostics by severity.
 pub fn summary_line(plan: &Plan) -> String {
@@ -58,18 +81,18 @@ fn action_word(action: Action) -> &'static str {
 }
 
 /// `current → planned`, where current is the highest unyanked version observed in the registry.
-fn version_change(plan: &Plan, package: &Package) -> String {
+fn version_change(plan: &Plan, package: &Package, style: &Style) -> String {
     let current = observed(&plan.inputs.registry_observations.crates, &package.name)
         .and_then(latest)
-        .map_or_else(|| "—".to_owned(), ToString::to_string);
-    format!("{current} → {}", package.version)
+        .map_or_else(|| "—".to_owned(), |v| (style.text)(&v.to_string()));
+    format!("{current} → {}", (style.text)(&package.version.to_string()))
 }
 
-fn source_words(plan: &Plan) -> String {
+fn source_words(plan: &Plan, style: &Style) -> String {
     match &plan.inputs.git {
         Some(git) => format!(
-            "commit `{}`{}",
-            git.commit,
+            "commit {}{}",
+            (style.code)(&git.commit),
             if git.dirty {
                 " with uncommitted changes"
             } else {
@@ -80,7 +103,7 @@ fn source_words(plan: &Plan) -> String {
     }
 }
 
-fn artifact_words(plan: &Plan) -> String {
+fn artifact_words(plan: &Plan, style: &Style) -> String {
     match &plan.packaging {
         None => {
             "none — a review-only plan, which cannot be executed (plan with --bundle to package)"
@@ -92,12 +115,13 @@ fn artifact_words(plan: &Plan) -> String {
                 PackagingSource::Copy => "a copy of the tree",
             };
             let mut words = format!(
-                "{} `.crate` files packaged from {source} by {}",
+                "{} {} files packaged from {source} by {}",
                 plan.packages
                     .iter()
                     .filter(|p| p.artifact.is_some())
                     .count(),
-                packaging.cargo_version
+                (style.code)(".crate"),
+                (style.text)(&packaging.cargo_version)
             );
             for (flag, text) in [
                 (packaging.edits_applied, "manifest edits applied"),
@@ -119,9 +143,11 @@ fn artifact_cell(package: &Package) -> String {
     package.artifact.as_ref().map_or_else(
         || "—".to_owned(),
         |a| {
+            // By characters: a plan file given to `show` may hold anything here.
+            let prefix: String = a.sha256.chars().take(12).collect();
             format!(
-                "`{}…` {}",
-                &a.sha256[..a.sha256.len().min(12)],
+                "{} {}",
+                escape::cell_code(&format!("{prefix}…")),
                 human_size(a.size)
             )
         },
@@ -138,10 +164,11 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-fn registry_words(plan: &Plan) -> String {
+fn registry_words(plan: &Plan, style: &Style) -> String {
+    let index = (style.code)(&plan.registry.index);
     match &plan.registry.name {
-        Some(name) => format!("`{name}` (`{}`)", plan.registry.index),
-        None => format!("`{}`", plan.registry.index),
+        Some(name) => format!("{} ({index})", (style.code)(name)),
+        None => index,
     }
 }
 
@@ -159,19 +186,14 @@ fn severity_word(severity: Severity) -> &'static str {
     }
 }
 
-/// Escapes text for a Markdown table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
 /// The Markdown form of a plan.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## Convoy release plan\n");
-    let _ = writeln!(out, "Plan digest: `{}`  ", plan.digest);
-    let _ = writeln!(out, "Registry: {}  ", registry_words(plan));
-    let _ = writeln!(out, "Source: {}  ", source_words(plan));
-    let _ = writeln!(out, "Artifacts: {}\n", artifact_words(plan));
+    let _ = writeln!(out, "Plan digest: {}  ", escape::code(&plan.digest));
+    let _ = writeln!(out, "Registry: {}  ", registry_words(plan, &MARKDOWN));
+    let _ = writeln!(out, "Source: {}  ", source_words(plan, &MARKDOWN));
+    let _ = writeln!(out, "Artifacts: {}\n", artifact_words(plan, &MARKDOWN));
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
 
     for (wave, names) in plan.waves.iter().enumerate() {
@@ -183,16 +205,22 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "|---|---|---|---|---|");
         for package in names.iter().filter_map(|name| plan.package(name)) {
             let codes: Vec<String> = diagnostics_of(plan, &package.name)
-                .map(|d| format!("{} `{}`", severity_word(d.severity), d.code))
+                .map(|d| {
+                    format!(
+                        "{} {}",
+                        severity_word(d.severity),
+                        escape::cell_code(&d.code)
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} |",
-                package.name,
-                version_change(plan, package),
+                "| {} | {} | {} | {} | {} |",
+                escape::cell_code(&package.name),
+                version_change(plan, package, &MARKDOWN),
                 action_word(package.action),
                 artifact_cell(package),
-                cell(&codes.join(", "))
+                codes.join(", ")
             );
         }
         out.push('\n');
@@ -210,11 +238,11 @@ pub fn markdown(plan: &Plan) -> String {
         for package in unpublished {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} |",
-                package.name,
-                package.version,
+                "| {} | {} | {} | {} |",
+                escape::cell_code(&package.name),
+                escape::text(&package.version.to_string()),
                 action_word(package.action),
-                cell(&package.reason)
+                escape::text(&package.reason)
             );
         }
         out.push('\n');
@@ -226,15 +254,15 @@ pub fn markdown(plan: &Plan) -> String {
             let package = d
                 .package
                 .as_deref()
-                .map(|p| format!(" `{p}`"))
+                .map(|p| format!(" {}", escape::code(p)))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "- **{}** `{}`{package}: {}  \n  help: {}",
+                "- **{}** {}{package}: {}  \n  help: {}",
                 severity_word(d.severity),
-                d.code,
-                d.message,
-                d.help
+                escape::code(&d.code),
+                escape::text(&d.message),
+                escape::text(&d.help)
             );
         }
         out.push('\n');
@@ -252,7 +280,7 @@ pub fn markdown(plan: &Plan) -> String {
             edits.len()
         );
         for edit in edits {
-            let _ = writeln!(out, "- {edit}");
+            let _ = writeln!(out, "- {}", escape::text(edit));
         }
         let _ = writeln!(out, "\n</details>\n");
     }
@@ -276,13 +304,13 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "<details><summary><code>{}</code> — {} files, {}, sha256 <code>{}</code></summary>\n",
-                artifact.file,
+                escape::html(&artifact.file),
                 artifact.files.len(),
                 human_size(artifact.size),
-                artifact.sha256
+                escape::html(&artifact.sha256)
             );
             for file in &artifact.files {
-                let _ = writeln!(out, "- `{file}`");
+                let _ = writeln!(out, "- {}", escape::code(file));
             }
             let _ = writeln!(out, "\n</details>\n");
         }
@@ -294,23 +322,15 @@ pub fn markdown(plan: &Plan) -> String {
         for package in published {
             let _ = writeln!(
                 out,
-                "<details><summary><code>{}</code> {}</summary>\n\n```toml\n{}```\n\n</details>\n",
-                package.name,
-                package.version,
-                with_trailing_newline(&package.manifest.published)
+                "<details><summary><code>{}</code> {}</summary>\n\n{}\n</details>\n",
+                escape::html(&package.name),
+                escape::html(&package.version.to_string()),
+                escape::code_block("toml", &package.manifest.published)
             );
         }
         let _ = writeln!(out, "</details>");
     }
     out
-}
-
-fn with_trailing_newline(text: &str) -> String {
-    if text.ends_with('\n') {
-        text.to_owned()
-    } else {
-        format!("{text}\n")
-    }
 }
 
 /// One diagnostic on one line, as terminals and CI logs show it: `severity[code] package: message`.
@@ -332,9 +352,9 @@ pub fn diagnostic_line(d: &Diagnostic) -> String {
 pub fn human(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan      {}", plan.digest);
-    let _ = writeln!(out, "registry  {}", registry_words(plan).replace('`', ""));
-    let _ = writeln!(out, "source    {}", source_words(plan).replace('`', ""));
-    let _ = writeln!(out, "artifacts {}", artifact_words(plan).replace('`', ""));
+    let _ = writeln!(out, "registry  {}", registry_words(plan, &PLAIN));
+    let _ = writeln!(out, "source    {}", source_words(plan, &PLAIN));
+    let _ = writeln!(out, "artifacts {}", artifact_words(plan, &PLAIN));
     let _ = writeln!(out, "{}", summary_line(plan));
     let width = plan
         .packages
@@ -354,7 +374,7 @@ pub fn human(plan: &Plan) -> String {
                 out,
                 "  {:width$}  {}{artifact}",
                 package.name,
-                version_change(plan, package)
+                version_change(plan, package, &PLAIN)
             );
         }
     }
@@ -390,7 +410,7 @@ mod tests {
     use super::*;
     use crate::planning::plan;
     use crate::testing::{member, workspace};
-    use convoy_schema::plan::DependencyKind;
+    use convoy_schema::plan::{Artifact, DependencyKind, Packaging, PackagingSource};
 
     fn example() -> Plan {
         plan(&workspace(vec![
@@ -425,8 +445,166 @@ mod tests {
         insta::assert_snapshot!(human(&example()));
     }
 
+    /// Text a pull request controls, trying every way out of the place the renderer puts it: a
+    /// fence, a heading, an image, raw HTML, a link, table pipes, a blank line, a task list.
+    const HOSTILE: &str = "x``` y\n```\n## Plan approved, digest sha256:00\n\
+        ![ok](https://attacker.invalid/a.png) <img src=\"https://attacker.invalid/b.png\"> \
+        [review](https://attacker.invalid/c) | a | b |\n\n# Fake\n<details open>\n- [x] done\n";
+
+    /// The example with a hostile description in `app`'s manifest, and the same text in every
+    /// other string the renderer shows, as a hand-edited plan file given to `show` may have it.
+    fn hostile() -> Plan {
+        let mut app = member(
+            "app",
+            "0.2.0",
+            &[("core", DependencyKind::Normal, None)],
+            "",
+        );
+        app.manifest_text = app.manifest_text.replace(
+            "description = \"app\"",
+            &format!("description = '''\n{HOSTILE}'''"),
+        );
+        app.description = Some(HOSTILE.to_owned());
+        let mut plan = plan(&workspace(vec![
+            member("core", "0.2.0", &[], ""),
+            app,
+            member("xtask", "0.1.0", &[], "publish = false\n"),
+        ]))
+        .expect("plan");
+        let hostile = || HOSTILE.to_owned();
+        plan.registry.name = Some(hostile());
+        plan.registry.index = hostile();
+        if let Some(git) = &mut plan.inputs.git {
+            git.commit = hostile();
+        }
+        plan.packaging = Some(Packaging {
+            cargo_version: hostile(),
+            source: PackagingSource::GitCommit,
+            edits_applied: true,
+            build_verified: false,
+            reproducibility_checked: false,
+        });
+        for package in &mut plan.packages {
+            package.reason = hostile();
+            for edit in &mut package.manifest.edits {
+                edit.summary = hostile();
+            }
+            if package.name == "core" {
+                package.artifact = Some(Artifact {
+                    file: hostile(),
+                    size: 1,
+                    sha256: hostile(),
+                    lockfile: None,
+                    packaged_against: Default::default(),
+                    files: vec![hostile()],
+                });
+            }
+            if package.name == "xtask" {
+                package.name = hostile();
+            }
+        }
+        for d in &mut plan.diagnostics {
+            d.code = hostile();
+            d.message = hostile();
+            d.help = hostile();
+        }
+        plan
+    }
+
+    /// Byte ranges of `markdown` that are code (spans and blocks), where nothing is markup.
+    fn code_ranges(markdown: &str) -> Vec<std::ops::Range<usize>> {
+        use pulldown_cmark::{Event, Parser, Tag};
+        Parser::new_ext(markdown, markdown_options())
+            .into_offset_iter()
+            .filter(|(event, _)| matches!(event, Event::Code(_) | Event::Start(Tag::CodeBlock(_))))
+            .map(|(_, range)| range)
+            .collect()
+    }
+
+    fn markdown_options() -> pulldown_cmark::Options {
+        use pulldown_cmark::Options;
+        Options::ENABLE_TABLES
+            | Options::ENABLE_STRIKETHROUGH
+            | Options::ENABLE_TASKLISTS
+            | Options::ENABLE_MATH
+            | Options::ENABLE_GFM
+    }
+
     #[test]
-    fn table_cells_escape_pipes() {
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    fn workspace_text_cannot_inject_markdown() {
+        let out = markdown(&hostile());
+        let ours = [
+            "## Convoy release plan",
+            "### Wave 0",
+            "### Wave 1",
+            "### Not published",
+            "### Diagnostics",
+        ];
+        let code = code_ranges(&out);
+        let in_code = |at: usize| code.iter().any(|r| r.contains(&at));
+
+        // The source, line by line: outside code, the only lines that start a heading are the
+        // renderer's own, and no `![` or `<img` is left unescaped.
+        let mut at = 0;
+        for line in out.split_inclusive('\n') {
+            let start = at;
+            at += line.len();
+            if in_code(start) {
+                continue;
+            }
+            let trimmed = line.trim_start_matches(' ').trim_end();
+            assert!(
+                !trimmed.starts_with('#') || ours.contains(&trimmed),
+                "a heading of the workspace's: {line:?}\n{out}"
+            );
+        }
+        for needle in ["![", "<img"] {
+            for (index, _) in out.match_indices(needle) {
+                assert!(
+                    in_code(index) || out[..index].ends_with('\\'),
+                    "unescaped {needle} at {index}: {:?}\n{out}",
+                    &out[index.saturating_sub(40)..(index + 40).min(out.len())]
+                );
+            }
+        }
+
+        // The parsed document: the same headings, and no image, link or HTML of the workspace's.
+        let mut html = String::new();
+        pulldown_cmark::html::push_html(
+            &mut html,
+            pulldown_cmark::Parser::new_ext(&out, markdown_options()),
+        );
+        let headings: Vec<&str> = html.lines().filter(|l| l.starts_with("<h")).collect();
+        assert_eq!(
+            headings,
+            [
+                "<h2>Convoy release plan</h2>",
+                "<h3>Wave 0</h3>",
+                "<h3>Wave 1</h3>",
+                "<h3>Not published</h3>",
+                "<h3>Diagnostics</h3>",
+            ],
+            "{html}"
+        );
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<a "), "{html}");
+        assert!(!html.contains("<input"), "a task list: {html}");
+        // Manifest edits, packaged files and one for `core`, published manifests and one per
+        // package: the renderer's own.
+        assert_eq!(html.matches("<details").count(), 6, "{html}");
+        // Table cells keep the pipes as text: each row still has its header's cells.
+        for table in html.split("<table>").skip(1) {
+            let table = &table[..table.find("</table>").expect("closed table")];
+            let columns = table[..table.find("</tr>").unwrap()]
+                .matches("</th>")
+                .count();
+            for row in table.split("<tr>").skip(2) {
+                assert_eq!(row.matches("</td>").count(), columns, "{row}");
+            }
+        }
+        assert!(
+            html.contains("| a | b |"),
+            "the text is still shown: {html}"
+        );
     }
 }

@@ -14,10 +14,13 @@ pub const REGISTRY: i32 = 3;
 /// `convoy-publish` stopped at `--max-wait` after its last safe upload; rerunning the same plan
 /// continues.
 pub const RESUMABLE: i32 = 4;
+/// Interrupted by a signal (SIGINT, SIGTERM or SIGHUP), as shells report SIGINT (128 + 2);
+/// `convoy-plan --bundle` removes its staging areas first.
+pub const INTERRUPTED: i32 = 130;
 
 /// Every code with a one-line meaning, in order; the README's table is generated from the same
 /// words and a test keeps the two in step.
-pub const ALL: [(i32, &str); 5] = [
+pub const ALL: [(i32, &str); 6] = [
     (OK, "success"),
     (
         FAILED,
@@ -28,5 +31,9 @@ pub const ALL: [(i32, &str); 5] = [
     (
         RESUMABLE,
         "stopped at --max-wait; rerun the same plan to continue",
+    ),
+    (
+        INTERRUPTED,
+        "interrupted by a signal; `convoy-plan --bundle` removes its staging areas first",
     ),
 ];

@@ -113,12 +113,15 @@ pub enum ReadError {
         supported: FormatVersion,
     },
     /// The document declares a supported version but its fields do not match the format.
-    #[error("the {document} does not match format {version}: {source}")]
+    #[error("the {document} does not match format {version}: {path}{source}", path = path_prefix(.path))]
     Invalid {
         /// What kind of document was being read.
         document: &'static str,
         /// The declared version.
         version: FormatVersion,
+        /// JSON path of the offending field, such as `packages[3].artifact.sha256`; empty when
+        /// the complaint is about the document as a whole.
+        path: String,
         /// The field-level complaint.
         source: serde_json::Error,
     },
@@ -185,11 +188,25 @@ pub fn read_document<T: DeserializeOwned>(
             supported,
         });
     }
-    serde_json::from_value(value).map_err(|source| ReadError::Invalid {
-        document,
-        version,
-        source,
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        ReadError::Invalid {
+            document,
+            version,
+            // The path of the document itself prints as ".".
+            path: if path == "." { String::new() } else { path },
+            source: error.into_inner(),
+        }
     })
+}
+
+/// `path: `, or nothing for the document as a whole.
+fn path_prefix(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
 }
 
 #[cfg(test)]

@@ -510,6 +510,46 @@ fn unknown_fields_are_refused() {
     assert_eq!(error.code(), "document-invalid");
 }
 
+#[test]
+fn invalid_documents_name_the_json_path_of_the_offending_field() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut plan = plan_example();
+    let mut package = package().new_tree(&mut runner).unwrap().current();
+    package.artifact = Some(artifact().new_tree(&mut runner).unwrap().current());
+    plan.packages = vec![package; 4];
+    let mut value: serde_json::Value = serde_json::from_str(&plan.to_pretty_json()).unwrap();
+    value["packages"][3]["artifact"]["sha256"] = serde_json::json!(5);
+    let error = Plan::from_json(&value.to_string()).unwrap_err();
+    assert_eq!(error.code(), "document-invalid");
+    assert!(
+        error
+            .to_string()
+            .contains("packages[3].artifact.sha256: invalid type: integer `5`, expected a string"),
+        "{error}"
+    );
+
+    let mut value: serde_json::Value = serde_json::from_str(&plan.to_pretty_json()).unwrap();
+    value["packages"][1]["manifest"]["extra"] = serde_json::json!(true);
+    let error = Plan::from_json(&value.to_string()).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("packages[1].manifest.extra: unknown field `extra`"),
+        "{error}"
+    );
+
+    let snapshot = format!(
+        r#"{{"format_version":"{SNAPSHOT_FORMAT_VERSION}","registry":{{"name":null,"index":"x"}},"crates":{{"a":[{{"version":"1.0.0","cksum":"00","yanked":"no"}}]}}}}"#
+    );
+    let error = RegistrySnapshot::from_json(&snapshot).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("crates.a[0].yanked: invalid type: string"),
+        "{error}"
+    );
+}
+
 fn plan_example() -> Plan {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     plan().new_tree(&mut runner).unwrap().current()

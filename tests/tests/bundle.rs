@@ -3,7 +3,8 @@
 //! Packaging runs with `CARGO_NET_OFFLINE=true`: these workspaces have only path dependencies.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use convoy_schema::digest::sha256_hex;
 use convoy_schema::plan::{Action, PackagingSource, Plan};
@@ -520,4 +521,136 @@ fn bundle_options_require_bundle_and_plans_with_errors_are_not_packaged() {
     );
     assert_eq!(plan.unwrap().packaging, None);
     assert!(!bundle_dir(&out).join("pk-a-0.1.0.crate").exists());
+}
+
+#[test]
+fn an_empty_release_is_a_plan_without_artifacts_in_an_empty_bundle() {
+    // Nothing is packaged when nothing is published: `pk-tool` could not be (its license file is
+    // missing), and neither is an excluded crate that is not ready.
+    let not_ready = "license-file = \"MISSING-LICENSE\"\n";
+    let unpublished = Fixture::new(
+        &[
+            ("a", manifest("pk-a", "0.1.0", "publish = false\n")),
+            (
+                "tool",
+                manifest("pk-tool", "0.1.0", &format!("publish = false\n{not_ready}")),
+            ),
+        ],
+        "",
+    );
+    let excluded = Fixture::new(
+        &[
+            ("a", manifest("pk-a", "0.1.0", "")),
+            ("c", manifest("pk-c", "0.1.0", not_ready)),
+        ],
+        "",
+    );
+    for fixture in [&unpublished, &excluded] {
+        fixture.write(".gitignore", "/target\n");
+        fixture.commit();
+    }
+    for (fixture, extra) in [
+        (&unpublished, &[][..]),
+        (&excluded, &["--exclude", "pk-a", "--exclude", "pk-c"][..]),
+    ] {
+        let (result, plan, out) = bundle(fixture.root(), extra);
+        assert_eq!(result.code(), 0, "{}", result.stderr());
+        let plan = plan.expect("plan.json in the bundle");
+        assert!(plan.digest_is_valid());
+        assert!(plan.waves.is_empty());
+        assert!(plan
+            .packages
+            .iter()
+            .all(|p| p.action == Action::Excluded && p.artifact.is_none()));
+        assert!(
+            plan.packaging.is_some(),
+            "an empty release is executable: {:?}",
+            plan.diagnostics
+        );
+        assert!(!codes(&plan).contains(&"packaging-failed".to_owned()));
+        let listing: Vec<PathBuf> = tree_listing(&bundle_dir(&out)).into_keys().collect();
+        assert_eq!(listing, [PathBuf::from("plan.json")]);
+
+        // With the plan written elsewhere, the bundle directory is there and empty.
+        let elsewhere = Fixture::empty();
+        let plan_file = elsewhere.root().join("plan.json");
+        let (result, _, out) = bundle(
+            fixture.root(),
+            &[extra, &["--out", plan_file.to_str().unwrap()]].concat(),
+        );
+        assert_eq!(result.code(), 0, "{}", result.stderr());
+        assert!(plan_file.is_file());
+        assert!(tree_listing(&bundle_dir(&out)).is_empty());
+        assert!(bundle_dir(&out).is_dir());
+    }
+}
+
+/// Polls `done` every few milliseconds until it holds or `limit` passes; whether it held.
+fn poll_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn an_interrupt_removes_the_staging_areas_and_exits_130() {
+    let fixture = packaged_workspace();
+    let staging = Fixture::empty();
+    let out = Fixture::empty();
+    let bundle = out.root().join("bundle");
+    // --verify-build keeps cargo (and the compilers it starts) busy long enough to be interrupted.
+    let mut child = Command::new(binary("convoy-plan"))
+        .current_dir(fixture.root())
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("CONVOY_STAGING_DIR", staging.root())
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg("--verify-build")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("convoy-plan starts");
+    // Interrupt once cargo works in the staging area: it has made its target directory there.
+    let cargo_started = poll_until(Duration::from_secs(120), || {
+        std::fs::read_dir(staging.root())
+            .expect("staging directory")
+            .flatten()
+            .any(|area| area.path().join("target").is_dir())
+            || child.try_wait().expect("try_wait").is_some()
+    });
+    if !cargo_started || child.try_wait().expect("try_wait").is_some() {
+        let _ = child.kill();
+        let output = child.wait_with_output().expect("wait");
+        panic!(
+            "convoy-plan ended, or cargo did not start, before it could be interrupted: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let signal = run(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    assert_eq!(signal.code(), 0, "{}", signal.stderr());
+
+    let exited = poll_until(Duration::from_secs(60), || {
+        child.try_wait().expect("try_wait").is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(exited, "convoy-plan did not exit after SIGINT: {stderr}");
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(staging.root())
+        .expect("staging directory")
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    assert!(left.is_empty(), "staging areas left behind: {left:?}");
+    assert!(!bundle.exists(), "nothing is written");
 }

@@ -290,7 +290,7 @@ fn hostile_registry_answers_are_refused_with_their_codes() {
     let (port, _seen) = raw_server(64, |_, path, out| {
         use std::io::Write;
         let face = path.trim_start_matches('/').split('/').next().unwrap_or("");
-        let config = format!(r#"{{"dl":"http://127.0.0.1:1/dl","api":"http://127.0.0.1:1"}}"#);
+        let config = r#"{"dl":"http://127.0.0.1:1/dl","api":"http://127.0.0.1:1"}"#;
         let answer = match (face, path.ends_with("config.json")) {
             ("config-not-json", true) => http("200 OK", "", "<html>"),
             ("config-3gb", true) => {
@@ -304,7 +304,7 @@ fn hostile_registry_answers_are_refused_with_their_codes() {
                 "",
                 r#"{"dl":"http://127.0.0.1:1/dl","api":"http://0.0.0.0:1\\@127.0.0.1"}"#,
             ),
-            (_, true) => http("200 OK", "", &config),
+            (_, true) => http("200 OK", "", config),
             ("index-garbage", false) => http("200 OK", "", "{\"name\": 7}\n"),
             ("index-401", false) => http("401 Unauthorized", "", r#"{"errors":[{"detail":"no"}]}"#),
             ("index-418", false) => http("418 I'm a teapot", "", "short and stout"),

@@ -773,8 +773,9 @@ fn a_publisher_killed_at_any_point_converges_on_rerun_without_reuploading_visibl
         assert_eq!(
             rerun.code(),
             0,
-            "after a crash at event {crash_after}: {}",
-            rerun.stderr()
+            "after a crash at event {crash_after}: {}{}",
+            rerun.stderr(),
+            rerun.stdout()
         );
         for package in plan.packages.clone() {
             let entries = registry.store().entries(&package.name);
@@ -1013,4 +1014,22 @@ fn a_registry_without_a_publish_api_is_refused_before_uploading() {
         result.stderr()
     );
     assert_eq!(story.uploads(), 0);
+}
+
+#[test]
+fn a_wait_is_never_given_up_without_a_poll_at_its_deadline() {
+    // The first poll right after acceptance sees nothing; the doubled interval would put the
+    // next one after the 3 s deadline, by which time the version (visible after 2.5 s) is there.
+    let faults = Faults {
+        index_delay: Duration::from_millis(2500),
+        ..Faults::default()
+    };
+    let options = RunOptions {
+        poll_timeout: Duration::from_secs(3),
+        poll_start: Duration::from_secs(2),
+        ..RunOptions::default()
+    };
+    let (_registry, outcome, _clock, _storage) = run_with_faults(faults, options);
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.published.len(), 4);
 }

@@ -359,32 +359,34 @@ pub fn human(report: &VerifyReport) -> String {
 
 /// For pull requests and `$GITHUB_STEP_SUMMARY`.
 pub fn markdown(report: &VerifyReport) -> String {
+    // Everything here comes from the plan or from what the registry served: all of it escaped.
+    use convoy_cli::markdown::{cell_code, code, text};
     let mut out = format!(
-        "## Convoy verification\n\nPlan `{}` against `{}`: **{}**\n\n| Package | Version | Result | cksum in the index |\n|---|---|---|---|\n",
-        report.plan_digest,
-        report.registry.index,
+        "## Convoy verification\n\nPlan {} against {}: **{}**\n\n| Package | Version | Result | cksum in the index |\n|---|---|---|---|\n",
+        code(&report.plan_digest),
+        code(&report.registry.index),
         if report.has_errors() { "problems found" } else { "everything matches" }
     );
     let mut rows: Vec<_> = report.packages.iter().collect();
     rows.sort_by_key(|p| (p.ok, p.name.clone()));
     for package in rows {
         out.push_str(&format!(
-            "| `{}` | {} | {} | `{}` |\n",
-            package.name,
-            package.version,
+            "| {} | {} | {} | {} |\n",
+            cell_code(&package.name),
+            text(&package.version.to_string()),
             if package.ok { "ok" } else { "problem" },
-            package.observed_cksum.as_deref().unwrap_or("—")
+            cell_code(package.observed_cksum.as_deref().unwrap_or("—"))
         ));
     }
     if !report.findings.is_empty() {
         out.push_str("\n### Findings\n\n");
         for finding in &report.findings {
             out.push_str(&format!(
-                "- **{}** `{}` `{}`: {}\n",
+                "- **{}** {} {}: {}\n",
                 severity(finding.severity),
-                finding.code,
-                finding.package,
-                finding.message.replace('|', "\\|")
+                code(&finding.code),
+                code(&finding.package),
+                text(&finding.message)
             ));
         }
     }
