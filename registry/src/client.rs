@@ -265,17 +265,7 @@ impl RegistryClient {
                     .map_err(|e| network(&e))?;
             }
         }
-        let status = response.status();
-        if !status.is_success() {
-            return Err(read_failure(
-                status,
-                &error_text(response, &url).await,
-                &url,
-                None,
-                self.clock.now(),
-            ));
-        }
-        let body = read_body(response, CONFIG_LIMIT, Overflow::Refuse, &url).await?;
+        let body = self.success_body(response, &url, CONFIG_LIMIT).await?;
         serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
             detail: format!("{url} is not a registry config.json: {e}"),
         })
@@ -578,17 +568,28 @@ impl RegistryClient {
             }
         }
         let response = request.send().await.map_err(|e| network(&e))?;
+        self.success_body(response, &url, max_bytes).await
+    }
+
+    /// The body of a 2xx answer, at most `limit` bytes; any other status as its error class.
+    async fn success_body(
+        &self,
+        response: reqwest::Response,
+        url: &Url,
+        limit: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
         let status = response.status();
         if !status.is_success() {
+            let retry_after = header(response.headers(), RETRY_AFTER);
             return Err(read_failure(
                 status,
-                &error_text(response, &url).await,
-                &url,
-                None,
+                &error_text(response, url).await,
+                url,
+                retry_after.as_deref(),
                 self.clock.now(),
             ));
         }
-        read_body(response, max_bytes, Overflow::Refuse, &url).await
+        read_body(response, limit, Overflow::Refuse, url).await
     }
 }
 
