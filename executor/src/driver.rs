@@ -222,7 +222,8 @@ pub async fn run(
             .map(|u| (u.name.as_str(), u))
             .collect(),
         new_crates: release.new_crates,
-        schedule: Schedule::new(&order, options.concurrency),
+        schedule: Schedule::new(&order, options.concurrency)
+            .with_max_attempts(options.max_attempts),
         buckets: options
             .pacing
             .map(|(new, versions)| (Bucket::new(new, start), Bucket::new(versions, start))),
@@ -427,7 +428,7 @@ impl<'a> Run<'a> {
             match self.schedule.state(&name) {
                 Some(State::Ready { .. }) => (self.events)(Event::Retrying {
                     name: name.clone(),
-                    reason: "the index has not shown it for the whole --poll-timeout after an unknown outcome: the upload did not reach the registry, so it is sent once more".to_owned(),
+                    reason: "the index has not shown it for the whole --poll-timeout after an unknown outcome: the upload did not reach the registry, so it is sent again".to_owned(),
                     at: now,
                 }),
                 Some(State::Failed(reason)) => {

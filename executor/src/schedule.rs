@@ -9,9 +9,10 @@
 //!
 //! The schedule owns the confirmation deadlines: a crate polled for longer than the poll
 //! timeout ([`Schedule::expire`]) fails if it was accepted or the registry said it exists, and
-//! may be sent once more only if its upload's outcome was unknown and the index has not shown it
-//! for the whole timeout — then the registry did not store it, and a second upload is the only
-//! way to publish it (the one duplicate a lost response can make unavoidable).
+//! may be sent again (within the attempt limit) only if its upload's outcome was unknown and the
+//! index has not shown it for the whole timeout — then the registry did not store it, and
+//! sending again is the only way to publish it. If it was stored after all and its index is merely
+//! slower than the timeout, the registry answers "already exists", which is never re-sent.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -85,8 +86,6 @@ struct Entry {
     state: State,
     after: Vec<String>,
     attempts: u32,
-    /// Sent again after an unknown outcome: a second unknown outcome is never re-sent.
-    resent: bool,
 }
 
 /// The schedule of one run.
@@ -94,6 +93,7 @@ struct Entry {
 pub struct Schedule {
     entries: BTreeMap<String, Entry>,
     concurrency: usize,
+    max_attempts: u32,
 }
 
 impl Schedule {
@@ -115,7 +115,6 @@ impl Schedule {
                         state: State::Waiting,
                         after,
                         attempts: 0,
-                        resent: false,
                     },
                 )
             })
@@ -123,9 +122,16 @@ impl Schedule {
         let mut schedule = Self {
             entries,
             concurrency: concurrency.max(1),
+            max_attempts: 8,
         };
         schedule.settle();
         schedule
+    }
+
+    /// The same schedule sending a crate at most `max_attempts` times in all (default 8).
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self
     }
 
     /// The state of a crate.
@@ -199,7 +205,7 @@ impl Schedule {
                 },
                 UploadResult::OutcomeUnknown => State::Resolving {
                     since: now,
-                    may_resend: !entry.resent,
+                    may_resend: true,
                 },
                 UploadResult::Retry { not_before } => State::Ready {
                     not_before: Some(not_before),
@@ -241,6 +247,7 @@ impl Schedule {
     /// Ends the waits older than `poll_timeout` at `now`; returns the crates that changed.
     pub fn expire(&mut self, now: SystemTime, poll_timeout: Duration) -> Vec<String> {
         let mut changed = Vec::new();
+        let max_attempts = self.max_attempts;
         for (name, entry) in &mut self.entries {
             let (since, resend) = match entry.state {
                 State::Confirming { since } => (since, None),
@@ -255,10 +262,11 @@ impl Schedule {
                     "accepted, but not visible in the index with its planned cksum before --poll-timeout"
                         .to_owned(),
                 ),
-                Some(true) => {
-                    entry.resent = true;
-                    State::Ready { not_before: None }
-                }
+                Some(true) if entry.attempts < max_attempts => State::Ready { not_before: None },
+                Some(true) => State::Failed(format!(
+                    "sent {} times without an answer, and the index never showed it within --poll-timeout",
+                    entry.attempts
+                )),
                 Some(false) => State::Failed(
                     "the registry did not confirm this upload and its index has not shown the version within --poll-timeout; it was not sent again"
                         .to_owned(),
@@ -435,8 +443,8 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_outcome_absent_for_the_whole_timeout_is_sent_once_more_and_only_once() {
-        let mut schedule = chain();
+    fn an_unknown_outcome_absent_for_the_whole_timeout_is_sent_again_within_the_attempt_limit() {
+        let mut schedule = chain().with_max_attempts(2);
         schedule.start_uploads(at(0));
         schedule.upload_finished("a", UploadResult::OutcomeUnknown, at(0));
         assert_eq!(schedule.next_expiry(TIMEOUT), Some(at(300)));
@@ -449,7 +457,7 @@ mod tests {
         schedule.upload_finished("a", UploadResult::OutcomeUnknown, at(301));
         assert_eq!(schedule.expire(at(601), TIMEOUT), ["a"]);
         assert!(
-            matches!(schedule.state("a"), Some(State::Failed(why)) if why.contains("not sent again")),
+            matches!(schedule.state("a"), Some(State::Failed(why)) if why.contains("sent 2 times")),
             "{:?}",
             schedule.state("a")
         );
