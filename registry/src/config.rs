@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::index::prefix;
+
 /// The index's `config.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RegistryConfig {
@@ -23,17 +25,6 @@ const MARKERS: [&str; 5] = [
     "{lowerprefix}",
     "{sha256-checksum}",
 ];
-
-/// The directory part of a crate's index path, keeping the name's case: `1`, `2`, `3/a`, `ab/cd`.
-fn prefix(name: &str) -> String {
-    match name.len() {
-        0 => String::new(),
-        1 => "1".to_owned(),
-        2 => "2".to_owned(),
-        3 => format!("3/{}", &name[..1]),
-        _ => format!("{}/{}", &name[..2], &name[2..4]),
-    }
-}
 
 impl RegistryConfig {
     /// Where `name`@`version` (whose `.crate` has `cksum`) downloads from.

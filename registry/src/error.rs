@@ -264,8 +264,9 @@ pub fn parse_date(text: &str) -> Option<SystemTime> {
     let offset_minutes: i64 = match *zone {
         "GMT" | "UTC" | "UT" | "Z" => 0,
         zone if zone.len() == 5 && (zone.starts_with('+') || zone.starts_with('-')) => {
-            let hours: i64 = zone[1..3].parse().ok()?;
-            let minutes: i64 = zone[3..5].parse().ok()?;
+            // `get`, not indexing: five bytes need not be five characters (found by convoy-fuzz).
+            let hours: i64 = zone.get(1..3)?.parse().ok()?;
+            let minutes: i64 = zone.get(3..5)?.parse().ok()?;
             let sign = if zone.starts_with('-') { -1 } else { 1 };
             sign * (hours * 60 + minutes)
         }
@@ -412,6 +413,9 @@ mod tests {
             None
         );
         assert_eq!(parse_date("1 Jan -9223372036854775807 00:00:00 GMT"), None);
+        // A five-byte zone that is not five characters.
+        assert_eq!(parse_date("Sat, 11 Nov 2026 14:00:00 +M\u{e9}"), None);
+        assert_eq!(parse_date("Sat, 11 Nov 2026 14:00:00 +\u{e9}00"), None);
     }
 
     #[test]

@@ -12,19 +12,23 @@ use serde::Deserialize;
 /// `1/{name}`, `2/{name}`, `3/{c}/{name}`, else `{c0c1}/{c2c3}/{name}`.
 pub fn index_path(name: &str) -> String {
     let name = name.to_ascii_lowercase();
-    // By characters, so a name that is not a crate name cannot split a character in two.
-    let part = |range: std::ops::Range<usize>| -> String {
-        name.chars()
-            .skip(range.start)
-            .take(range.end - range.start)
-            .collect()
-    };
+    match name.as_str() {
+        "" => String::new(),
+        _ => format!("{}/{name}", prefix(&name)),
+    }
+}
+
+/// The directory part of a crate's index path, keeping the name's case: `1`, `2`, `3/a`, `ab/cd`.
+/// By characters, so a name that is not a crate name cannot split a character in two.
+pub fn prefix(name: &str) -> String {
+    let part =
+        |skip: usize, take: usize| -> String { name.chars().skip(skip).take(take).collect() };
     match name.chars().count() {
         0 => String::new(),
-        1 => format!("1/{name}"),
-        2 => format!("2/{name}"),
-        3 => format!("3/{}/{name}", part(0..1)),
-        _ => format!("{}/{}/{name}", part(0..2), part(2..4)),
+        1 => "1".to_owned(),
+        2 => "2".to_owned(),
+        3 => format!("3/{}", part(0, 1)),
+        _ => format!("{}/{}", part(0, 2), part(2, 2)),
     }
 }
 

@@ -227,6 +227,7 @@ fn exercise(target: &str, text: &str, number: u16, root: &str, now: SystemTime) 
             let _ = RegistrySnapshot::from_json(text);
         }
         "index" => {
+            let _ = convoy_registry::index::index_path(root);
             if let Ok(entries) = parse_index_file(text) {
                 for entry in entries {
                     let _ = entry.all_features();
@@ -235,8 +236,11 @@ fn exercise(target: &str, text: &str, number: u16, root: &str, now: SystemTime) 
         }
         "config" => {
             if let Ok(config) = serde_json::from_str::<RegistryConfig>(text) {
-                let url = config.download_url("fz-a", "1.2.3", "ab");
-                let _ = checked_url(&url, false);
+                // Names and versions come from a plan, which may be hostile too.
+                for name in ["fz-a", root] {
+                    let url = config.download_url(name, root, "ab");
+                    let _ = checked_url(&url, false);
+                }
             }
         }
         "publish-response" => {
