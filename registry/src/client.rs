@@ -185,17 +185,7 @@ impl RegistryClient {
             index_url.set_path(&format!("{}/", index_url.path()));
         }
         let allow_http = options.allow_http;
-        let build = |follow: usize| {
-            // Redirects are judged by the same transport rule as the URLs Convoy starts from.
-            let policy = reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() > follow {
-                    attempt.error("redirect not followed")
-                } else if check_transport(attempt.url(), allow_http).is_err() {
-                    attempt.error("redirect to plain HTTP on another machine refused")
-                } else {
-                    attempt.follow()
-                }
-            });
+        let build = |policy: reqwest::redirect::Policy| {
             reqwest::Client::builder()
                 .user_agent(concat!("convoy/", env!("CARGO_PKG_VERSION")))
                 .redirect(policy)
@@ -206,9 +196,19 @@ impl RegistryClient {
                     detail: describe(&e),
                 })
         };
-        let http = build(4)?;
-        // Publishing never follows a redirect: the token goes to config.json's API and nowhere else.
-        let publisher = build(0)?;
+        // Reads follow redirects judged by the same transport rule as the URLs Convoy starts from.
+        let http = build(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > 4 {
+                attempt.error("more than 4 redirects")
+            } else if check_transport(attempt.url(), allow_http).is_err() {
+                attempt.error("redirect to plain HTTP on another machine refused")
+            } else {
+                attempt.follow()
+            }
+        }))?;
+        // Publishing never follows a redirect: the token goes to config.json's API and nowhere
+        // else; a 3xx answer is classified below.
+        let publisher = build(reqwest::redirect::Policy::none())?;
         let mut client = Self {
             http,
             publisher,
@@ -505,11 +505,6 @@ impl RegistryClient {
             .map_err(|e| {
                 if e.is_connect() {
                     network(&e)
-                } else if e.is_redirect() {
-                    RegistryError::Client {
-                        status: 0,
-                        detail: "the publish API answered with a redirect, which is not followed with a token".to_owned(),
-                    }
                 } else {
                     RegistryError::OutcomeUnknown {
                         detail: describe(&e),
