@@ -18,9 +18,10 @@ use convoy_schema::plan::Plan;
 use convoy_schema::snapshot::RegistryTarget;
 
 use crate::driver::{self, Event, Outcome, Release, RunOptions};
-use crate::journal::{self, Journal, JournalError};
-use crate::schedule::Seen;
-use crate::validate::{validate, Refusal, Upload};
+use crate::journal::{self, EarlierRuns, Journal, JournalError};
+use crate::schedule::simulate::{simulate, Assumptions, Simulation};
+use crate::schedule::{Kind, Order, Schedule, Seen, Settings};
+use crate::validate::{validate, Refusal};
 
 /// Upload a reviewed plan's exact artifacts to a registry, in dependency order, as fast as the
 /// registry allows; resumable. The only Convoy stage that reads a token (from the environment).
@@ -55,12 +56,30 @@ pub struct Cli {
     /// Stop cleanly (exit 4) rather than start an upload later than this, e.g. `50m`, `2h`, `90s`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     max_wait: Option<Duration>,
+    /// The registry's new-crate limit as BURST/SECONDS (e.g. `5/600`): where pacing starts.
+    /// Default: crates.io's published limits on crates.io, none elsewhere. The registry's 429s
+    /// always win: pacing adapts to what it says.
+    #[arg(long, value_name = "BURST/SECONDS", value_parser = RateLimit::parse)]
+    rate_limit_new_crates: Option<RateLimit>,
+    /// The registry's limit for new versions of existing crates, as BURST/SECONDS (`30/60`).
+    #[arg(long, value_name = "BURST/SECONDS", value_parser = RateLimit::parse)]
+    rate_limit_new_versions: Option<RateLimit>,
+    /// Which ready crates start first when not all may: the longest chain of dependents first
+    /// (the default), or by name (only to compare).
+    #[arg(long, value_enum, default_value_t = StartOrder::CriticalPath, hide = true)]
+    start_order: StartOrder,
     /// Journal of every transition (default: the plan's path with `.journal` appended).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
     /// Output: human lines, or one JSON event per line.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StartOrder {
+    CriticalPath,
+    Name,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -302,32 +321,47 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             }
             initial.insert(upload.name.clone(), seen);
         }
-        let pacing = (registry.name.as_deref() == Some(CRATES_IO)).then_some((
-            RateLimit::CRATES_IO_NEW_CRATES,
-            RateLimit::CRATES_IO_NEW_VERSIONS,
-        ));
+        let pacing = Pacing::choose(
+            registry.name.as_deref() == Some(CRATES_IO),
+            cli.rate_limit_new_crates,
+            cli.rate_limit_new_versions,
+        );
+        let options = RunOptions {
+            schedule: Settings {
+                concurrency: cli.concurrency,
+                poll_timeout: Duration::from_secs(cli.poll_timeout),
+                new_crates: pacing.new_crates.0,
+                new_versions: pacing.new_versions.0,
+                order: match cli.start_order {
+                    StartOrder::CriticalPath => Order::CriticalPath,
+                    StartOrder::Name => Order::Name,
+                },
+                ..Settings::default()
+            },
+            max_wait: cli.max_wait,
+            ..RunOptions::default()
+        };
+        let release = Release {
+            uploads: &uploads,
+            initial: &initial,
+            new_crates: &new_crates,
+            earlier: &EarlierRuns::default(),
+        };
+        let expected = expected_run(release, &options.schedule);
         if cli.dry_run {
-            print_dry_run(&plan, &uploads, &initial, &new_crates, pacing);
+            print_dry_run(&plan, release, &expected, &pacing);
             return Ok(exit::OK);
         }
         let Some(token) = token else {
             return Err(Stop::NoToken { variable });
         };
-        let now = SystemTime::now();
-        let finish = paced_starts(&plan, &initial, &new_crates, pacing, now).into_iter().map(|(_, at)| at).max();
-        if let Some(finish) = finish.filter(|at| *at > now + Duration::from_secs(60)) {
+        if expected.paced_for > Duration::from_secs(60) {
             eprintln!(
-                "convoy-publish: paced by the registry's rate limits: expected to finish no earlier than {}",
-                format_date(finish)
+                "convoy-publish: paced by the registry's rate limits ({}): expected to take at least {}",
+                pacing.source(),
+                words_duration(expected.duration)
             );
         }
-        let options = RunOptions {
-            concurrency: cli.concurrency,
-            poll_timeout: Duration::from_secs(cli.poll_timeout),
-            pacing,
-            max_wait: cli.max_wait,
-            ..RunOptions::default()
-        };
         let journal_path = cli.journal.clone().unwrap_or_else(|| {
             let mut path = cli.plan.clone().into_os_string();
             path.push(".journal");
@@ -382,10 +416,8 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             }
         };
         let release = Release {
-            uploads: &uploads,
-            initial: &initial,
-            new_crates: &new_crates,
             earlier: &earlier,
+            ..release
         };
         let outcome = driver::run(&client, &token, release, &clock, &options, &mut on_event).await;
         if let Some(bar) = &progress {
@@ -450,6 +482,21 @@ fn event_json(
         Event::Pacing { name, at } => {
             serde_json::json!({"event": "paced", "crate": name, "version": version(name), "at": unix(*at)})
         }
+        Event::RateLimited {
+            name,
+            kind,
+            until,
+            refill,
+        } => {
+            serde_json::json!({"event": "rate-limited", "crate": name, "version": version(name), "kind": kind_code(*kind), "until": unix(*until), "refill_ms": refill.map(|r| r.as_millis() as u64)})
+        }
+        Event::Finished {
+            paced_for,
+            rate_limited,
+            index_reads,
+        } => {
+            serde_json::json!({"event": "finished", "paced_ms": paced_for.as_millis() as u64, "rate_limited": rate_limited, "index_reads": index_reads})
+        }
     };
     let mut value = value;
     value["plan"] = serde_json::json!(digest);
@@ -493,6 +540,17 @@ fn event_words(event: &Event, versions: &BTreeMap<String, String>) -> String {
             v(name),
             format_date(*at)
         ),
+        Event::RateLimited { name, kind, until, refill } => format!(
+            "  rate limited     {name} {}: {} uploads wait until {}{} (not a failed attempt)",
+            v(name),
+            kind.words(),
+            format_date(*until),
+            refill.map_or(String::new(), |r| format!("; learned: 1 per {}", words_duration(r)))
+        ),
+        Event::Finished { paced_for, rate_limited, index_reads } => format!(
+            "  finished         waited {} for the registry's rate limits ({rate_limited} answered 429); {index_reads} index reads",
+            words_duration(*paced_for)
+        ),
     }
 }
 
@@ -508,6 +566,13 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
         outcome.failed.len(),
         plan.digest
     );
+    if !outcome.paced_for.is_zero() || outcome.rate_limited > 0 {
+        summary.push_str(&format!(
+            "\n  waited {} for the registry's rate limits ({} uploads answered 429, none counted as failed attempts)",
+            words_duration(outcome.paced_for),
+            outcome.rate_limited
+        ));
+    }
     for (name, reason) in &outcome.failed {
         summary.push_str(&format!("\n  failed: {name}: {reason}"));
     }
@@ -560,6 +625,13 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
         {
             markdown.push_str(&format!("\nStopped: {}\n", text(stop)));
         }
+        if !outcome.paced_for.is_zero() || outcome.rate_limited > 0 {
+            markdown.push_str(&format!(
+                "\nWaited {} for the registry's rate limits ({} uploads answered 429).\n",
+                words_duration(outcome.paced_for),
+                outcome.rate_limited
+            ));
+        }
         if let Some(at) = outcome.stopped_until {
             markdown.push_str(&format!(
                 "\nStopped before the end: rerun the same plan after {}.\n",
@@ -576,70 +648,164 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
     }
 }
 
-/// When each crate not yet present may start under the registry's buckets, in plan order, if every
-/// upload went through at once; the last start is the earliest finish.
-fn paced_starts(
-    plan: &Plan,
-    initial: &BTreeMap<String, Seen>,
-    new_crates: &BTreeSet<String>,
-    pacing: Option<(RateLimit, RateLimit)>,
-    start: SystemTime,
-) -> Vec<(String, SystemTime)> {
-    let mut buckets = pacing.map(|(new, versions)| {
-        (
-            convoy_registry::rate::Bucket::new(new, start),
-            convoy_registry::rate::Bucket::new(versions, start),
-        )
-    });
-    plan.waves
-        .iter()
-        .flatten()
-        .filter(|name| initial.get(*name) != Some(&Seen::Present))
-        .map(|name| {
-            let at = match buckets.as_mut() {
-                Some((new, _)) if new_crates.contains(name) => new.reserve(start),
-                Some((_, versions)) => versions.reserve(start),
-                None => start,
-            };
-            (name.clone(), at)
-        })
-        .collect()
+fn kind_code(kind: Kind) -> &'static str {
+    match kind {
+        Kind::NewCrate => "new-crate",
+        Kind::NewVersion => "new-version",
+    }
 }
 
-fn print_dry_run(
-    plan: &Plan,
-    uploads: &[Upload],
-    initial: &BTreeMap<String, Seen>,
-    new_crates: &BTreeSet<String>,
-    pacing: Option<(RateLimit, RateLimit)>,
-) {
-    let start = SystemTime::now();
-    let starts: BTreeMap<String, SystemTime> =
-        paced_starts(plan, initial, new_crates, pacing, start)
+/// `90 s`, `12 min 5 s`, `2 h 3 min`.
+fn words_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds < 10.0 {
+        return format!("{seconds:.1} s");
+    }
+    let seconds = seconds.round() as u64;
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+/// Where the starting estimate of a bucket comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    CratesIo,
+    Declared,
+    Unknown,
+}
+
+/// The starting estimates of the registry's limits, with where they come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pacing {
+    new_crates: (Option<RateLimit>, Source),
+    new_versions: (Option<RateLimit>, Source),
+}
+
+impl Pacing {
+    /// Declared limits win; crates.io's published ones are the default there; elsewhere none
+    /// (unpaced until the registry answers 429, then paced by what it says).
+    fn choose(
+        crates_io: bool,
+        new_crates: Option<RateLimit>,
+        new_versions: Option<RateLimit>,
+    ) -> Self {
+        let pick = |declared: Option<RateLimit>, built_in: RateLimit| match declared {
+            Some(limit) => (Some(limit), Source::Declared),
+            None if crates_io => (Some(built_in), Source::CratesIo),
+            None => (None, Source::Unknown),
+        };
+        Self {
+            new_crates: pick(new_crates, RateLimit::CRATES_IO_NEW_CRATES),
+            new_versions: pick(new_versions, RateLimit::CRATES_IO_NEW_VERSIONS),
+        }
+    }
+
+    fn describe(limit: (Option<RateLimit>, Source)) -> String {
+        match limit {
+            (Some(limit), Source::CratesIo) => {
+                format!("{limit} (crates.io's published limit; its 429s override it)")
+            }
+            (Some(limit), _) => format!("{limit} (declared; the registry's 429s override it)"),
+            (None, _) => {
+                "no limit known: unpaced until the registry answers 429, then paced by what it says"
+                    .to_owned()
+            }
+        }
+    }
+
+    fn source(&self) -> &'static str {
+        match (self.new_crates.1, self.new_versions.1) {
+            (Source::Declared, _) | (_, Source::Declared) => "declared limits",
+            (Source::CratesIo, _) => "crates.io's published limits",
+            _ => "no known limits",
+        }
+    }
+}
+
+/// What the dry run expects of a registry: one upload takes about this long, and the index
+/// shows a version this long after it accepted it.
+const ASSUMED: Assumptions = Assumptions {
+    upload: Duration::from_secs(1),
+    index_latency: Duration::from_secs(5),
+};
+
+/// The run as the schedule would make it on [`ASSUMED`] timings: the same rules (critical path
+/// first, pacing by the starting estimates, reads) as the real run.
+fn expected_run(release: Release<'_>, settings: &Settings) -> Expected {
+    let start = std::time::UNIX_EPOCH;
+    let mut schedule = Schedule::new(&release.crates(), settings.clone(), start);
+    for (name, seen) in release.initial {
+        schedule.initially_seen(name, seen.clone());
+    }
+    let Simulation {
+        starts,
+        finish,
+        paced_for,
+        ..
+    } = simulate(schedule, start, ASSUMED);
+    Expected {
+        starts: starts
             .into_iter()
-            .collect();
+            .map(|(name, at)| (name, at.duration_since(start).unwrap_or_default()))
+            .collect(),
+        duration: finish
+            .and_then(|f| f.duration_since(start).ok())
+            .unwrap_or_default(),
+        paced_for,
+    }
+}
+
+/// The dry run's expectation, as offsets from the start.
+struct Expected {
+    starts: BTreeMap<String, Duration>,
+    duration: Duration,
+    paced_for: Duration,
+}
+
+fn print_dry_run(plan: &Plan, release: Release<'_>, expected: &Expected, pacing: &Pacing) {
     println!("dry run of plan {}: nothing will be uploaded", plan.digest);
+    println!(
+        "pacing of new crates: {}",
+        Pacing::describe(pacing.new_crates)
+    );
+    println!(
+        "pacing of new versions: {}",
+        Pacing::describe(pacing.new_versions)
+    );
     for (wave, names) in plan.waves.iter().enumerate() {
         println!("wave {wave}");
         for name in names {
-            let Some(upload) = uploads.iter().find(|u| &u.name == name) else {
+            let Some(upload) = release.uploads.iter().find(|u| &u.name == name) else {
                 continue;
             };
-            match starts.get(name) {
-                None => println!("  {name} {}  already present", upload.version),
+            match expected.starts.get(name) {
+                None if release.initial.get(name) == Some(&Seen::Present) => {
+                    println!("  {name} {}  already present", upload.version)
+                }
+                None => println!("  {name} {}  not started", upload.version),
                 Some(at) => {
-                    let kind = if new_crates.contains(name) {
+                    let kind = if release.new_crates.contains(name) {
                         "new crate"
                     } else {
                         "new version"
                     };
-                    let wait = at.duration_since(start).unwrap_or_default().as_secs();
-                    println!("  {name} {}  {kind}, starts after +{wait}s", upload.version);
+                    println!(
+                        "  {name} {}  {kind}, starts after +{}",
+                        upload.version,
+                        words_duration(*at)
+                    );
                 }
             }
         }
     }
-    let last = starts.values().max().copied().unwrap_or(start);
-    let total = last.duration_since(start).unwrap_or_default().as_secs();
-    println!("expected duration: at least {total}s of rate-limit pacing (uploads and index visibility come on top)");
+    println!(
+        "expected duration: {} ({} of it waiting for rate limits), if each upload takes {} and the index shows a version {} after accepting it",
+        words_duration(expected.duration),
+        words_duration(expected.paced_for),
+        words_duration(ASSUMED.upload),
+        words_duration(ASSUMED.index_latency)
+    );
 }

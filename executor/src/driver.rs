@@ -1,5 +1,7 @@
-//! The one IO loop that drives the [`Schedule`]: uploads, index polls, pacing and retries, all
-//! timed by a [`Clock`] so tests run it on a manual clock without sleeping.
+//! The one IO loop that executes the [`Schedule`]: it starts the uploads and index reads the
+//! schedule asks for, side by side, reports how each ended, and sleeps until the schedule's next
+//! wake-up. Every decision (order, pacing, when to read, when to give up) is the schedule's;
+//! everything is timed by a [`Clock`] so tests run it on a manual clock without sleeping.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -9,33 +11,23 @@ use std::time::{Duration, SystemTime};
 use convoy_registry::auth::Token;
 use convoy_registry::clock::Clock;
 use convoy_registry::index::IndexEntry;
-use convoy_registry::rate::{Bucket, RateLimit};
-use convoy_registry::{Freshness, RegistryClient, RegistryError};
+use convoy_registry::{Freshness, IndexFile, RegistryClient, RegistryError};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::journal::EarlierRuns;
-use crate::schedule::{Schedule, Seen, State, UploadResult};
+use crate::schedule::pace::Estimate;
+use crate::schedule::{Crate, Kind, ReadOutcome, Schedule, Seen, Settings, State, UploadResult};
 use crate::validate::Upload;
 
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Uploads in flight at most.
-    pub concurrency: usize,
-    /// How long an upload may take to become visible (accepted, unknown outcome, or "already
-    /// exists"), and how long the index may fail to answer before the run stops.
-    pub poll_timeout: Duration,
-    /// First wait between index polls; doubles up to `poll_cap`.
-    pub poll_start: Duration,
-    /// Longest wait between index polls.
-    pub poll_cap: Duration,
-    /// Upload buckets to pace by (crates.io's when publishing there).
-    pub pacing: Option<(RateLimit, RateLimit)>,
+    /// The schedule's settings: concurrency, attempts, poll timeout and budget, starting rate
+    /// limits, start order.
+    pub schedule: Settings,
     /// End the run (cleanly, resumable) this long after the start: no upload starts and no
     /// confirmation is waited for after it.
     pub max_wait: Option<Duration>,
-    /// Attempts per crate for retryable failures.
-    pub max_attempts: u32,
     /// Without `max_wait`: a registry that asks to wait longer than this before one retry stops
     /// the run (resumable) instead of sleeping unseen.
     pub longest_retry_wait: Duration,
@@ -44,13 +36,8 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
-            concurrency: 4,
-            poll_timeout: Duration::from_secs(300),
-            poll_start: Duration::from_millis(500),
-            poll_cap: Duration::from_secs(10),
-            pacing: None,
+            schedule: Settings::default(),
             max_wait: None,
-            max_attempts: 8,
             longest_retry_wait: Duration::from_secs(3600),
         }
     }
@@ -68,7 +55,7 @@ pub enum Event {
     Uploading {
         /// Crate.
         name: String,
-        /// 1-based attempt.
+        /// 1-based attempt (429s are not attempts).
         attempt: u32,
     },
     /// The registry accepted an upload.
@@ -81,6 +68,17 @@ pub enum Event {
         reason: String,
         /// Not before.
         at: SystemTime,
+    },
+    /// The registry answered 429: uploads of this kind wait until `until`.
+    RateLimited {
+        /// Crate.
+        name: String,
+        /// Which bucket.
+        kind: Kind,
+        /// Uploads of this kind resume then.
+        until: SystemTime,
+        /// The refill interval learned so far.
+        refill: Option<Duration>,
     },
     /// Whether an upload happened is being settled by reading the index.
     Resolving {
@@ -98,9 +96,9 @@ pub enum Event {
         /// Why.
         reason: String,
     },
-    /// Uploads are paced: the next starts at `at`.
+    /// The next upload of a kind waits for the registry's limits until `at`.
     Pacing {
-        /// Crate.
+        /// The crate that starts next.
         name: String,
         /// When.
         at: SystemTime,
@@ -111,6 +109,15 @@ pub enum Event {
         reason: String,
         /// Rerun after this.
         until: SystemTime,
+    },
+    /// The run ended: what it cost in waiting and reading.
+    Finished {
+        /// How long ready crates waited for nothing but the registry's rate limits.
+        paced_for: Duration,
+        /// 429 answers to uploads.
+        rate_limited: u32,
+        /// Index reads made while confirming.
+        index_reads: u64,
     },
 }
 
@@ -132,6 +139,12 @@ pub struct Outcome {
     pub auth_failure: Option<String>,
     /// The registry's index could not be read for the whole poll timeout.
     pub registry_failure: Option<String>,
+    /// How long ready crates waited for nothing but the registry's rate limits.
+    pub paced_for: Duration,
+    /// 429 answers to uploads.
+    pub rate_limited: u32,
+    /// Index reads made while confirming.
+    pub index_reads: u64,
 }
 
 /// What the index shows for `version` with `sha256`.
@@ -158,7 +171,13 @@ fn retry_delay(attempt: u32, name: &str) -> Duration {
     jittered(base, name, attempt)
 }
 
-type UploadFuture<'a> = Pin<Box<dyn Future<Output = (String, Result<(), RegistryError>)> + 'a>>;
+/// A request that ended.
+enum Finished {
+    Upload(String, Result<(), RegistryError>),
+    Read(String, Result<IndexFile, RegistryError>),
+}
+
+type Request<'a> = Pin<Box<dyn Future<Output = Finished> + 'a>>;
 
 /// What to publish, and what the index showed before the run.
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +192,24 @@ pub struct Release<'a> {
     pub earlier: &'a EarlierRuns,
 }
 
+impl Release<'_> {
+    /// The crates as the schedule sees them.
+    pub fn crates(&self) -> Vec<Crate> {
+        self.uploads
+            .iter()
+            .map(|u| Crate {
+                name: u.name.clone(),
+                after: u.after.clone(),
+                kind: if self.new_crates.contains(&u.name) {
+                    Kind::NewCrate
+                } else {
+                    Kind::NewVersion
+                },
+            })
+            .collect()
+    }
+}
+
 /// One run's state: the schedule plus what the IO loop keeps around it.
 struct Run<'a> {
     client: &'a RegistryClient,
@@ -181,15 +218,12 @@ struct Run<'a> {
     options: &'a RunOptions,
     events: &'a mut dyn FnMut(Event),
     by_name: BTreeMap<&'a str, &'a Upload>,
-    new_crates: &'a BTreeSet<String>,
     schedule: Schedule,
-    buckets: Option<(Bucket, Bucket)>,
-    paced: BTreeSet<String>,
     deadline: Option<SystemTime>,
-    in_flight: FuturesUnordered<UploadFuture<'a>>,
-    poll_delay: Duration,
-    next_poll: SystemTime,
-    last_poll_error: Option<String>,
+    in_flight: FuturesUnordered<Request<'a>>,
+    uploads_in_flight: usize,
+    announced: BTreeMap<Kind, (String, SystemTime)>,
+    last_read_error: Option<String>,
     stopped_until: Option<SystemTime>,
     auth_failure: Option<String>,
     registry_failure: Option<String>,
@@ -204,11 +238,6 @@ pub async fn run(
     options: &RunOptions,
     events: &mut dyn FnMut(Event),
 ) -> Outcome {
-    let order: Vec<(String, Vec<String>)> = release
-        .uploads
-        .iter()
-        .map(|u| (u.name.clone(), u.after.clone()))
-        .collect();
     let start = clock.now();
     let mut run = Run {
         client,
@@ -221,18 +250,12 @@ pub async fn run(
             .iter()
             .map(|u| (u.name.as_str(), u))
             .collect(),
-        new_crates: release.new_crates,
-        schedule: Schedule::new(&order, options.concurrency)
-            .with_max_attempts(options.max_attempts),
-        buckets: options
-            .pacing
-            .map(|(new, versions)| (Bucket::new(new, start), Bucket::new(versions, start))),
-        paced: BTreeSet::new(),
+        schedule: Schedule::new(&release.crates(), options.schedule.clone(), start),
         deadline: options.max_wait.and_then(|wait| start.checked_add(wait)),
         in_flight: FuturesUnordered::new(),
-        poll_delay: options.poll_start,
-        next_poll: start,
-        last_poll_error: None,
+        uploads_in_flight: 0,
+        announced: BTreeMap::new(),
+        last_read_error: None,
         stopped_until: None,
         auth_failure: None,
         registry_failure: None,
@@ -242,16 +265,15 @@ pub async fn run(
         let now = clock.now();
         run.check_deadline(now);
         if !run.stopping() {
-            run.pace_ready(now);
-            run.start_uploads(now);
-            run.poll_index(now).await;
+            run.start_requests(now);
         }
-        run.expire(clock.now());
         if run.is_done() {
             break;
         }
-        if let Some((name, result)) = run.wait().await {
-            run.upload_finished(name, result);
+        match run.wait().await {
+            Some(Finished::Upload(name, result)) => run.upload_finished(name, result),
+            Some(Finished::Read(name, result)) => run.read_finished(name, result),
+            None => {}
         }
     }
     run.outcome(release)
@@ -302,50 +324,37 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// `--max-wait` ends the run: nothing starts and nothing is waited for after it.
+    /// `--max-wait` ends the run at its deadline, or as soon as nothing can happen before it
+    /// (the next upload the registry allows comes later, and nothing is in flight or being
+    /// confirmed that could make another crate ready).
     fn check_deadline(&mut self, now: SystemTime) {
-        if let Some(deadline) = self.deadline.filter(|d| now >= *d) {
-            let until = self.schedule.next_start().unwrap_or(now).max(deadline);
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        let next_start = self.schedule.next_start(now);
+        if now >= deadline {
+            let until = next_start.unwrap_or(now).max(deadline);
             self.stop(until, "--max-wait reached".to_owned());
-        }
-    }
-
-    /// Paces newly ready crates by the registry's buckets, in name order.
-    fn pace_ready(&mut self, now: SystemTime) {
-        for name in self.schedule.names(|s| matches!(s, State::Ready { .. })) {
-            if self.paced.contains(&name) {
-                continue;
-            }
-            let Some((new_bucket, version_bucket)) = self.buckets.as_mut() else {
-                return;
-            };
-            let bucket = if self.new_crates.contains(&name) {
-                new_bucket
-            } else {
-                version_bucket
-            };
-            let at = bucket.reserve(now);
-            self.paced.insert(name.clone());
-            if at > now {
-                if self.deadline.is_some_and(|d| at > d) {
-                    self.stop(
-                        at,
-                        format!("the next paced upload (`{name}`) would start after --max-wait"),
-                    );
-                    return;
-                }
-                (self.events)(Event::Pacing {
-                    name: name.clone(),
+        } else if let Some(at) = next_start.filter(|at| *at > deadline) {
+            let idle = self.in_flight.is_empty()
+                && self
+                    .schedule
+                    .names(|s| matches!(s, State::Confirming { .. } | State::Resolving { .. }))
+                    .is_empty();
+            if idle {
+                self.stop(
                     at,
-                });
-                self.schedule
-                    .upload_finished(&name, UploadResult::Retry { not_before: at }, now);
+                    "the registry's rate limits allow the next upload only after --max-wait"
+                        .to_owned(),
+                );
             }
         }
     }
 
-    fn start_uploads(&mut self, now: SystemTime) {
-        for name in self.schedule.start_uploads(now) {
+    /// Starts what the schedule asks for now: uploads and index reads, side by side.
+    fn start_requests(&mut self, now: SystemTime) {
+        let actions = self.schedule.actions(now);
+        for name in actions.uploads {
             let Some(upload) = self.by_name.get(name.as_str()).copied() else {
                 continue;
             };
@@ -353,153 +362,99 @@ impl<'a> Run<'a> {
                 name: name.clone(),
                 attempt: self.schedule.attempts(&name),
             });
-            let (client, token, now) = (self.client, self.token, self.clock.now());
+            let (client, token) = (self.client, self.token);
+            self.uploads_in_flight += 1;
             self.in_flight.push(Box::pin(async move {
                 let result = client
                     .publish(token, &upload.metadata, &upload.bytes, now)
                     .await
                     .map(|_| ());
-                (upload.name.clone(), result)
+                Finished::Upload(name, result)
             }));
         }
+        for name in actions.reads {
+            let client = self.client;
+            self.in_flight.push(Box::pin(async move {
+                let result = client.index_file(&name, Freshness::Fresh).await;
+                Finished::Read(name, result)
+            }));
+        }
+        self.announce_pacing(&actions.held);
     }
 
-    /// Reads the index for every crate being confirmed or resolved, in one round, when due.
-    async fn poll_index(&mut self, now: SystemTime) {
-        let to_poll = self.schedule.to_poll();
-        if to_poll.is_empty() {
-            self.poll_delay = self.options.poll_start;
-            return;
+    /// Says when the next upload of each kind may start, once per change.
+    fn announce_pacing(&mut self, held: &[(String, Option<SystemTime>)]) {
+        let mut heads: BTreeMap<Kind, (String, SystemTime)> = BTreeMap::new();
+        for (name, at) in held {
+            let (Some(at), Some(upload)) = (at, self.by_name.get(name.as_str())) else {
+                continue;
+            };
+            let kind = self.kind(&upload.name);
+            heads.entry(kind).or_insert_with(|| (name.clone(), *at));
         }
-        // A wait is never given up without a poll at its deadline.
-        let expiring = self
-            .schedule
-            .next_expiry(self.options.poll_timeout)
-            .is_some_and(|at| at <= now);
-        if now < self.next_poll && !expiring {
-            return;
-        }
-        match self
-            .client
-            .index_files(&to_poll, 16, Freshness::Fresh)
-            .await
-        {
-            Ok(files) => {
-                self.last_poll_error = None;
-                for name in &to_poll {
-                    let Some(upload) = self.by_name.get(name.as_str()) else {
-                        continue;
-                    };
-                    let seen = seen_in(
-                        files.get(name).and_then(|f| f.as_deref()),
-                        &upload.version,
-                        &upload.sha256,
-                    );
-                    self.schedule.seen(name, seen);
-                    match self.schedule.state(name) {
-                        Some(State::Visible { .. }) => (self.events)(Event::Visible(name.clone())),
-                        Some(State::Failed(reason)) => (self.events)(Event::Failed {
-                            name: name.clone(),
-                            reason: reason.clone(),
-                        }),
-                        _ => {}
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "index poll failed; will poll again until --poll-timeout");
-                if let RegistryError::RateLimited {
-                    retry_at: Some(at), ..
-                } = &error
-                {
-                    self.next_poll = self.next_poll.max(*at);
-                }
-                self.last_poll_error = Some(error.to_string());
+        for (kind, head) in heads {
+            if self.announced.get(&kind) != Some(&head) {
+                (self.events)(Event::Pacing {
+                    name: head.0.clone(),
+                    at: head.1,
+                });
+                self.announced.insert(kind, head);
             }
         }
-        self.poll_delay = (self.poll_delay * 2).min(self.options.poll_cap);
-        self.next_poll = self.next_poll.max(self.clock.now() + self.poll_delay);
     }
 
-    /// Ends the confirmation waits that ran out; a run whose index stayed unreadable that long
-    /// stops with the registry's error.
-    fn expire(&mut self, now: SystemTime) {
-        for name in self.schedule.expire(now, self.options.poll_timeout) {
-            match self.schedule.state(&name) {
-                Some(State::Ready { .. }) => (self.events)(Event::Retrying {
-                    name: name.clone(),
-                    reason: "the index has not shown it for the whole --poll-timeout after an unknown outcome: the upload did not reach the registry, so it is sent again".to_owned(),
-                    at: now,
-                }),
-                Some(State::Failed(reason)) => {
-                    let reason = reason.clone();
-                    (self.events)(Event::Failed { name, reason });
-                    if let Some(error) = &self.last_poll_error {
-                        self.registry_failure.get_or_insert_with(|| {
-                            format!("the index could not be read for --poll-timeout: {error}")
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
+    fn kind(&self, name: &str) -> Kind {
+        self.schedule.kind(name).unwrap_or(Kind::NewVersion)
     }
 
     fn is_done(&self) -> bool {
-        if !self.in_flight.is_empty() {
+        if self.uploads_in_flight > 0 {
             return false;
         }
-        if self.schedule.is_finished() || self.stopping() {
-            return true;
-        }
-        // Nothing can move (every remaining crate waits on a failed one): settle and stop.
-        self.schedule.to_poll().is_empty()
-            && self
-                .schedule
-                .names(|s| matches!(s, State::Ready { .. }))
-                .is_empty()
+        // Reads in flight change nothing once the run stops; they are dropped.
+        self.stopping()
+            || (self.in_flight.is_empty()
+                && (self.schedule.is_finished() || self.schedule.is_still()))
     }
 
-    /// Waits for an upload to finish, the next poll, the next start, the next expiry or the
-    /// deadline, whichever comes first.
-    async fn wait(&mut self) -> Option<(String, Result<(), RegistryError>)> {
-        let polling = !self.stopping() && !self.schedule.to_poll().is_empty();
-        let wake = [
-            polling.then_some(self.next_poll),
-            (!self.stopping())
-                .then(|| self.schedule.next_start())
-                .flatten(),
-            (!self.stopping())
-                .then(|| self.schedule.next_expiry(self.options.poll_timeout))
-                .flatten(),
-            // With an upload in flight, the deadline is acted on when it returns (nothing starts
-            // meanwhile anyway).
-            self.deadline
-                .filter(|_| !self.stopping() && self.in_flight.is_empty()),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let pause = wake
-            .and_then(|at| at.duration_since(self.clock.now()).ok())
-            .unwrap_or(Duration::ZERO);
-        if self.in_flight.is_empty() {
-            self.clock.sleep(pause.max(Duration::from_millis(1))).await;
+    /// Waits for a request to end or for the schedule's next wake-up (or the deadline),
+    /// whichever comes first.
+    async fn wait(&mut self) -> Option<Finished> {
+        let now = self.clock.now();
+        let wake = if self.stopping() {
             None
-        } else if wake.is_none() {
-            self.in_flight.next().await
         } else {
-            tokio::select! {
+            // With a request in flight, the deadline is acted on when it answers.
+            let deadline = self.deadline.filter(|_| self.in_flight.is_empty());
+            [self.schedule.next_wake(now), deadline]
+                .into_iter()
+                .flatten()
+                .min()
+        };
+        let pause = wake
+            .and_then(|at| at.duration_since(now).ok())
+            .unwrap_or(Duration::ZERO);
+        match (self.in_flight.is_empty(), wake) {
+            (true, _) => {
+                self.clock.sleep(pause.max(Duration::from_millis(1))).await;
+                None
+            }
+            (false, None) => self.in_flight.next().await,
+            (false, Some(_)) => tokio::select! {
+                // Answers first: on a manual clock, sleeping is immediate.
+                biased;
                 finished = self.in_flight.next() => finished,
                 () = self.clock.sleep(pause) => None,
-            }
+            },
         }
     }
 
     /// Records how an upload ended.
     fn upload_finished(&mut self, name: String, result: Result<(), RegistryError>) {
+        self.uploads_in_flight = self.uploads_in_flight.saturating_sub(1);
         let now = self.clock.now();
         let attempts = self.schedule.attempts(&name);
+        let max_attempts = self.options.schedule.max_attempts;
         let outcome = match result {
             Ok(()) => {
                 (self.events)(Event::Accepted(name.clone()));
@@ -523,37 +478,35 @@ impl<'a> Run<'a> {
                 self.auth_failure = Some(detail.clone());
                 UploadResult::Fatal(format!("the registry refused the token: {detail}"))
             }
-            Err(error) if error.is_retryable() && attempts < self.options.max_attempts => {
-                let at = match &error {
-                    RegistryError::RateLimited {
-                        retry_at: Some(at), ..
-                    } => *at,
-                    RegistryError::RateLimited { .. } => now + Duration::from_secs(60),
-                    _ => now + retry_delay(attempts, &name),
-                };
+            Err(RegistryError::RateLimited { retry_at, .. }) => {
+                UploadResult::RateLimited { retry_at }
+            }
+            Err(error) if error.is_retryable() && attempts < max_attempts => {
+                let at = now + retry_delay(attempts, &name);
                 (self.events)(Event::Retrying {
                     name: name.clone(),
                     reason: error.to_string(),
                     at,
                 });
-                if self.deadline.is_some_and(|d| at > d) {
-                    self.stop(at, format!("`{name}` may be retried only after --max-wait"));
-                } else if self.deadline.is_none()
-                    && at.duration_since(now).unwrap_or_default() > self.options.longest_retry_wait
-                {
-                    self.stop(
-                        at,
-                        format!(
-                            "the registry asked to wait more than {} s before retrying `{name}`; pass --max-wait to bound waits explicitly",
-                            self.options.longest_retry_wait.as_secs()
-                        ),
-                    );
-                }
+                self.check_wait(&name, at, now);
                 UploadResult::Retry { not_before: at }
             }
             Err(error) => UploadResult::Fatal(error.to_string()),
         };
-        self.schedule.upload_finished(&name, outcome, now);
+        let kind = self.kind(&name);
+        if let Some(until) = self.schedule.upload_finished(&name, outcome, now) {
+            let refill = match self.schedule.estimate(kind) {
+                Estimate::Learned(refill) => Some(refill),
+                _ => None,
+            };
+            (self.events)(Event::RateLimited {
+                name: name.clone(),
+                kind,
+                until,
+                refill,
+            });
+            self.check_wait(&name, until, now);
+        }
         if let Some(State::Failed(reason)) = self.schedule.state(&name) {
             (self.events)(Event::Failed {
                 name: name.clone(),
@@ -562,11 +515,66 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// A registry asking for a very long wait stops the run (resumable) rather than sleeping
+    /// unseen, unless `--max-wait` bounds the run anyway.
+    fn check_wait(&mut self, name: &str, at: SystemTime, now: SystemTime) {
+        if self.deadline.is_none()
+            && at.duration_since(now).unwrap_or_default() > self.options.longest_retry_wait
+        {
+            self.stop(
+                at,
+                format!(
+                    "the registry asked to wait more than {} s before retrying `{name}`; pass --max-wait to bound waits explicitly",
+                    self.options.longest_retry_wait.as_secs()
+                ),
+            );
+        }
+    }
+
+    /// Records what an index read showed.
+    fn read_finished(&mut self, name: String, result: Result<IndexFile, RegistryError>) {
+        let now = self.clock.now();
+        let seen = match result {
+            Ok(file) => {
+                self.last_read_error = None;
+                self.by_name
+                    .get(name.as_str())
+                    .map(|u| seen_in(file.as_deref(), &u.version, &u.sha256))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "index read failed; will read again until --poll-timeout");
+                self.last_read_error = Some(error.to_string());
+                None
+            }
+        };
+        match self.schedule.read_finished(&name, seen, now) {
+            ReadOutcome::Waiting => {}
+            ReadOutcome::Visible => (self.events)(Event::Visible(name)),
+            ReadOutcome::Resend => (self.events)(Event::Retrying {
+                name,
+                reason: "the index has not shown it for the whole --poll-timeout after an unknown outcome: the upload did not reach the registry, so it is sent again".to_owned(),
+                at: now,
+            }),
+            ReadOutcome::Failed(reason) => {
+                (self.events)(Event::Failed { name, reason });
+                if let Some(error) = &self.last_read_error {
+                    self.registry_failure.get_or_insert_with(|| {
+                        format!("the index could not be read for --poll-timeout: {error}")
+                    });
+                }
+            }
+        }
+    }
+
     fn outcome(self, release: Release<'_>) -> Outcome {
+        let now = self.clock.now();
         let mut outcome = Outcome {
             stopped_until: self.stopped_until,
             auth_failure: self.auth_failure,
             registry_failure: self.registry_failure,
+            paced_for: self.schedule.paced_for(now),
+            rate_limited: self.schedule.rate_limited(),
+            index_reads: self.schedule.reads(),
             ..Outcome::default()
         };
         let stopped = outcome.stopped_until.is_some()
@@ -575,7 +583,7 @@ impl<'a> Run<'a> {
         for upload in release.uploads {
             let name = upload.name.clone();
             match self.schedule.state(&upload.name) {
-                Some(State::Visible { .. }) if self.schedule.attempts(&name) > 0 => {
+                Some(State::Visible { .. }) if self.schedule.sends(&name) > 0 => {
                     outcome.published.push(name)
                 }
                 Some(State::Visible { .. })
@@ -590,6 +598,11 @@ impl<'a> Run<'a> {
                 _ => outcome.failed.push((name, "not published".to_owned())),
             }
         }
+        (self.events)(Event::Finished {
+            paced_for: outcome.paced_for,
+            rate_limited: outcome.rate_limited,
+            index_reads: outcome.index_reads,
+        });
         outcome
     }
 }

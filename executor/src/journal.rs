@@ -139,7 +139,7 @@ pub fn earlier_runs(journal: &str, digest: &str) -> EarlierRuns {
             }
             // A definite answer that nothing was stored: 5xx, 429, or a rejection (a failure
             // right after sending); a failure after waiting for the index stays in doubt.
-            "retrying" => {
+            "retrying" | "rate-limited" => {
                 runs.in_doubt.remove(name);
             }
             "failed" if before.as_deref() == Some("uploading") => {
@@ -172,6 +172,8 @@ mod tests {
             line("failed", "refused", "sha256:1", 3),
             line("uploading", "five-hundred", "sha256:1", 2),
             line("retrying", "five-hundred", "sha256:1", 3),
+            line("uploading", "four-twenty-nine", "sha256:1", 2),
+            line("rate-limited", "four-twenty-nine", "sha256:1", 3),
             line("uploading", "lost", "sha256:1", 5),
             line("resolving", "lost", "sha256:1", 6),
             line("failed", "lost", "sha256:1", 9),

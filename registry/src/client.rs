@@ -527,7 +527,9 @@ impl RegistryClient {
                         .to_owned(),
             });
         }
-        classify_response(status, retry_after.as_deref(), &body, now)?;
+        // A relative Retry-After counts from the answer, not from when the request was sent.
+        let answered = self.clock.now().max(now);
+        classify_response(status, retry_after.as_deref(), &body, answered)?;
         Ok(parse_warnings(&body))
     }
 

@@ -17,7 +17,7 @@ pub mod normalize;
 pub mod rate;
 pub mod resolve;
 
-pub use client::{ClientOptions, Freshness, RegistryClient};
+pub use client::{ClientOptions, Freshness, IndexFile, RegistryClient};
 pub use error::RegistryError;
 
 /// Cargo's name for crates.io.

@@ -25,6 +25,42 @@ impl RateLimit {
     };
 }
 
+impl RateLimit {
+    /// Parses `BURST/SECONDS`, seconds possibly fractional (`5/600`, `30/0.6`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (burst, seconds) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}`: expected BURST/SECONDS, e.g. 5/600"))?;
+        let burst: u32 = burst
+            .trim()
+            .parse()
+            .ok()
+            .filter(|b| *b > 0)
+            .ok_or_else(|| format!("`{text}`: BURST must be a whole number above 0"))?;
+        let refill = seconds
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero() && *d <= Duration::from_secs(31 * 24 * 3600))
+            .ok_or_else(|| {
+                format!("`{text}`: SECONDS must be a number above 0 and at most 31 days")
+            })?;
+        Ok(Self { burst, refill })
+    }
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at once, then 1 per {} s",
+            self.burst,
+            self.refill.as_secs_f64()
+        )
+    }
+}
+
 /// A token bucket's state.
 #[derive(Debug, Clone, Copy)]
 pub struct Bucket {
@@ -104,6 +140,25 @@ mod tests {
         assert!(bucket.take(start + Duration::from_secs(59)).is_err());
         assert!(bucket.take(start + Duration::from_secs(60)).is_ok());
         assert!(bucket.take(start + Duration::from_secs(61)).is_err());
+    }
+
+    #[test]
+    fn limits_parse_with_fractional_seconds_and_refuse_nonsense() {
+        assert_eq!(
+            RateLimit::parse("5/600"),
+            Ok(RateLimit::CRATES_IO_NEW_CRATES)
+        );
+        assert_eq!(
+            RateLimit::parse("30/0.6").map(|l| l.refill),
+            Ok(Duration::from_millis(600))
+        );
+        for bad in ["5", "0/10", "x/10", "5/0", "5/-1", "5/NaN", "5/1e300"] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            RateLimit::CRATES_IO_NEW_CRATES.to_string(),
+            "5 at once, then 1 per 600 s"
+        );
     }
 
     #[test]

@@ -36,17 +36,17 @@ struct Serve {
     /// Require the token for index reads and downloads too.
     #[arg(long)]
     auth_required: bool,
-    /// Seconds a published version stays invisible in the index.
-    #[arg(long, default_value_t = 0)]
-    index_delay: u64,
+    /// Seconds a published version stays invisible in the index (fractions allowed: 0.5).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_seconds)]
+    index_delay: f64,
     /// Seconds after a publish during which reads that do not defeat caches get the old file.
     #[arg(long, default_value_t = 0)]
     stale_for: u64,
-    /// New-crate bucket as BURST/SECONDS (crates.io: 5/600).
-    #[arg(long, value_parser = parse_limit)]
+    /// New-crate bucket as BURST/SECONDS (crates.io: 5/600; fractions allowed: 5/0.6).
+    #[arg(long, value_parser = RateLimit::parse)]
     rate_limit_new_crates: Option<RateLimit>,
     /// New-version bucket as BURST/SECONDS (crates.io: 30/60).
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_parser = RateLimit::parse)]
     rate_limit_new_versions: Option<RateLimit>,
     /// Answer the Nth upload with STATUS, as N=STATUS (repeatable).
     #[arg(long, value_parser = parse_failure)]
@@ -67,7 +67,7 @@ struct Serve {
     #[arg(long, value_name = "STATUS")]
     index_fails_after_upload: Option<u16>,
     /// Index-read bucket as BURST/SECONDS (429 with Retry-After when empty).
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_parser = RateLimit::parse)]
     rate_limit_index: Option<RateLimit>,
     /// Quote the Authorization header sent in auth failures (a registry that echoes tokens).
     #[arg(long)]
@@ -84,12 +84,11 @@ struct Serve {
     request_log: Option<PathBuf>,
 }
 
-fn parse_limit(text: &str) -> Result<RateLimit, String> {
-    let (burst, seconds) = text.split_once('/').ok_or("expected BURST/SECONDS")?;
-    Ok(RateLimit {
-        burst: burst.parse().map_err(|_| "BURST must be a number")?,
-        refill: Duration::from_secs(seconds.parse().map_err(|_| "SECONDS must be a number")?),
-    })
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
+        .ok_or_else(|| format!("`{text}`: seconds from 0 to 86400"))
 }
 
 fn parse_failure(text: &str) -> Result<(u64, u16), String> {
@@ -110,7 +109,7 @@ fn main() -> std::process::ExitCode {
     options.port = args.port;
     options.auth_required = args.auth_required;
     options.faults = Faults {
-        index_delay: Duration::from_secs(args.index_delay),
+        index_delay: Duration::from_secs_f64(args.index_delay),
         stale_for: Duration::from_secs(args.stale_for),
         new_crate_limit: args.rate_limit_new_crates,
         new_version_limit: args.rate_limit_new_versions,

@@ -151,11 +151,13 @@ fn error(status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
 
 /// A 429 with `Retry-After` in whole seconds (at least 1) and crates.io's message.
 fn too_many(what: &str, now: SystemTime, retry_at: SystemTime) -> Response<Full<Bytes>> {
+    // Whole seconds, rounded up: a client that waits exactly this long finds a token.
     let wait = retry_at
         .duration_since(now)
         .unwrap_or_default()
-        .as_secs()
-        .max(1);
+        .as_secs_f64()
+        .ceil()
+        .max(1.0) as u64;
     let mut response = error(
         StatusCode::TOO_MANY_REQUESTS,
         &format!(

@@ -9,7 +9,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use convoy_executor::driver::{self, Release, RunOptions};
 use convoy_executor::journal::EarlierRuns;
-use convoy_executor::schedule::Seen;
+use convoy_executor::schedule::poll::PollPolicy;
+use convoy_executor::schedule::{Seen, Settings};
 use convoy_executor::validate::Upload;
 use convoy_registry::clock::{Clock, ManualClock};
 use convoy_registry::{ClientOptions, RegistryClient};
@@ -611,7 +612,11 @@ fn pacing_by_the_buckets_avoids_429s_and_max_wait_stops_cleanly() {
         ..Faults::default()
     };
     let paced = RunOptions {
-        pacing: Some(limits),
+        schedule: Settings {
+            new_crates: Some(limits.0),
+            new_versions: Some(limits.1),
+            ..Settings::default()
+        },
         ..RunOptions::default()
     };
     let (registry, outcome, _clock, _storage) = run_with_faults(faults.clone(), paced.clone());
@@ -860,7 +865,10 @@ fn a_registry_whose_index_dies_after_accepting_an_upload_ends_the_run_within_the
     };
     let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let options = RunOptions {
-        poll_timeout: Duration::from_secs(120),
+        schedule: Settings {
+            poll_timeout: Duration::from_secs(120),
+            ..Settings::default()
+        },
         ..RunOptions::default()
     };
     let (_registry, outcome, clock, _storage) = run_with_faults(faults, options);
@@ -882,7 +890,10 @@ fn max_wait_ends_the_run_while_it_waits_for_the_index() {
     let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let options = RunOptions {
         max_wait: Some(Duration::from_secs(600)),
-        poll_timeout: Duration::from_secs(7200),
+        schedule: Settings {
+            poll_timeout: Duration::from_secs(7200),
+            ..Settings::default()
+        },
         ..RunOptions::default()
     };
     let (registry, outcome, clock, _storage) = run_with_faults(faults, options);
@@ -1025,8 +1036,14 @@ fn a_wait_is_never_given_up_without_a_poll_at_its_deadline() {
         ..Faults::default()
     };
     let options = RunOptions {
-        poll_timeout: Duration::from_secs(3),
-        poll_start: Duration::from_secs(2),
+        schedule: Settings {
+            poll_timeout: Duration::from_secs(3),
+            polling: PollPolicy {
+                first: Duration::from_secs(2),
+                ..PollPolicy::default()
+            },
+            ..Settings::default()
+        },
         ..RunOptions::default()
     };
     let (_registry, outcome, _clock, _storage) = run_with_faults(faults, options);
