@@ -548,8 +548,9 @@ fn event_words(event: &Event, versions: &BTreeMap<String, String>) -> String {
             refill.map_or(String::new(), |r| format!("; learned: 1 per {}", words_duration(r)))
         ),
         Event::Finished { paced_for, rate_limited, index_reads } => format!(
-            "  finished         waited {} for the registry's rate limits ({rate_limited} answered 429); {index_reads} index reads",
-            words_duration(*paced_for)
+            "  finished         waited {} for the registry's rate limits ({} answered 429); {index_reads} index reads",
+            words_duration(*paced_for),
+            uploads(*rate_limited)
         ),
     }
 }
@@ -568,9 +569,9 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
     );
     if !outcome.paced_for.is_zero() || outcome.rate_limited > 0 {
         summary.push_str(&format!(
-            "\n  waited {} for the registry's rate limits ({} uploads answered 429, none counted as failed attempts)",
+            "\n  waited {} for the registry's rate limits ({} answered 429, none counted as a failed attempt)",
             words_duration(outcome.paced_for),
-            outcome.rate_limited
+            uploads(outcome.rate_limited)
         ));
     }
     for (name, reason) in &outcome.failed {
@@ -627,9 +628,9 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
         }
         if !outcome.paced_for.is_zero() || outcome.rate_limited > 0 {
             markdown.push_str(&format!(
-                "\nWaited {} for the registry's rate limits ({} uploads answered 429).\n",
+                "\nWaited {} for the registry's rate limits ({} answered 429).\n",
                 words_duration(outcome.paced_for),
-                outcome.rate_limited
+                uploads(outcome.rate_limited)
             ));
         }
         if let Some(at) = outcome.stopped_until {
@@ -645,6 +646,14 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
         {
             let _ = writeln!(file, "{markdown}");
         }
+    }
+}
+
+/// `1 upload`, `2 uploads`.
+fn uploads(count: u32) -> String {
+    match count {
+        1 => "1 upload".to_owned(),
+        n => format!("{n} uploads"),
     }
 }
 

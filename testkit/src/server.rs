@@ -74,6 +74,8 @@ pub struct LoggedRequest {
     pub metadata_json: Option<String>,
     /// For uploads that were stored: (name, version, cksum).
     pub stored: Option<(String, String, String)>,
+    /// When the server received it, by its clock.
+    pub received: SystemTime,
 }
 
 pub(crate) struct State {
@@ -202,6 +204,7 @@ pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Rep
         status: None,
         metadata_json: None,
         stored: None,
+        received: state.options.clock.now(),
     };
     if !state.options.faults.slow.is_zero() {
         state.options.clock.sleep(state.options.faults.slow).await;
@@ -231,6 +234,7 @@ impl LoggedRequest {
             "status": self.status,
             "upload": self.metadata_json.is_some(),
             "stored": self.stored.as_ref().map(|(name, vers, cksum)| json!({"name": name, "vers": vers, "cksum": cksum})),
+            "received_ms": self.received.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
         })
         .to_string()
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use convoy_executor::driver::{self, Release, RunOptions};
 use convoy_executor::journal::EarlierRuns;
@@ -477,8 +477,22 @@ fn run_against(
     options: &RunOptions,
     earlier: &EarlierRuns,
 ) -> (driver::Outcome, Vec<driver::Event>) {
-    let uploads = fixture_uploads();
-    let new_crates: BTreeSet<String> = uploads.iter().map(|u| u.name.clone()).collect();
+    let (outcome, events) = run_uploads(registry, clock, options, earlier, fixture_uploads());
+    (
+        outcome,
+        events.into_iter().map(|(event, _)| event).collect(),
+    )
+}
+
+/// One run of the IO loop publishing `uploads`; every event with the clock's time when it
+/// happened.
+fn run_uploads(
+    registry: &TestRegistry,
+    clock: &Arc<ManualClock>,
+    options: &RunOptions,
+    earlier: &EarlierRuns,
+    uploads: Vec<Upload>,
+) -> (driver::Outcome, Vec<(driver::Event, SystemTime)>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -494,16 +508,18 @@ fn run_against(
             .index_files(&names, 4, convoy_registry::Freshness::Fresh)
             .await
             .unwrap();
-        let initial: BTreeMap<String, Seen> = uploads
-            .iter()
-            .map(|u| {
-                let entries = files.get(&u.name).and_then(|f| f.as_deref());
-                (
-                    u.name.clone(),
-                    driver::seen_in(entries, &u.version, &u.sha256),
-                )
-            })
-            .collect();
+        let mut new_crates = BTreeSet::new();
+        let mut initial = BTreeMap::new();
+        for u in &uploads {
+            let entries = files.get(&u.name).and_then(|f| f.as_deref());
+            if entries.is_none_or(<[_]>::is_empty) {
+                new_crates.insert(u.name.clone());
+            }
+            initial.insert(
+                u.name.clone(),
+                driver::seen_in(entries, &u.version, &u.sha256),
+            );
+        }
         let token = convoy_registry::auth::Token::new(TOKEN.into());
         let release = Release {
             uploads: &uploads,
@@ -517,7 +533,7 @@ fn run_against(
             release,
             clock.as_ref(),
             options,
-            &mut |event| events.push(event),
+            &mut |event| events.push((event, clock.now())),
         )
         .await
     });
@@ -1049,4 +1065,244 @@ fn a_wait_is_never_given_up_without_a_poll_at_its_deadline() {
     let (_registry, outcome, _clock, _storage) = run_with_faults(faults, options);
     assert!(outcome.failed.is_empty(), "{outcome:?}");
     assert_eq!(outcome.published.len(), 4);
+}
+
+fn upload_version(name: &str, version: &str) -> Upload {
+    let bytes = format!("{name} {version} bytes").into_bytes();
+    Upload {
+        name: name.into(),
+        version: version.parse().unwrap(),
+        sha256: convoy_schema::digest::sha256_hex(&bytes),
+        bytes,
+        metadata: PublishMetadata::new(name, version),
+        after: Vec::new(),
+    }
+}
+
+/// A testkit registry with `faults` on a manual clock.
+fn registry_on_manual_clock(faults: Faults) -> (TestRegistry, Arc<ManualClock>, Fixture) {
+    let storage = Fixture::empty();
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    ));
+    let mut server = Options::new(storage.root().join("registry"), TOKEN);
+    server.faults = faults;
+    server.clock = clock.clone();
+    (TestRegistry::start(server).unwrap(), clock, storage)
+}
+
+/// When the registry answered 429 (from `start`), from its request log after the first `skip`
+/// requests.
+fn rate_limited_at(registry: &TestRegistry, skip: usize, start: SystemTime) -> Vec<Duration> {
+    registry
+        .requests()
+        .iter()
+        .skip(skip)
+        .filter(|r| r.status == Some(429))
+        .map(|r| r.received.duration_since(start).unwrap())
+        .collect()
+}
+
+/// At most one 429 in any refill period after the first (the first may answer every upload
+/// already in flight when the bucket ran dry).
+fn at_most_one_per_period_after_the_first(times: &[Duration], refill: Duration) {
+    let later: Vec<&Duration> = times.iter().filter(|t| **t >= refill).collect();
+    for pair in later.windows(2) {
+        assert!(
+            *pair[1] - *pair[0] >= refill - Duration::from_millis(1),
+            "two 429s within one refill period: {times:?}"
+        );
+    }
+}
+
+#[test]
+fn a_429_from_an_unnamed_registry_paces_the_run_and_is_learned_not_counted_as_a_failure() {
+    let limit = RateLimit {
+        burst: 5,
+        refill: Duration::from_secs(20),
+    };
+    let (registry, clock, _storage) = registry_on_manual_clock(Faults {
+        new_crate_limit: Some(limit),
+        new_version_limit: Some(limit),
+        ..Faults::default()
+    });
+    let start = clock.now();
+    // Twelve new crates, default options: no limit known, 8 attempts per crate.
+    let crates: Vec<Upload> = (0..12)
+        .map(|i| upload_version(&format!("rl-{i:02}"), "1.0.0"))
+        .collect();
+    let (outcome, events) = run_uploads(
+        &registry,
+        &clock,
+        &RunOptions::default(),
+        &EarlierRuns::default(),
+        crates,
+    );
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.published.len(), 12);
+    let elapsed = clock.now().duration_since(start).unwrap();
+    // The bucket allows 5 at once and then one per 20 s: the twelfth at 140 s at the earliest.
+    assert!(
+        elapsed >= Duration::from_secs(140) && elapsed <= Duration::from_secs(160),
+        "{elapsed:?}"
+    );
+    let limited = rate_limited_at(&registry, 0, start);
+    assert!(!limited.is_empty(), "the registry's limit was met");
+    assert!(limited.len() <= 4 + 2, "{limited:?}");
+    at_most_one_per_period_after_the_first(&limited, limit.refill);
+    assert_eq!(outcome.rate_limited as usize, limited.len());
+    assert!(outcome.paced_for >= Duration::from_secs(120), "{outcome:?}");
+    assert!(events.iter().any(|(e, _)| matches!(e, driver::Event::RateLimited { refill: Some(r), .. } if r >= &Duration::from_secs(19))));
+
+    // New versions of the same crates take the other bucket, paced the same way.
+    let versions: Vec<Upload> = (0..12)
+        .map(|i| upload_version(&format!("rl-{i:02}"), "1.1.0"))
+        .collect();
+    let before = registry.requests().len();
+    let start = clock.now();
+    let (outcome, _events) = run_uploads(
+        &registry,
+        &clock,
+        &RunOptions::default(),
+        &EarlierRuns::default(),
+        versions,
+    );
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.published.len(), 12);
+    let elapsed = clock.now().duration_since(start).unwrap();
+    assert!(elapsed <= Duration::from_secs(160), "{elapsed:?}");
+    let limited = rate_limited_at(&registry, before, start);
+    assert!(!limited.is_empty(), "the new-version limit was met");
+    at_most_one_per_period_after_the_first(&limited, limit.refill);
+}
+
+#[test]
+fn a_crates_io_estimate_tighter_in_reality_adapts_without_failing() {
+    // The built-in crates.io buckets say 5 new crates at once, then one per 600 s; this
+    // registry allows 3, then one per 900 s.
+    let real = RateLimit {
+        burst: 3,
+        refill: Duration::from_secs(900),
+    };
+    let (registry, clock, _storage) = registry_on_manual_clock(Faults {
+        new_crate_limit: Some(real),
+        ..Faults::default()
+    });
+    let start = clock.now();
+    let options = RunOptions {
+        schedule: Settings {
+            new_crates: Some(RateLimit::CRATES_IO_NEW_CRATES),
+            new_versions: Some(RateLimit::CRATES_IO_NEW_VERSIONS),
+            ..Settings::default()
+        },
+        ..RunOptions::default()
+    };
+    let crates: Vec<Upload> = (0..6)
+        .map(|i| upload_version(&format!("ci-{i:02}"), "1.0.0"))
+        .collect();
+    let (outcome, _events) =
+        run_uploads(&registry, &clock, &options, &EarlierRuns::default(), crates);
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.published.len(), 6);
+    let elapsed = clock.now().duration_since(start).unwrap();
+    // 3 at once, then 900 s apart: the sixth at 2700 s.
+    assert!(
+        elapsed >= Duration::from_secs(2700) && elapsed <= Duration::from_secs(2700 + 900),
+        "{elapsed:?}"
+    );
+    let limited = rate_limited_at(&registry, 0, start);
+    assert!(limited.len() <= 3, "{limited:?}");
+    at_most_one_per_period_after_the_first(&limited, real.refill);
+}
+
+#[test]
+fn a_dependent_uploads_in_the_same_instant_its_dependency_is_seen() {
+    let (registry, clock, _storage) = registry_on_manual_clock(Faults {
+        index_delay: Duration::from_secs(2),
+        ..Faults::default()
+    });
+    let (outcome, events) = run_uploads(
+        &registry,
+        &clock,
+        &RunOptions::default(),
+        &EarlierRuns::default(),
+        fixture_uploads(),
+    );
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    let when = |wanted: &dyn Fn(&driver::Event) -> bool| {
+        events
+            .iter()
+            .find(|(e, _)| wanted(e))
+            .map(|(_, at)| *at)
+            .unwrap()
+    };
+    for (dependency, dependent) in [("fx-a", "fx-b"), ("fx-b", "fx-c")] {
+        let seen = when(&|e| matches!(e, driver::Event::Visible(n) if n == dependency));
+        let started =
+            when(&|e| matches!(e, driver::Event::Uploading { name, .. } if name == dependent));
+        assert_eq!(
+            seen, started,
+            "{dependent} started when {dependency} was seen"
+        );
+    }
+    // Learning the index's latency costs about a dozen reads of the first crate, once per run;
+    // the benchmark measures the average over real releases.
+    assert!(outcome.index_reads <= 20, "{outcome:?}");
+}
+
+#[test]
+fn max_wait_shorter_than_the_registrys_pacing_stops_cleanly_with_the_rerun_time() {
+    let story = Story::with_faults(Faults {
+        new_crate_limit: Some(RateLimit {
+            burst: 1,
+            refill: Duration::from_secs(3600),
+        }),
+        ..Faults::default()
+    });
+    let dry = story.publish(
+        &[
+            "--registry",
+            "testkit",
+            "--dry-run",
+            "--rate-limit-new-crates",
+            "1/3600",
+        ],
+        None,
+    );
+    assert_eq!(dry.code(), 0, "{}", dry.stderr());
+    assert!(
+        dry.stdout()
+            .contains("pacing of new crates: 1 at once, then 1 per 3600 s (declared"),
+        "{}",
+        dry.stdout()
+    );
+    assert!(
+        dry.stdout()
+            .contains("pacing of new versions: no limit known"),
+        "{}",
+        dry.stdout()
+    );
+    assert!(
+        dry.stdout().contains("starts after +1 h 0 min"),
+        "the second crate waits a refill: {}",
+        dry.stdout()
+    );
+
+    let started = std::time::Instant::now();
+    let result = story.publish(&["--registry", "testkit", "--max-wait", "60s"], Some(TOKEN));
+    assert_eq!(result.code(), 4, "{}", result.stderr());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "stopped as soon as the wait was known to pass --max-wait"
+    );
+    let stderr = result.stderr();
+    assert!(stderr.contains("rerun the same plan after"), "{stderr}");
+    assert!(stderr.contains("rate limited"), "{stderr}");
+    assert!(stderr.contains("not a failed attempt"), "{stderr}");
+    assert!(stderr.contains("1 upload answered 429"), "{stderr}");
+    assert_eq!(
+        story.uploads(),
+        2,
+        "one accepted, one answered 429, nothing more"
+    );
 }

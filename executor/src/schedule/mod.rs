@@ -774,8 +774,6 @@ mod tests {
     use super::simulate::{simulate, Assumptions};
     use super::*;
 
-    const TIMEOUT: Duration = Duration::from_secs(300);
-
     fn at(seconds: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
     }
