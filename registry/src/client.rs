@@ -493,6 +493,7 @@ impl RegistryClient {
                 detail: "the token contains characters a header cannot carry".to_owned(),
                 trusted_publishing_only: false,
             })?;
+        let sent = self.clock.now();
         let response = self
             .publisher
             .put(url.clone())
@@ -528,7 +529,7 @@ impl RegistryClient {
             });
         }
         // A relative Retry-After counts from the answer, not from when the request was sent.
-        let answered = self.clock.now().max(now);
+        let answered = now + self.clock.now().duration_since(sent).unwrap_or_default();
         classify_response(status, retry_after.as_deref(), &body, answered)?;
         Ok(parse_warnings(&body))
     }

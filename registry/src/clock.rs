@@ -29,7 +29,7 @@ impl Clock for SystemClock {
 }
 
 /// A clock that moves only when told to, or when something sleeps on it (sleeping advances it
-/// at once, so code under test never waits).
+/// after a few real milliseconds, so code under test never waits for the time it sleeps).
 #[derive(Debug)]
 pub struct ManualClock {
     now: Mutex<SystemTime>,
@@ -70,7 +70,20 @@ impl Clock for ManualClock {
         if let Ok(mut slept) = self.slept.lock() {
             slept.push(duration);
         }
-        self.advance(duration);
-        Box::pin(std::future::ready(()))
+        // Requests in flight to a loopback server answer within a moment of real time; letting
+        // them answer before the clock jumps keeps a test's timeline what it would be for real
+        // (an upload answered in 1 ms does not take the whole sleep).
+        let grace = tokio::runtime::Handle::try_current()
+            .is_ok()
+            .then(|| tokio::time::sleep(MANUAL_GRACE));
+        Box::pin(async move {
+            if let Some(grace) = grace {
+                grace.await;
+            }
+            self.advance(duration);
+        })
     }
 }
+
+/// Real time a [`ManualClock`] sleep lets other tasks run before it moves the clock.
+pub const MANUAL_GRACE: Duration = Duration::from_millis(3);

@@ -1245,9 +1245,10 @@ fn a_dependent_uploads_in_the_same_instant_its_dependency_is_seen() {
             "{dependent} started when {dependency} was seen"
         );
     }
-    // Learning the index's latency costs about a dozen reads of the first crate, once per run;
-    // the benchmark measures the average over real releases.
-    assert!(outcome.index_reads <= 20, "{outcome:?}");
+    // Learning the index's latency costs up to about 16 reads of the first crate (a search from
+    // 100 ms up to 2 s in steps of a fifth), once per run; the benchmark measures the average
+    // over whole releases.
+    assert!(outcome.index_reads <= 24, "{outcome:?}");
 }
 
 #[test]
