@@ -501,6 +501,10 @@ fn event_json(
     let mut value = value;
     value["plan"] = serde_json::json!(digest);
     value["time"] = serde_json::json!(unix(now));
+    // Milliseconds too: a release's timeline is read at that resolution.
+    value["time_ms"] = serde_json::json!(now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64));
     value.to_string()
 }
 

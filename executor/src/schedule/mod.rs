@@ -832,19 +832,18 @@ mod tests {
             "concurrency 2 is full"
         );
         schedule.upload_finished("a", UploadResult::Accepted, at(1));
-        assert!(
-            schedule.actions(at(1)).uploads.is_empty(),
-            "b waits until a is visible"
-        );
-        assert_eq!(read_all(&mut schedule, ms(1100), &[]), ["a"]);
+        // Read at once (nothing is known of the index yet), not there yet.
+        let first = step(&mut schedule, at(1), &[]);
+        assert!(first.uploads.is_empty(), "b waits until a is visible");
+        assert_eq!(first.reads, ["a"]);
         assert_eq!(
             schedule.state("a"),
             Some(&State::Confirming { since: at(1) })
         );
-        assert_eq!(schedule.next_wake(ms(1100)), Some(ms(1150)));
-        assert_eq!(read_all(&mut schedule, ms(1150), &["a"]), ["a"]);
+        assert_eq!(schedule.next_wake(at(1)), Some(ms(1050)));
+        assert_eq!(read_all(&mut schedule, ms(1050), &["a"]), ["a"]);
         // d is still uploading; b starts without waiting for d (no wave barrier).
-        assert_eq!(schedule.actions(ms(1150)).uploads, ["b"]);
+        assert_eq!(schedule.actions(ms(1050)).uploads, ["b"]);
         schedule.upload_finished("b", UploadResult::Accepted, at(3));
         schedule.upload_finished("d", UploadResult::Accepted, at(3));
         read_all(&mut schedule, at(4), &["b", "d"]);
@@ -992,11 +991,13 @@ mod tests {
     fn a_crate_an_earlier_run_sent_is_resolved_before_it_is_sent_again() {
         let mut schedule = chain();
         schedule.sent_by_earlier_run("a", at(0));
-        let actions = schedule.actions(at(0));
+        let actions = step(&mut schedule, at(0), &[]);
         assert_eq!(actions.uploads, ["d"]);
-        read_all(&mut schedule, at(1), &["a"]);
+        assert_eq!(actions.reads, ["a"], "read before anything is sent");
+        let next = schedule.next_wake(at(0)).unwrap();
+        assert_eq!(read_all(&mut schedule, next, &["a"]), ["a"]);
         assert_eq!(schedule.attempts("a"), 0);
-        assert_eq!(schedule.actions(at(1)).uploads, ["b"]);
+        assert_eq!(schedule.actions(next).uploads, ["b"]);
         assert_eq!(
             schedule.latency().estimate,
             None,

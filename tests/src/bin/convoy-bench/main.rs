@@ -11,6 +11,13 @@
 //!   previous one) into a testkit registry on loopback and times `convoy-verify` of a plan naming
 //!   all of them.
 //!
+//! - `convoy-bench publish [--shapes 93,layers,chain,random] [--latencies 0,0.5,1,2]
+//!   [--concurrency 8]` releases twin workspaces with `convoy-publish` and
+//!   `cargo publish --workspace` to a registry whose index lags, beside the lower bound
+//!   ([`publish`]).
+//! - `convoy-bench paced [--latency 1]` releases under crates.io's buckets on a scaled clock,
+//!   critical path first against name order, and against an undeclared limit.
+//!
 //! Each prints the medians of R runs (and, against cargo, their ratio). Run with `--release`; figures go to
 //! BENCHMARKS.md.
 
@@ -20,8 +27,67 @@ use std::time::{Duration, Instant};
 
 use convoy_tests::{binary, Fixture};
 
+mod publish;
+
+/// The value after `flag`, split at commas.
+fn list(args: &[String], flag: &str, default: &str) -> Vec<String> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, String::as_str)
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("publish") => {
+            let shapes: Option<Vec<publish::Shape>> =
+                list(&args, "--shapes", "93,layers,chain,random")
+                    .iter()
+                    .map(|s| match s.as_str() {
+                        "93" => Some(publish::Shape::core_93()),
+                        "layers" => Some(publish::Shape::layers_200()),
+                        "chain" => Some(publish::Shape::chain(20)),
+                        "random" => Some(publish::Shape::random(1000)),
+                        _ => None,
+                    })
+                    .collect();
+            let latencies: Option<Vec<f64>> = list(&args, "--latencies", "0,0.5,1,2")
+                .iter()
+                .map(|l| l.parse().ok().filter(|l: &f64| (0.0..60.0).contains(l)))
+                .collect();
+            let concurrency = list(&args, "--concurrency", "8")[0]
+                .parse()
+                .ok()
+                .filter(|c| *c > 0);
+            return match (shapes, latencies, concurrency) {
+                (Some(shapes), Some(latencies), Some(concurrency)) => {
+                    publish::bench_publish(&shapes, &latencies, concurrency);
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    eprintln!("usage: convoy-bench publish [--shapes 93,layers,chain,random] [--latencies 0,0.5,1,2] [--concurrency 8]");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some("paced") => {
+            return match list(&args, "--latency", "1")[0].parse::<f64>() {
+                Ok(latency) if (0.0..60.0).contains(&latency) => {
+                    publish::bench_paced(latency);
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    eprintln!("usage: convoy-bench paced [--latency SECONDS]");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        _ => {}
+    }
     let number = |flag: &str, default: usize| -> Result<usize, String> {
         match args.iter().position(|a| a == flag) {
             Some(i) => args
@@ -55,7 +121,7 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
-            eprintln!("usage: convoy-bench plan|bundle|verify [--crates N] [--runs R]");
+            eprintln!("usage: convoy-bench plan|bundle|verify [--crates N] [--runs R] | publish … | paced …");
             ExitCode::from(2)
         }
     }
