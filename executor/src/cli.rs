@@ -822,3 +822,35 @@ fn print_dry_run(plan: &Plan, release: Release<'_>, expected: &Expected, pacing:
         words_duration(ASSUMED.index_latency)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_starts_from_declared_limits_then_crates_io_then_nothing() {
+        let declared = RateLimit {
+            burst: 2,
+            refill: Duration::from_secs(7),
+        };
+        let crates_io = Pacing::choose(true, None, Some(declared));
+        assert_eq!(
+            crates_io.new_crates,
+            (Some(RateLimit::CRATES_IO_NEW_CRATES), Source::CratesIo)
+        );
+        assert_eq!(crates_io.new_versions, (Some(declared), Source::Declared));
+        assert_eq!(crates_io.source(), "declared limits");
+        let elsewhere = Pacing::choose(false, None, None);
+        assert_eq!(elsewhere.new_crates, (None, Source::Unknown));
+        assert_eq!(elsewhere.source(), "no known limits");
+        assert!(Pacing::describe(elsewhere.new_versions).starts_with("no limit known"));
+    }
+
+    #[test]
+    fn durations_read_as_words() {
+        assert_eq!(words_duration(Duration::from_millis(2500)), "2.5 s");
+        assert_eq!(words_duration(Duration::from_secs(59)), "59 s");
+        assert_eq!(words_duration(Duration::from_secs(725)), "12 min 5 s");
+        assert_eq!(words_duration(Duration::from_secs(7380)), "2 h 3 min");
+    }
+}

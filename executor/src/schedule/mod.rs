@@ -621,7 +621,14 @@ impl Schedule {
         let outcome = match seen {
             Some(Seen::Present) => {
                 if poll.measured {
-                    self.latency.estimate = Some(age);
+                    // After a miss the age is within a twentieth of the index's latency: take it.
+                    // Found at the first read, the age only bounds it from above (a read that
+                    // came late, such as a lazy crate's, says little): it may only lower the
+                    // estimate.
+                    self.latency.estimate = Some(match (poll.last_absent, self.latency.estimate) {
+                        (None, Some(known)) => known.min(age),
+                        _ => age,
+                    });
                 }
                 entry.state = State::Visible { uploaded: true };
                 entry.poll = None;
@@ -840,10 +847,10 @@ mod tests {
             schedule.state("a"),
             Some(&State::Confirming { since: at(1) })
         );
-        assert_eq!(schedule.next_wake(at(1)), Some(ms(1050)));
-        assert_eq!(read_all(&mut schedule, ms(1050), &["a"]), ["a"]);
+        assert_eq!(schedule.next_wake(at(1)), Some(ms(1100)));
+        assert_eq!(read_all(&mut schedule, ms(1100), &["a"]), ["a"]);
         // d is still uploading; b starts without waiting for d (no wave barrier).
-        assert_eq!(schedule.actions(ms(1050)).uploads, ["b"]);
+        assert_eq!(schedule.actions(ms(1100)).uploads, ["b"]);
         schedule.upload_finished("b", UploadResult::Accepted, at(3));
         schedule.upload_finished("d", UploadResult::Accepted, at(3));
         read_all(&mut schedule, at(4), &["b", "d"]);
@@ -1106,6 +1113,35 @@ mod tests {
         );
         let next = schedule.next_wake(now).unwrap();
         assert!(next <= now, "c1..c9 are past 90 % of the learned latency");
+    }
+
+    #[test]
+    fn a_crate_first_read_late_does_not_slow_the_reads_of_the_others() {
+        let crates: Vec<Crate> = ["a", "b", "c"]
+            .iter()
+            .map(|n| Crate::new(n, &[], Kind::NewCrate))
+            .collect();
+        let mut schedule = Schedule::new(&crates, settings(3), at(0));
+        schedule.actions(at(0));
+        schedule.upload_finished("a", UploadResult::Accepted, at(0));
+        // a: missed at 0, seen at 100 ms: the latency is learned as 100 ms.
+        read_all(&mut schedule, at(0), &[]);
+        read_all(&mut schedule, ms(100), &["a"]);
+        assert_eq!(
+            schedule.latency().estimate,
+            Some(Duration::from_millis(100))
+        );
+        // b is read only 5 s after acceptance (as a lazy crate may be), and is there.
+        schedule.upload_finished("b", UploadResult::Accepted, at(0));
+        schedule.actions(at(5));
+        schedule.read_finished("b", Some(Seen::Present), at(5));
+        assert_eq!(
+            schedule.latency().estimate,
+            Some(Duration::from_millis(100))
+        );
+        // c is read at 98 ms, as before.
+        schedule.upload_finished("c", UploadResult::Accepted, at(10));
+        assert_eq!(schedule.next_wake(at(10)), Some(ms(10_098)));
     }
 
     /// Layers of crates, each depending on three of the layer below; names do not follow the

@@ -10,10 +10,12 @@
 //! - A *lazy* crate (a leaf while other uploads still go on) is read once the index is expected
 //!   to show it, then at doubling intervals; it turns urgent when the run has nothing else to do.
 //!
-//! What the index is expected to do is learned: the age at which the last crate was first seen
-//! is the [`Latency`] estimate, and the first read of the next urgent crate comes at 98 % of it.
-//! Usually that one read finds it, and the estimate creeps down 2 % per crate until a read
-//! misses; the crate is then seen within a twentieth of its age and the estimate moves up again.
+//! What the index is expected to do is learned ([`Latency`]): the age at which a crate was seen
+//! after a read that missed it (within a twentieth of the true latency), or a smaller age at
+//! which one was seen at its first read (an upper bound: it may only lower the estimate). The
+//! first read of the next urgent crate comes at 98 % of the estimate. Usually that one read finds
+//! it, and the estimate creeps down 2 % a time until a read misses; the crate is then seen within
+//! a twentieth of its age and the estimate moves up again.
 //! So an urgent crate costs one or two reads and is seen a few per cent late on average, and the
 //! estimate follows a registry that gets faster or slower. Before anything has
 //! been seen, only the crate waiting longest is read closely (one probe); the others wait for
@@ -105,8 +107,11 @@ impl PollClock {
             // Not the probe and nothing known: wait for what the probe finds, and never read
             // before twice the age at which it was still missing.
             (None, None) => (latency.lower * 2).max(policy.lazy_min),
-            // The probe before any estimate steps twice as coarsely: it searches, once.
-            (Some(absent), None) if probe => absent + self.interval(absent * 2, true, policy),
+            // The probe before any estimate searches once, coarsely: every fifth of its age,
+            // at least twice the shortest interval (about ten reads to find a 1 s latency).
+            (Some(absent), None) if probe => {
+                absent + (absent / 5).max(policy.min_interval * 2).min(policy.cap)
+            }
             (Some(absent), _) => absent + self.interval(absent, urgent || probe, policy),
         };
         let deadline = self.since.checked_add(timeout);
