@@ -15,6 +15,18 @@ use convoy_registry::rate::{Bucket, RateLimit};
 /// Retry time assumed for a 429 that gives none, when no refill interval is known yet.
 pub const UNTIMED_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
+/// How coarse a registry's retry time is: `Retry-After` counts whole seconds and crates.io's
+/// "try again after" date has no fractions, so an interval measured from one may be this much
+/// too long.
+pub const RETRY_TIME_GRANULARITY: Duration = Duration::from_secs(1);
+
+/// A paced upload starts this much after the token the estimate predicts: the registry's bucket
+/// counts from when it received the upload that took its first token, a little after this run
+/// sent it, and an upload that arrives a moment early is refused.
+fn margin(refill: Duration) -> Duration {
+    (refill / 100).max(Duration::from_millis(25))
+}
+
 /// Whether an upload of a kind may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opening {
@@ -93,10 +105,10 @@ impl Gate {
         if let Some(token) = self.next_token {
             at = at.max(token);
         }
-        if let Some(bucket) = self.bucket {
+        if let (Some(bucket), Some(declared)) = (self.bucket, self.declared) {
             let mut peek = bucket;
             if let Err(token) = peek.take(at) {
-                at = at.max(token);
+                at = at.max(token + margin(declared.refill));
             }
         }
         if at > now {
@@ -112,7 +124,7 @@ impl Gate {
             let _ = bucket.take(now);
         }
         if let Some(refill) = self.learned {
-            self.next_token = now.checked_add(refill);
+            self.next_token = now.checked_add(refill + margin(refill));
         }
         self.in_flight += 1;
     }
@@ -140,16 +152,27 @@ impl Gate {
             .unwrap_or_else(|| now.checked_add(fallback).unwrap_or(now))
             .max(now);
         // The registry's answer outranks any estimate: its bucket is not what we thought.
+        let estimated = self.learned.or(self.declared.map(|d| d.refill));
         self.bucket = None;
-        if let Some(refill) = self
+        let measured = self
             .last_accepted_start
             .and_then(|accepted| until.duration_since(accepted).ok())
-            .filter(|refill| !refill.is_zero())
-        {
-            // Never learn a shorter interval than one already seen: an interval measured from
-            // an upload that started late in its period is short, and would cost a 429 each time.
-            self.learned = Some(self.learned.map_or(refill, |known| known.max(refill)));
-        }
+            .filter(|refill| !refill.is_zero());
+        self.learned = match (measured, estimated) {
+            // Within the retry time's granularity of the estimate: the estimate's interval was
+            // right and only its phase was off (the registry's bucket started a moment later).
+            (Some(measured), Some(estimated))
+                if measured.saturating_sub(RETRY_TIME_GRANULARITY)
+                    <= estimated + estimated / 10 =>
+            {
+                Some(estimated)
+            }
+            // Never a shorter interval than one already seen: one measured from an upload that
+            // started late in its period is short, and would cost a 429 each time.
+            (Some(measured), Some(estimated)) => Some(measured.max(estimated)),
+            (Some(measured), None) => Some(measured),
+            (None, estimated) => estimated,
+        };
         self.closed_until = Some(self.closed_until.map_or(until, |c| c.max(until)));
         self.next_token = None;
         self.probing = true;
@@ -183,10 +206,14 @@ mod tests {
         gate.started(at(20));
         assert_eq!(gate.opening(at(20)), Opening::AfterProbe);
         gate.accepted(at(20));
-        assert_eq!(gate.opening(at(21)), Opening::At(at(40)));
-        gate.started(at(40));
-        gate.accepted(at(40));
-        assert_eq!(gate.opening(at(40)), Opening::At(at(60)));
+        let next = at(40) + Duration::from_millis(200);
+        assert_eq!(gate.opening(at(21)), Opening::At(next));
+        gate.started(next);
+        gate.accepted(next);
+        assert_eq!(
+            gate.opening(next),
+            Opening::At(next + Duration::from_millis(20_200))
+        );
         assert_eq!(gate.rate_limited(), 1);
     }
 
@@ -202,12 +229,36 @@ mod tests {
         gate.accepted(at(0));
         gate.started(at(0));
         gate.accepted(at(0));
-        assert_eq!(gate.opening(at(1)), Opening::At(at(600)));
+        assert_eq!(gate.opening(at(1)), Opening::At(at(606)));
         // The registry's real bucket was tighter: it refuses the third at 600, retry at 900.
         gate.started(at(600));
         gate.limited(at(600), Some(at(900)));
         assert_eq!(gate.estimate(), Estimate::Learned(Duration::from_secs(900)));
         assert_eq!(gate.opening(at(600)), Opening::At(at(900)));
+    }
+
+    #[test]
+    fn a_429_a_moment_before_the_estimated_token_keeps_the_estimates_interval() {
+        let ms = |ms: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        let limit = RateLimit {
+            burst: 1,
+            refill: Duration::from_millis(600),
+        };
+        let mut gate = Gate::new(Some(limit), ms(0));
+        gate.started(ms(0));
+        gate.accepted(ms(0));
+        // The registry's bucket started 30 ms later than ours: the upload at 625 ms is early,
+        // and Retry-After (whole seconds) says 1 s.
+        assert_eq!(gate.opening(ms(1)), Opening::At(ms(625)));
+        gate.started(ms(625));
+        assert_eq!(gate.limited(ms(626), Some(ms(1626))), ms(1626));
+        assert_eq!(
+            gate.estimate(),
+            Estimate::Learned(Duration::from_millis(600))
+        );
+        gate.started(ms(1626));
+        gate.accepted(ms(1626));
+        assert_eq!(gate.opening(ms(1627)), Opening::At(ms(2251)));
     }
 
     #[test]
@@ -222,5 +273,6 @@ mod tests {
         assert_eq!(gate.estimate(), Estimate::Learned(Duration::from_secs(30)));
         gate.started(at(90));
         assert_eq!(gate.limited(at(90), None), at(120));
+        assert_eq!(gate.rate_limited(), 3);
     }
 }

@@ -8,7 +8,7 @@
 //!     bucket), `convoy-publish` killed with SIGKILL at a random moment, then rerun until it
 //!     exits 0; counts converged runs, duplicate uploads (separating those after a lost
 //!     response), and a clean `convoy-verify` at the end of each.
-//! convoy-reliability fault-matrix [--crates N]
+//! convoy-reliability fault-matrix [--crates N] [--only TEXT]
 //!     every fault class × concurrency 1/4/16 on an N-crate workspace: exit code, uploads,
 //!     retries, 429s and wall time.
 //! ```
@@ -38,9 +38,17 @@ fn main() -> ExitCode {
         number("--crates", 50),
     ) {
         (Some("kill-trials"), Some(runs), Some(seed), _) if runs > 0 => kill_trials(runs, seed),
-        (Some("fault-matrix"), _, _, Some(crates)) if crates > 1 => fault_matrix(crates as usize),
+        (Some("fault-matrix"), _, _, Some(crates)) if crates > 1 => {
+            // `--only TEXT`: just the fault classes whose label contains TEXT.
+            let only = args
+                .iter()
+                .position(|a| a == "--only")
+                .and_then(|i| args.get(i + 1))
+                .cloned();
+            fault_matrix(crates as usize, only.as_deref())
+        }
         _ => {
-            eprintln!("usage: convoy-reliability kill-trials [--runs N] [--seed S] | fault-matrix [--crates N]");
+            eprintln!("usage: convoy-reliability kill-trials [--runs N] [--seed S] | fault-matrix [--crates N] [--only TEXT]");
             ExitCode::from(2)
         }
     }
@@ -287,7 +295,7 @@ fn kill_trials(runs: u64, seed: u64) -> ExitCode {
     }
 }
 
-fn fault_matrix(crates: usize) -> ExitCode {
+fn fault_matrix(crates: usize, only: Option<&str>) -> ExitCode {
     let release = Release::new(crates);
     let every = |n: u64| -> std::collections::BTreeSet<u64> {
         (1..=crates as u64 * 2).filter(|i| i % n == 0).collect()
@@ -361,7 +369,10 @@ fn fault_matrix(crates: usize) -> ExitCode {
     println!("| fault | concurrency | exit | uploads sent | stored | retries and re-sends | 429s | duplicates after an answered upload | wall time |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut ok = true;
-    for (label, faults) in &classes {
+    for (label, faults) in classes
+        .iter()
+        .filter(|(label, _)| only.is_none_or(|only| label.contains(only)))
+    {
         for concurrency in [1, 4, 16] {
             let storage = Fixture::empty();
             let registry = release.registry(faults.clone(), storage.root());

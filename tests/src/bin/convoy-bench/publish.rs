@@ -211,20 +211,31 @@ struct Measured {
     total: Duration,
     index_reads: usize,
     rate_limited: usize,
+    peak_reads_per_second: usize,
 }
 
-/// Index file reads and 429s in the request log after the first `from` requests.
-fn count(registry: &TestRegistry, from: usize) -> (usize, usize) {
+/// Index file reads, 429s and the most index reads within one second, in the request log after
+/// the first `from` requests.
+fn count(registry: &TestRegistry, from: usize) -> (usize, usize, usize) {
     let requests = registry.requests();
     let later = requests.iter().skip(from);
-    let reads = later
+    let reads: Vec<std::time::SystemTime> = later
         .clone()
         .filter(|r| {
             r.method == "GET" && r.path.starts_with("/index/") && !r.path.ends_with("config.json")
         })
-        .count();
+        .map(|r| r.received)
+        .collect();
+    let mut peak = 0;
+    let mut first = 0;
+    for (last, at) in reads.iter().enumerate() {
+        while at.duration_since(reads[first]).unwrap_or_default() >= Duration::from_secs(1) {
+            first += 1;
+        }
+        peak = peak.max(last + 1 - first);
+    }
     let limited = later.filter(|r| r.status == Some(429)).count();
-    (reads, limited)
+    (reads.len(), limited, peak)
 }
 
 fn run_convoy(
@@ -251,12 +262,13 @@ fn run_convoy(
         .args(extra);
     bench_env(&mut publish, registry, home);
     let publishing = timed(&mut publish);
-    let (index_reads, rate_limited) = count(registry, from);
+    let (index_reads, rate_limited, peak_reads_per_second) = count(registry, from);
     Measured {
         publish: publishing,
         total: planning + publishing,
         index_reads,
         rate_limited,
+        peak_reads_per_second,
     }
 }
 
@@ -272,12 +284,13 @@ fn run_cargo(registry: &TestRegistry, workspace: &Fixture, home: &Path) -> Measu
     ]);
     bench_env(&mut publish, registry, home);
     let publishing = timed(&mut publish);
-    let (index_reads, rate_limited) = count(registry, from);
+    let (index_reads, rate_limited, peak_reads_per_second) = count(registry, from);
     Measured {
         publish: publishing,
         total: publishing,
         index_reads,
         rate_limited,
+        peak_reads_per_second,
     }
 }
 
@@ -288,9 +301,9 @@ fn secs(duration: Duration) -> String {
 /// `convoy-bench publish`.
 pub fn bench_publish(shapes: &[Shape], latencies: &[f64], concurrency: usize) {
     println!(
-        "| shape | L | lower bound | convoy-publish | plan + bundle + publish | cargo publish --workspace | publish / bound | publish / cargo | total / cargo | index reads per crate (convoy / cargo) |"
+        "| shape | L | lower bound | convoy-publish | plan + bundle + publish | cargo publish --workspace | publish / bound | publish / cargo | total / cargo | index reads per crate (convoy / cargo) | peak index reads/s (convoy / cargo) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut run = 0usize;
     for shape in shapes {
         for latency in latencies {
@@ -323,7 +336,7 @@ pub fn bench_publish(shapes: &[Shape], latencies: &[f64], concurrency: usize) {
             };
             let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
             println!(
-                "| {} | {latency} s | {} | {} | {} | {} | {:.2}× | {:.2}× | {:.2}× | {:.2} / {:.2} |",
+                "| {} | {latency} s | {} | {} | {} | {} | {:.2}× | {:.2}× | {:.2}× | {:.2} / {:.2} | {} / {} |",
                 shape.label,
                 secs(bound),
                 secs(convoy.publish),
@@ -334,6 +347,8 @@ pub fn bench_publish(shapes: &[Shape], latencies: &[f64], concurrency: usize) {
                 ratio(convoy.total, cargo.publish),
                 convoy.index_reads as f64 / n as f64,
                 cargo.index_reads as f64 / n as f64,
+                convoy.peak_reads_per_second,
+                cargo.peak_reads_per_second,
             );
             assert_eq!(convoy.rate_limited + cargo.rate_limited, 0);
         }
