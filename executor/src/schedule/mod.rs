@@ -621,14 +621,11 @@ impl Schedule {
         let outcome = match seen {
             Some(Seen::Present) => {
                 if poll.measured {
-                    // After a miss the age is within a twentieth of the index's latency: take it.
-                    // Found at the first read, the age only bounds it from above (a read that
-                    // came late, such as a lazy crate's, says little): it may only lower the
-                    // estimate.
-                    self.latency.estimate = Some(match (poll.last_absent, self.latency.estimate) {
-                        (None, Some(known)) => known.min(age),
-                        _ => age,
-                    });
+                    self.latency.estimate = Some(poll::learn(
+                        self.latency.estimate,
+                        poll.last_absent.unwrap_or_default(),
+                        age,
+                    ));
                 }
                 entry.state = State::Visible { uploaded: true };
                 entry.poll = None;

@@ -10,10 +10,11 @@
 //! - A *lazy* crate (a leaf while other uploads still go on) is read once the index is expected
 //!   to show it, then at doubling intervals; it turns urgent when the run has nothing else to do.
 //!
-//! What the index is expected to do is learned ([`Latency`]): the age at which a crate was seen
-//! after a read that missed it (within a twentieth of the true latency), or a smaller age at
-//! which one was seen at its first read (an upper bound: it may only lower the estimate). The
-//! first read of the next urgent crate comes at 98 % of the estimate. Usually that one read finds
+//! What the index is expected to do is learned ([`Latency`], [`learn`]): each crate seen tells
+//! that the latency lies between the age of its last miss and the age at which it was seen.
+//! Close bounds (an urgent crate's reads) set the estimate; loose ones (a lazy crate read late,
+//! or found at its first read) only keep it within them. The first read of the next urgent crate
+//! comes at 98 % of the estimate. Usually that one read finds
 //! it, and the estimate creeps down 2 % a time until a read misses; the crate is then seen within
 //! a twentieth of its age and the estimate moves up again.
 //! So an urgent crate costs one or two reads and is seen a few per cent late on average, and the
@@ -61,6 +62,16 @@ pub struct Latency {
     pub estimate: Option<Duration>,
     /// Before any estimate: the greatest age at which a crate was read and not shown.
     pub lower: Duration,
+}
+
+/// The latency estimate after a crate was missed at age `missed` (zero if never) and seen at
+/// age `seen`: the index showed it somewhere in between. Bounds within a tenth of each other set
+/// the estimate to the upper one; looser bounds only keep the estimate between them.
+pub fn learn(estimate: Option<Duration>, missed: Duration, seen: Duration) -> Duration {
+    match estimate {
+        Some(estimate) if seen.saturating_sub(missed) > seen / 10 => estimate.max(missed).min(seen),
+        _ => seen,
+    }
 }
 
 /// One crate's polling state.
@@ -184,6 +195,20 @@ mod tests {
             clock.next_read(true, false, none, &policy, TIMEOUT),
             at_ms(1000)
         );
+    }
+
+    #[test]
+    fn close_bounds_set_the_estimate_and_loose_ones_only_bound_it() {
+        let s = Duration::from_millis;
+        assert_eq!(learn(None, s(0), s(700)), s(700));
+        // Missed at 980 ms, seen at 1030 ms: the latency is about 1 s.
+        assert_eq!(learn(Some(s(500)), s(980), s(1030)), s(1030));
+        // A lazy crate missed at 500 ms and seen at 1.5 s says only "between".
+        assert_eq!(learn(Some(s(520)), s(500), s(1500)), s(520));
+        assert_eq!(learn(Some(s(400)), s(500), s(1500)), s(500));
+        // Seen at the first read: an upper bound.
+        assert_eq!(learn(Some(s(1000)), s(0), s(980)), s(980));
+        assert_eq!(learn(Some(s(1000)), s(0), s(5000)), s(1000));
     }
 
     #[test]
