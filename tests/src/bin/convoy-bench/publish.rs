@@ -192,7 +192,7 @@ fn upload_time(registry: &TestRegistry) -> Duration {
         let token = convoy_registry::auth::Token::new(TOKEN.into());
         let mut samples = Vec::new();
         for i in 0..21 {
-            let metadata = PublishMetadata::new(&format!("upload-probe-{i}"), "1.0.0");
+            let metadata = PublishMetadata::new(format!("upload-probe-{i}"), "1.0.0");
             let start = Instant::now();
             client
                 .publish(&token, &metadata, b"probe", std::time::SystemTime::now())
