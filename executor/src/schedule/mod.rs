@@ -555,43 +555,45 @@ impl Schedule {
         let entry = self.entries.get_mut(name)?;
         let gate = self.gates.get_mut(&entry.kind)?;
         let started = entry.started.unwrap_or(now);
-        let mut resume = None;
-        entry.state = match result {
+        let resume = match &result {
             UploadResult::Accepted => {
                 gate.accepted(started);
+                None
+            }
+            UploadResult::RateLimited { retry_at } => Some(gate.limited(now, *retry_at)),
+            _ => {
+                gate.ended();
+                None
+            }
+        };
+        entry.state = match result {
+            UploadResult::Accepted => {
                 entry.poll = Some(PollClock::new(now, true));
                 State::Confirming { since: now }
             }
-            UploadResult::RateLimited { retry_at } => {
-                resume = Some(gate.limited(now, retry_at));
+            UploadResult::RateLimited { .. } => {
                 // Pacing, not a failed attempt.
                 entry.attempts = entry.attempts.saturating_sub(1);
                 State::Ready { not_before: None }
             }
-            other => {
-                gate.ended();
-                match other {
-                    UploadResult::AlreadyExists => {
-                        entry.poll = Some(PollClock::new(now, false));
-                        State::Resolving {
-                            since: now,
-                            may_resend: false,
-                        }
-                    }
-                    UploadResult::OutcomeUnknown => {
-                        entry.poll = Some(PollClock::new(now, false));
-                        State::Resolving {
-                            since: now,
-                            may_resend: true,
-                        }
-                    }
-                    UploadResult::Retry { not_before } => State::Ready {
-                        not_before: Some(not_before),
-                    },
-                    UploadResult::Fatal(why) => State::Failed(why),
-                    UploadResult::Accepted | UploadResult::RateLimited { .. } => State::Uploading,
+            UploadResult::AlreadyExists => {
+                entry.poll = Some(PollClock::new(now, false));
+                State::Resolving {
+                    since: now,
+                    may_resend: false,
                 }
             }
+            UploadResult::OutcomeUnknown => {
+                entry.poll = Some(PollClock::new(now, false));
+                State::Resolving {
+                    since: now,
+                    may_resend: true,
+                }
+            }
+            UploadResult::Retry { not_before } => State::Ready {
+                not_before: Some(not_before),
+            },
+            UploadResult::Fatal(why) => State::Failed(why),
         };
         self.settle();
         resume
@@ -615,7 +617,6 @@ impl Schedule {
             return ReadOutcome::Waiting;
         };
         let started = poll.in_flight.take().unwrap_or(now);
-        poll.reads += 1;
         self.reads += 1;
         let age = started.duration_since(poll.since).unwrap_or_default();
         let outcome = match seen {

@@ -85,8 +85,6 @@ pub struct PollClock {
     pub last_absent: Option<Duration>,
     /// Start of the read in flight.
     pub in_flight: Option<SystemTime>,
-    /// Reads so far.
-    pub reads: u32,
 }
 
 impl PollClock {
@@ -97,7 +95,6 @@ impl PollClock {
             measured,
             last_absent: None,
             in_flight: None,
-            reads: 0,
         }
     }
 

@@ -2,7 +2,7 @@
 //! what tests use to check the scheduling rules (critical path first, the reading budget, the
 //! distance to the lower bound) without any IO.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use super::{Schedule, Seen, State, UploadResult};
@@ -34,14 +34,14 @@ pub struct Simulation {
 pub fn simulate(mut schedule: Schedule, start: SystemTime, assumed: Assumptions) -> Simulation {
     let mut now = start;
     let mut simulation = Simulation::default();
-    let mut finishing: BTreeMap<(SystemTime, String), ()> = BTreeMap::new();
+    let mut finishing: BTreeSet<(SystemTime, String)> = BTreeSet::new();
     let mut accepted: BTreeMap<String, SystemTime> = BTreeMap::new();
     let mut finish = start;
     for _ in 0..1_000_000 {
         let actions = schedule.actions(now);
         for name in &actions.uploads {
             simulation.starts.insert(name.clone(), now);
-            finishing.insert((now + assumed.upload, name.clone()), ());
+            finishing.insert((now + assumed.upload, name.clone()));
         }
         for name in &actions.reads {
             let visible = accepted
@@ -58,7 +58,7 @@ pub fn simulate(mut schedule: Schedule, start: SystemTime, assumed: Assumptions)
         if schedule.is_finished() {
             break;
         }
-        let next_upload = finishing.keys().next().map(|(at, _)| *at);
+        let next_upload = finishing.first().map(|(at, _)| *at);
         let wake = [next_upload, schedule.next_wake(now)]
             .into_iter()
             .flatten()
@@ -71,9 +71,9 @@ pub fn simulate(mut schedule: Schedule, start: SystemTime, assumed: Assumptions)
             break;
         }
         now = now.max(wake);
-        while let Some(((at, name), ())) = finishing.pop_first() {
+        while let Some((at, name)) = finishing.pop_first() {
             if at > now {
-                finishing.insert((at, name), ());
+                finishing.insert((at, name));
                 break;
             }
             accepted.insert(name.clone(), at);
