@@ -350,6 +350,7 @@ mod tests {
                 files: vec![],
             }),
             publish_metadata: Some(PublishMetadata::new(name, "0.1.0")),
+            release: None,
         }
     }
 
@@ -367,6 +368,7 @@ mod tests {
                     source: ObservationSource::Absent,
                     crates: BTreeMap::new(),
                 },
+                release: None,
             },
             registry: registry(),
             packaging: Some(Packaging {
@@ -383,6 +385,7 @@ mod tests {
             }],
             waves: vec![vec!["a".into()], vec!["b".into()]],
             diagnostics: vec![],
+            lockfile_edits: vec![],
         };
         plan.seal();
         plan

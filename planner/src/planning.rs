@@ -188,6 +188,7 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
         packages,
         waves: ordering.wave_lists(),
         diagnostics,
+        lockfile_edits: Vec::new(),
     };
     plan.seal();
     Ok(plan)
@@ -369,6 +370,7 @@ fn package_entry(
             table,
             key: "version".to_owned(),
             value: requirement.clone(),
+            previous: None,
         };
         if entry.action != Action::Excluded && !edits.contains(&edit) {
             diagnostics.push(diagnostic(
@@ -418,6 +420,7 @@ fn package_entry(
         manifest: ManifestPlan { edits, published },
         artifact: None,
         publish_metadata: None,
+        release: None,
     })
 }
 
@@ -936,6 +939,7 @@ fn inputs(input: &WorkspaceInput, members: &[&Member]) -> Inputs {
             source: input.observations.source,
             crates,
         },
+        release: None,
     }
 }
 

@@ -18,8 +18,10 @@ use crate::version::{read_document, FormatVersion, ReadError};
 ///
 /// History: 1.0 — first format. 1.1 — `packaging`, and per package `artifact` and
 /// `publish_metadata` (plans made with `--bundle`). 1.2 — observation source `index` (read
-/// from the live registry index).
-pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 2);
+/// from the live registry index). 1.3 — version planning: `inputs.release`, per package
+/// `release`, per edit `previous`, and `lockfile_edits`; each omitted when empty, so the digests
+/// of older plans are unchanged.
+pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 3);
 
 /// A release plan for one workspace and one registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -44,6 +46,10 @@ pub struct Plan {
     pub waves: Vec<Vec<String>>,
     /// Findings of the preflight checks, errors first.
     pub diagnostics: Vec<Diagnostic>,
+    /// Changes to `Cargo.lock` that go with the version changes, sorted by name; omitted when
+    /// there are none. (Since 1.3.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lockfile_edits: Vec<LockfileEdit>,
 }
 
 /// The plan with its digest member left out: the exact value the digest is computed over.
@@ -58,6 +64,8 @@ struct DigestedContent<'a> {
     packages: &'a [Package],
     waves: &'a [Vec<String>],
     diagnostics: &'a [Diagnostic],
+    #[serde(skip_serializing_if = "<[LockfileEdit]>::is_empty")]
+    lockfile_edits: &'a [LockfileEdit],
 }
 
 impl Plan {
@@ -71,6 +79,7 @@ impl Plan {
             packages: &self.packages,
             waves: &self.waves,
             diagnostics: &self.diagnostics,
+            lockfile_edits: &self.lockfile_edits,
         };
         // Serializing plain data with string keys cannot fail.
         let compact = serde_json::to_vec(&content).unwrap_or_default();
@@ -189,6 +198,121 @@ pub struct Inputs {
     pub selection: Selection,
     /// What the registry was observed to hold for the workspace's crates.
     pub registry_observations: Observations,
+    /// What version planning read: configuration, release tags, history, changelogs; omitted
+    /// outside a git checkout. (Since 1.3.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseInputs>,
+}
+
+/// The inputs of version planning.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseInputs {
+    /// `sha256:<hex>` of `convoy.toml` at the repository root; null when there is none.
+    pub config: Option<String>,
+    /// What the command line asked for.
+    pub request: ReleaseRequest,
+    /// The committer date of `inputs.git.commit` (`YYYY-MM-DD`, UTC), used as the release
+    /// date in changelog sections.
+    pub date: Option<String>,
+    /// Per member: its last release tag and what changed since.
+    pub history: BTreeMap<String, PackageHistory>,
+    /// `sha256:<hex>` of each changelog file a release section is added to, keyed by path
+    /// relative to the workspace root.
+    pub changelogs: BTreeMap<String, String>,
+}
+
+/// The version request of the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// `--all`: every publishable package is selected, changed or not.
+    pub all: bool,
+    /// `--bump LEVEL` (`major`, `minor`, `patch`, `prerelease[=ID]`, `release`, `auto`) or
+    /// `--set-version VERSION` (as `=VERSION`); null for neither.
+    pub level: Option<String>,
+    /// Per-package levels or versions (`-p name=LEVEL`), by package name.
+    pub packages: BTreeMap<String, String>,
+}
+
+/// A member's release history, as read from git.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackageHistory {
+    /// The latest release tag reachable from the commit; null when the package has none (it is
+    /// new).
+    pub last_tag: Option<TagRef>,
+    /// Files the package publishes (paths relative to the workspace root) that differ between
+    /// the tag and the commit, sorted; `Cargo.toml (published)` when only the inherited part of
+    /// the published manifest changed.
+    pub changed_files: Vec<String>,
+    /// Commits since the tag that touched those files, newest first.
+    pub commits: Vec<Commit>,
+}
+
+/// A release tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagRef {
+    /// Tag name.
+    pub name: String,
+    /// The version the tag names.
+    pub version: semver::Version,
+    /// The commit it points to.
+    pub commit: String,
+}
+
+/// One commit in a package's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Commit {
+    /// Full commit id.
+    pub hash: String,
+    /// The subject line.
+    pub subject: String,
+    /// Whether the body has a `BREAKING CHANGE:` footer.
+    pub breaking_note: bool,
+}
+
+/// What a release changes in `Cargo.lock`: a member's version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockfileEdit {
+    /// The member.
+    pub name: String,
+    /// Its version in the lockfile now.
+    pub from: semver::Version,
+    /// Its version after the release edits.
+    pub to: semver::Version,
+}
+
+/// How a package's version was chosen and what the release adds to the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// The version the manifest holds before the plan's edits.
+    pub previous_version: semver::Version,
+    /// The last release tag; null for a first release.
+    pub last_tag: Option<TagRef>,
+    /// How the version was chosen: a level (`minor`, ...), `set` (`--set-version`), `manifest`
+    /// (the manifest's version as written), `first-release`, `cascade` or `group`.
+    pub level: String,
+    /// The tag `convoy-plan tag` creates once the release is verified.
+    pub tag: String,
+    /// Commits since the last tag that touched the package's files, newest first.
+    pub commits: Vec<Commit>,
+    /// The section added to the package's changelog; null when it has none.
+    pub changelog: Option<ChangelogEdit>,
+}
+
+/// A section prepended to a changelog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangelogEdit {
+    /// The changelog, relative to the workspace root.
+    pub file: String,
+    /// The Markdown section inserted (Keep a Changelog layout).
+    pub section: String,
 }
 
 /// Git state of the workspace.
@@ -265,6 +389,10 @@ pub struct Package {
     /// inside it; null when `artifact` is. (Since 1.1.)
     #[serde(default)]
     pub publish_metadata: Option<PublishMetadata>,
+    /// How the version was chosen; omitted when version planning did not release the package.
+    /// (Since 1.3.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<Release>,
 }
 
 /// What the plan does with a package.
@@ -349,6 +477,9 @@ pub struct ManifestEdit {
     pub value: String,
     /// The edit in words.
     pub summary: String,
+    /// The value replaced; omitted when the key is added. (Since 1.3.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 /// A preflight finding.

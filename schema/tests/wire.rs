@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use convoy_schema::plan::{
-    Action, Artifact, DependencyKind, Diagnostic, GitInputs, Inputs, LockedCrate, ManifestEdit,
-    ManifestPlan, ObservationSource, Observations, Package, PackageDependency, Packaging,
-    PackagingSource, Plan, PublishDependency, PublishMetadata, Selection, Severity,
-    PLAN_FORMAT_VERSION,
+    Action, Artifact, ChangelogEdit, Commit, DependencyKind, Diagnostic, GitInputs, Inputs,
+    LockedCrate, LockfileEdit, ManifestEdit, ManifestPlan, ObservationSource, Observations,
+    Package, PackageDependency, PackageHistory, Packaging, PackagingSource, Plan,
+    PublishDependency, PublishMetadata, Release, ReleaseInputs, ReleaseRequest, Selection,
+    Severity, TagRef, PLAN_FORMAT_VERSION,
 };
 use convoy_schema::snapshot::{ObservedVersion, RegistryTarget, SNAPSHOT_FORMAT_VERSION};
 use convoy_schema::RegistrySnapshot;
@@ -153,13 +154,15 @@ fn package() -> impl Strategy<Value = Package> {
         text(),
         text(),
         text(),
+        proptest::option::of(text()),
     )
-        .prop_map(|(file, table, key, value, summary)| ManifestEdit {
+        .prop_map(|(file, table, key, value, summary, previous)| ManifestEdit {
             file,
             table,
             key,
             value,
             summary,
+            previous,
         });
     let action = prop_oneof![
         Just(Action::Publish),
@@ -199,6 +202,7 @@ fn package() -> impl Strategy<Value = Package> {
                 manifest: ManifestPlan { edits, published },
                 artifact: None,
                 publish_metadata: None,
+                release: None,
             },
         )
         .prop_flat_map(|package| {
@@ -206,13 +210,87 @@ fn package() -> impl Strategy<Value = Package> {
                 Just(package),
                 proptest::option::of(artifact()),
                 proptest::option::of(publish_metadata()),
+                proptest::option::of(release()),
             )
         })
-        .prop_map(|(mut package, artifact, publish_metadata)| {
+        .prop_map(|(mut package, artifact, publish_metadata, release)| {
             package.artifact = artifact;
             package.publish_metadata = publish_metadata;
+            package.release = release;
             package
         })
+}
+
+fn tag() -> impl Strategy<Value = TagRef> {
+    (text(), version(), "[0-9a-f]{40}").prop_map(|(name, version, commit)| TagRef {
+        name,
+        version,
+        commit,
+    })
+}
+
+fn commit() -> impl Strategy<Value = Commit> {
+    ("[0-9a-f]{40}", text(), any::<bool>()).prop_map(|(hash, subject, breaking_note)| Commit {
+        hash,
+        subject,
+        breaking_note,
+    })
+}
+
+fn release() -> impl Strategy<Value = Release> {
+    (
+        version(),
+        proptest::option::of(tag()),
+        text(),
+        text(),
+        proptest::collection::vec(commit(), 0..3),
+        proptest::option::of((text(), text())),
+    )
+        .prop_map(
+            |(previous_version, last_tag, level, tag, commits, changelog)| Release {
+                previous_version,
+                last_tag,
+                level,
+                tag,
+                commits,
+                changelog: changelog.map(|(file, section)| ChangelogEdit { file, section }),
+            },
+        )
+}
+
+fn release_inputs() -> impl Strategy<Value = ReleaseInputs> {
+    let history = (
+        proptest::option::of(tag()),
+        proptest::collection::vec(text(), 0..3),
+        proptest::collection::vec(commit(), 0..3),
+    )
+        .prop_map(|(last_tag, changed_files, commits)| PackageHistory {
+            last_tag,
+            changed_files,
+            commits,
+        });
+    (
+        proptest::option::of(text()),
+        any::<bool>(),
+        proptest::option::of(text()),
+        proptest::collection::btree_map(name(), text(), 0..2),
+        proptest::option::of(text()),
+        proptest::collection::btree_map(name(), history, 0..3),
+        proptest::collection::btree_map(text(), text(), 0..2),
+    )
+        .prop_map(
+            |(config, all, level, packages, date, history, changelogs)| ReleaseInputs {
+                config,
+                request: ReleaseRequest {
+                    all,
+                    level,
+                    packages,
+                },
+                date,
+                history,
+                changelogs,
+            },
+        )
 }
 
 fn artifact() -> impl Strategy<Value = Artifact> {
@@ -352,17 +430,26 @@ fn plan() -> impl Strategy<Value = Plan> {
         proptest::collection::vec(name(), 0..2),
         source,
         crates(),
+        proptest::option::of(release_inputs()),
     )
         .prop_map(
-            |(cargo_version, git, manifests, lockfile, packages, exclude, source, crates)| Inputs {
-                cargo_version,
-                git,
-                manifests,
-                lockfile,
-                selection: Selection { packages, exclude },
-                registry_observations: Observations { source, crates },
+            |(cargo_version, git, manifests, lockfile, packages, exclude, source, crates, release)| {
+                Inputs {
+                    cargo_version,
+                    git,
+                    manifests,
+                    lockfile,
+                    selection: Selection { packages, exclude },
+                    registry_observations: Observations { source, crates },
+                    release,
+                }
             },
         );
+    let lockfile_edit = (name(), version(), version()).prop_map(|(name, from, to)| LockfileEdit {
+        name,
+        from,
+        to,
+    });
     (
         inputs,
         registry(),
@@ -370,9 +457,10 @@ fn plan() -> impl Strategy<Value = Plan> {
         proptest::collection::vec(package(), 0..4),
         proptest::collection::vec(proptest::collection::vec(name(), 0..3), 0..3),
         proptest::collection::vec(diagnostic(), 0..3),
+        proptest::collection::vec(lockfile_edit, 0..2),
     )
         .prop_map(
-            |(inputs, registry, packaging, packages, waves, diagnostics)| {
+            |(inputs, registry, packaging, packages, waves, diagnostics, lockfile_edits)| {
                 let mut plan = Plan {
                     format_version: PLAN_FORMAT_VERSION,
                     digest: String::new(),
@@ -382,6 +470,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                     packages,
                     waves,
                     diagnostics,
+                    lockfile_edits,
                 };
                 plan.seal();
                 plan
@@ -471,6 +560,7 @@ fn digest_rule_worked_example_from_the_docs() {
                 source: ObservationSource::Absent,
                 crates: BTreeMap::new(),
             },
+            release: None,
         },
         registry: RegistryTarget {
             name: Some("crates-io".into()),
@@ -480,8 +570,9 @@ fn digest_rule_worked_example_from_the_docs() {
         packages: Vec::new(),
         waves: Vec::new(),
         diagnostics: Vec::new(),
+        lockfile_edits: Vec::new(),
     };
-    let compact = r#"{"format_version":"1.2","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packaging":null,"packages":[],"waves":[],"diagnostics":[]}"#;
+    let compact = r#"{"format_version":"1.3","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packaging":null,"packages":[],"waves":[],"diagnostics":[]}"#;
     assert_eq!(
         plan.compute_digest(),
         convoy_schema::digest::sha256_digest(compact.as_bytes())

@@ -358,6 +358,7 @@ fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>)
                 deps,
                 ..PublishMetadata::new(name(i), "1.0.0")
             }),
+            release: None,
         });
         bytes.push(content);
     }
@@ -374,6 +375,7 @@ fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>)
                 source: ObservationSource::Absent,
                 crates: Default::default(),
             },
+            release: None,
         },
         registry: RegistryTarget {
             name: None,
@@ -389,6 +391,7 @@ fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>)
         waves: packages.iter().map(|p| vec![p.name.clone()]).collect(),
         packages,
         diagnostics: vec![],
+        lockfile_edits: vec![],
     };
     plan.seal();
     (plan, bytes)
