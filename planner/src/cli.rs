@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use convoy_schema::exit;
-use convoy_schema::plan::{Plan, Selection};
+use convoy_schema::plan::{Plan, ReleaseRequest, Selection};
 
 use crate::discover::{self, DiscoverRequest};
 use crate::error::PlanError;
@@ -33,6 +33,35 @@ pub struct Cli {
 enum Command {
     /// Render an existing plan file (after checking its format version and digest).
     Show(ShowArgs),
+    /// Write a plan's source edits (versions, requirements, Cargo.lock, changelog sections)
+    /// into the tree, for the release pull request. Refuses if the tree changed since the plan.
+    Apply(ApplyArgs),
+    /// After a verified release, create the annotated tags the plan names at the plan's commit.
+    Tag(TagArgs),
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    /// The plan file.
+    plan: PathBuf,
+    /// Path to the workspace's Cargo.toml.
+    #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
+    manifest_path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct TagArgs {
+    /// The plan file.
+    plan: PathBuf,
+    /// Path to the workspace's Cargo.toml (the tags go to its repository).
+    #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
+    manifest_path: PathBuf,
+    /// Push the tags to the remote (`--remote`, default origin).
+    #[arg(long)]
+    push: bool,
+    /// The remote to push to.
+    #[arg(long, value_name = "NAME", default_value = "origin", requires = "push")]
+    remote: String,
 }
 
 #[derive(Debug, Args)]
@@ -49,9 +78,21 @@ struct PlanArgs {
     /// Path to the workspace's Cargo.toml.
     #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
     manifest_path: PathBuf,
-    /// Plan only these packages (repeatable).
-    #[arg(short = 'p', long = "package", value_name = "NAME")]
+    /// Plan only these packages (repeatable). `NAME=LEVEL` (or `NAME=VERSION`) releases NAME at
+    /// that level without restricting the selection.
+    #[arg(short = 'p', long = "package", value_name = "NAME[=LEVEL]")]
     packages: Vec<String>,
+    /// Raise the version of every selected package: major, minor, patch, prerelease[=ID],
+    /// release (drop the pre-release), or auto (from Conventional Commits since the last tag).
+    /// 0.x versions follow Cargo's compatibility rules.
+    #[arg(long, value_name = "LEVEL", conflicts_with = "set_version")]
+    bump: Option<String>,
+    /// Set the version of every selected package.
+    #[arg(long, value_name = "VERSION")]
+    set_version: Option<semver::Version>,
+    /// Select every publishable package, changed since its last release tag or not.
+    #[arg(long)]
+    all: bool,
     /// Leave these packages out (repeatable).
     #[arg(long, value_name = "NAME")]
     exclude: Vec<String>,
@@ -103,6 +144,8 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Some(Command::Show(args)) => show(&args),
+        Some(Command::Apply(args)) => apply(&args),
+        Some(Command::Tag(args)) => tag(&args),
         None => plan(&cli.plan),
     };
     match result {
@@ -121,8 +164,27 @@ fn plan(args: &PlanArgs) -> Result<i32, PlanError> {
         registry,
         registry_state: args.registry_state.clone(),
         selection: Selection {
-            packages: args.packages.clone(),
+            packages: args
+                .packages
+                .iter()
+                .filter(|p| !p.contains('='))
+                .cloned()
+                .collect(),
             exclude: args.exclude.clone(),
+        },
+        release: ReleaseRequest {
+            all: args.all,
+            level: match (&args.bump, &args.set_version) {
+                (Some(level), _) => Some(level.clone()),
+                (None, Some(version)) => Some(format!("={version}")),
+                (None, None) => None,
+            },
+            packages: args
+                .packages
+                .iter()
+                .filter_map(|p| p.split_once('='))
+                .map(|(name, level)| (name.to_owned(), level.to_owned()))
+                .collect(),
         },
         own_outputs: args.out.iter().chain(&args.bundle).cloned().collect(),
         allow_http: args.target.allow_http,
@@ -222,10 +284,73 @@ fn package_into(
     Ok(plan)
 }
 
-fn show(args: &ShowArgs) -> Result<i32, PlanError> {
-    let path = args.plan.display().to_string();
+/// The workspace root a `--manifest-path` names.
+fn workspace_root(manifest_path: &Path) -> Result<PathBuf, PlanError> {
+    if !manifest_path.is_file() {
+        return Err(PlanError::NoManifest {
+            path: manifest_path.display().to_string(),
+        });
+    }
+    let dir = manifest_path.parent().unwrap_or(Path::new(""));
+    Ok(if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir.to_path_buf()
+    })
+}
+
+fn apply(args: &ApplyArgs) -> Result<i32, PlanError> {
+    let plan = read_plan(&args.plan)?;
+    let root = workspace_root(&args.manifest_path)?;
+    let applied = crate::apply::apply(&plan, &root)?;
+    let mut out = String::new();
+    if applied.files.is_empty() {
+        out.push_str(
+            "convoy-plan apply: nothing to change; the tree already has the plan's edits\n",
+        );
+    } else {
+        for edit in render::source_edits(&plan) {
+            out.push_str(&format!("  {edit}\n"));
+        }
+        out.push_str(&format!(
+            "convoy-plan apply: wrote {} ({})\n",
+            applied.files.join(", "),
+            plan.digest
+        ));
+    }
+    print_stdout(&out);
+    if let Some(warning) = applied.lockfile_warning {
+        eprintln!("warning: cargo would still change Cargo.lock (it was stale before the release edits); run `cargo update --workspace --offline` and commit the result:\n{warning}");
+    }
+    Ok(exit::OK)
+}
+
+fn tag(args: &TagArgs) -> Result<i32, PlanError> {
+    let plan = read_plan(&args.plan)?;
+    let root = workspace_root(&args.manifest_path)?;
+    let tagged = crate::apply::tag(&plan, &root, args.push.then_some(args.remote.as_str()))?;
+    let mut out = String::new();
+    for name in &tagged.created {
+        out.push_str(&format!("created tag {name}\n"));
+    }
+    for name in &tagged.existing {
+        out.push_str(&format!("tag {name} already points at the plan's commit\n"));
+    }
+    if tagged.created.is_empty() && tagged.existing.is_empty() {
+        out.push_str("the plan releases nothing; no tag to create\n");
+    }
+    if tagged.pushed {
+        out.push_str(&format!("pushed to {}\n", args.remote));
+    }
+    print_stdout(&out);
+    Ok(exit::OK)
+}
+
+/// Reads a plan file, refusing unknown formats and a digest that does not match the content.
+fn read_plan(plan_path: &Path) -> Result<Plan, PlanError> {
+    let path = plan_path.display().to_string();
     // Bounded and regular files only: a FIFO or a huge file is an error, not a hang.
-    let text = convoy_cli::read_document(&args.plan).map_err(|reason| PlanError::Read {
+    let text = convoy_cli::read_document(plan_path).map_err(|reason| PlanError::Read {
         path: path.clone(),
         source: std::io::Error::other(reason),
     })?;
@@ -241,6 +366,11 @@ fn show(args: &ShowArgs) -> Result<i32, PlanError> {
             computed,
         });
     }
+    Ok(plan)
+}
+
+fn show(args: &ShowArgs) -> Result<i32, PlanError> {
+    let plan = read_plan(&args.plan)?;
     print_stdout(&rendered(&plan, args.format));
     Ok(exit::OK)
 }
@@ -270,7 +400,7 @@ fn create_dir(dir: &Path) -> Result<(), PlanError> {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, so a reader never
 /// sees half a plan.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PlanError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PlanError> {
     let failed = |source| PlanError::Write {
         path: path.display().to_string(),
         source,

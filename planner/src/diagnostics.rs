@@ -62,11 +62,23 @@ pub enum Code {
     VersionExistsWithDifferentContent,
     /// A cycle through a versioned dev-dependency is broken by a version in the registry.
     DevDependencyCycleBroken,
+    /// `convoy.toml` has a value Convoy cannot use; the defaults stand in for it.
+    ConfigInvalid,
+    /// `convoy.toml` has a key Convoy does not know; it is ignored.
+    ConfigUnknownKey,
+    /// A package changed since its last release tag but its version was not raised; it is not released.
+    UnreleasedChanges,
+    /// The requested level cannot be applied to the version (`release` of a stable version, a pre-release going backwards).
+    InvalidBump,
+    /// The new version is not greater than the package's last released version.
+    VersionNotGreater,
+    /// A dependent's requirement is rewritten for a new version, but the dependent is excluded and not released.
+    CascadeExcluded,
 }
 
 impl Code {
     /// All codes, in documentation order.
-    pub const ALL: [Code; 27] = [
+    pub const ALL: [Code; 33] = [
         Code::DependencyCycle,
         Code::MissingDescription,
         Code::MissingLicense,
@@ -94,6 +106,12 @@ impl Code {
         Code::RegistryNameCollision,
         Code::VersionExistsWithDifferentContent,
         Code::DevDependencyCycleBroken,
+        Code::ConfigInvalid,
+        Code::ConfigUnknownKey,
+        Code::UnreleasedChanges,
+        Code::InvalidBump,
+        Code::VersionNotGreater,
+        Code::CascadeExcluded,
     ];
 
     /// The stable kebab-case code.
@@ -126,6 +144,12 @@ impl Code {
             Code::RegistryNameCollision => "registry-name-collision",
             Code::VersionExistsWithDifferentContent => "version-exists-with-different-content",
             Code::DevDependencyCycleBroken => "dev-dependency-cycle-broken",
+            Code::ConfigInvalid => "config-invalid",
+            Code::ConfigUnknownKey => "config-unknown-key",
+            Code::UnreleasedChanges => "unreleased-changes",
+            Code::InvalidBump => "invalid-bump",
+            Code::VersionNotGreater => "version-not-greater",
+            Code::CascadeExcluded => "cascade-excluded",
         }
     }
 
@@ -142,7 +166,10 @@ impl Code {
             | Code::LockfileAbsent
             | Code::UncommittedChangesNotPackaged
             | Code::NewCrate
-            | Code::DevDependencyCycleBroken => Severity::Warning,
+            | Code::DevDependencyCycleBroken
+            | Code::ConfigUnknownKey
+            | Code::UnreleasedChanges
+            | Code::CascadeExcluded => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -177,6 +204,12 @@ impl Code {
             Code::RegistryNameCollision => "a new crate's name differs from an existing registry crate's only by `-`/`_` or case",
             Code::VersionExistsWithDifferentContent => "the planned version is already in the registry with other bytes than the plan packaged",
             Code::DevDependencyCycleBroken => "a cycle through a versioned dev-dependency is broken because a version in the registry satisfies it",
+            Code::ConfigInvalid => "`convoy.toml` has a value Convoy cannot use; the defaults stand in for it",
+            Code::ConfigUnknownKey => "`convoy.toml` has a key Convoy does not know; it is ignored",
+            Code::UnreleasedChanges => "a package changed since its last release tag but its version was not raised; it is not released",
+            Code::InvalidBump => "the requested level cannot be applied to the version (`release` of a stable version, a pre-release going backwards)",
+            Code::VersionNotGreater => "the new version is not greater than the package's last released version",
+            Code::CascadeExcluded => "a dependent's requirement is rewritten for a new version, but the dependent is excluded and not released",
         }
     }
 }

@@ -17,14 +17,18 @@ use cargo_metadata::{DependencyKind as MetadataKind, MetadataCommand};
 use convoy_registry::auth::{token_from_env, token_variable};
 use convoy_registry::{ClientOptions, Freshness, RegistryClient, RegistryError};
 use convoy_schema::digest::sha256_digest;
-use convoy_schema::plan::{DependencyKind, GitInputs, ObservationSource, Selection};
+use convoy_schema::plan::{
+    DependencyKind, GitInputs, ObservationSource, ReleaseRequest, Selection,
+};
 use convoy_schema::snapshot::{CrateObservations, ObservedVersion, RegistryTarget};
 use convoy_schema::RegistrySnapshot;
 
 use crate::error::PlanError;
 use crate::model::{
-    DeclaredDependency, DependencySource, GitState, Member, RegistryObservations, WorkspaceInput,
+    DeclaredDependency, DependencySource, GitState, Member, RegistryObservations, ReleaseContext,
+    WorkspaceInput,
 };
+use crate::{config, history};
 use convoy_registry::resolve::{
     self as registry_config, cargo_config_files, RegistryChoice, ResolveError,
 };
@@ -44,6 +48,8 @@ pub struct DiscoverRequest {
     pub own_outputs: Vec<PathBuf>,
     /// Allow plain HTTP to a registry that is not on this machine.
     pub allow_http: bool,
+    /// `--bump`, `--set-version`, `--all`, `-p name=LEVEL`.
+    pub release: ReleaseRequest,
 }
 
 /// The planner's input and where the workspace is.
@@ -139,18 +145,28 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
             description: package.description.clone(),
             license: package.license.clone(),
             license_file: package.license_file.as_ref().map(ToString::to_string),
+            readme: package.readme.as_ref().map(ToString::to_string),
             keywords: package.keywords.clone(),
             dependencies,
         });
     }
-    check_selection(&request.selection, &members)?;
+    check_selection(&request.selection, &request.release, &members)?;
 
     let lockfile_path = root.join("Cargo.lock");
-    let lockfile = if lockfile_path.is_file() {
-        Some(sha256_digest(&read_bytes(&lockfile_path)?))
+    let lockfile_bytes = if lockfile_path.is_file() {
+        Some(read_bytes(&lockfile_path)?)
     } else {
         None
     };
+    let lockfile = lockfile_bytes.as_deref().map(sha256_digest);
+    let release = release_context(
+        request,
+        &root,
+        &git,
+        &members,
+        &root_manifest,
+        lockfile_bytes.map(|b| String::from_utf8_lossy(&b).into_owned()),
+    )?;
     let registry = resolve_registry(&request.registry, &root)?;
     let observations = match (&request.registry_state, &request.registry) {
         (Some(path), _) => read_snapshot(path, &registry)?,
@@ -169,6 +185,7 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
         registry,
         selection: request.selection.clone(),
         observations,
+        release,
     };
     Ok(Discovered { input, root })
 }
@@ -190,10 +207,75 @@ fn read_metadata(
         })
 }
 
-fn check_selection(selection: &Selection, members: &[Member]) -> Result<(), PlanError> {
+/// Reads what version planning needs: `convoy.toml` at the repository root, the release
+/// history, the commit date, the members' changelogs and the lockfile text.
+fn release_context(
+    request: &DiscoverRequest,
+    root: &Path,
+    git: &GitState,
+    members: &[Member],
+    root_manifest: &str,
+    lockfile: Option<String>,
+) -> Result<ReleaseContext, PlanError> {
+    let workspace_path = match git {
+        GitState::Checkout(git) => git.workspace_path.as_str(),
+        GitState::Absent(_) => "",
+    };
+    let depth = workspace_path.split('/').filter(|p| !p.is_empty()).count();
+    let repository_root = root.ancestors().nth(depth).unwrap_or(root);
+    let config_path = repository_root.join(config::CONFIG_FILE);
+    let config_text = if config_path.is_file() {
+        Some(read_text(&config_path)?)
+    } else {
+        None
+    };
+    let (config, _) = config::parse(config_text.as_deref());
+    let (history, date) = match git {
+        GitState::Checkout(_) => {
+            let repository = history::Repository {
+                workspace_root: root,
+                workspace_path,
+            };
+            (
+                Some(history::read(&repository, members, &config, root_manifest)?),
+                Some(history::commit_date(&repository)?),
+            )
+        }
+        GitState::Absent(_) => (None, None),
+    };
+    let mut changelogs = BTreeMap::new();
+    for member in members {
+        let dir = member.dir();
+        let file = if dir.is_empty() {
+            "CHANGELOG.md".to_owned()
+        } else {
+            format!("{dir}/CHANGELOG.md")
+        };
+        let path = root.join(&file);
+        if path.is_file() {
+            changelogs.insert(member.name.clone(), (file, read_text(&path)?));
+        }
+    }
+    Ok(ReleaseContext {
+        config: config_text,
+        request: request.release.clone(),
+        date,
+        history,
+        changelogs,
+        lockfile,
+    })
+}
+
+fn check_selection(
+    selection: &Selection,
+    release: &ReleaseRequest,
+    members: &[Member],
+) -> Result<(), PlanError> {
+    let overrides: Vec<String> = release.packages.keys().cloned().collect();
     let lists = [
         ("--package", &selection.packages),
         ("--exclude", &selection.exclude),
+        ("--package", &overrides),
     ];
     for (option, names) in lists {
         for name in names {

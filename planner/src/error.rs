@@ -141,6 +141,34 @@ pub enum PlanError {
         /// What went wrong.
         source: convoy_registry::RegistryError,
     },
+    /// `apply`: the tree no longer matches the plan's inputs.
+    #[error("the tree has changed since the plan was made: {files}")]
+    TreeChanged {
+        /// The files that differ, with how.
+        files: String,
+    },
+    /// `apply`: an edit the plan names cannot be made.
+    #[error("cannot apply the plan's edit to {0}")]
+    Edit(#[from] crate::edits::EditFailure),
+    /// `tag`: a tag the plan names exists at another commit.
+    #[error("tag {tag} already exists at commit {existing}, not at the plan's commit {commit}")]
+    TagElsewhere {
+        /// The tag.
+        tag: String,
+        /// Where it points.
+        existing: String,
+        /// The plan's commit.
+        commit: String,
+    },
+    /// `tag`: the plan records no commit (it was not made in a git checkout).
+    #[error("the plan records no git commit to tag")]
+    NoCommit,
+    /// `apply`/`tag` were given a plan with error diagnostics.
+    #[error("the plan has {count} error diagnostic(s); it describes no release")]
+    PlanHasErrors {
+        /// How many.
+        count: usize,
+    },
     /// The plan could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -171,6 +199,11 @@ impl PlanError {
             Self::UncommittedChanges { .. } => "uncommitted-changes",
             Self::Staging { .. } => "staging-failed",
             Self::Registry { source, .. } => source.code(),
+            Self::TreeChanged { .. } => "tree-changed-since-plan",
+            Self::Edit(_) => "edit-failed",
+            Self::TagElsewhere { .. } => "tag-exists-elsewhere",
+            Self::NoCommit => "plan-has-no-commit",
+            Self::PlanHasErrors { .. } => "plan-has-errors",
         }
     }
 
@@ -203,6 +236,11 @@ impl PlanError {
             }
             Self::UncommittedChanges { .. } => "commit or stash them (`git status` lists them), or pass --allow-dirty to package the commit without them".to_owned(),
             Self::Staging { .. } => "check that git works and the temporary directory is writable (TMPDIR)".to_owned(),
+            Self::TreeChanged { .. } => "plan again from the current tree (convoy-plan --bump …), review it, then apply that plan".to_owned(),
+            Self::Edit(_) => "plan again from the current tree; the plan names a table or key the file does not have".to_owned(),
+            Self::TagElsewhere { tag, .. } => format!("the release was tagged before at another commit: check `git show {tag}`; delete the tag only if that release never happened"),
+            Self::NoCommit => "plan from a git checkout so the plan records the commit the release is made from".to_owned(),
+            Self::PlanHasErrors { .. } => "fix the diagnostics (`convoy-plan show PLAN` lists them) and plan again".to_owned(),
             Self::Registry { source, .. } => match source {
                 convoy_registry::RegistryError::Auth { .. } => "set the registry's read token in CARGO_REGISTRIES_<NAME>_TOKEN (CARGO_REGISTRY_TOKEN for crates.io)".to_owned(),
                 convoy_registry::RegistryError::InsecureUrl { .. } => "use https, or pass --allow-http if plain HTTP is really meant".to_owned(),

@@ -5,13 +5,17 @@
 //! modules that read files, run cargo and git, or look at the environment, and [`cli`] is the
 //! command line around them.
 
+pub mod apply;
 pub mod artifacts;
 pub mod bundle;
 pub mod cli;
+pub mod config;
 pub mod diagnostics;
 pub mod discover;
+pub mod edits;
 pub mod error;
 pub mod graph;
+pub mod history;
 pub mod manifest;
 pub mod model;
 pub mod package;
@@ -19,5 +23,6 @@ pub mod planning;
 pub mod render;
 #[cfg(test)]
 mod testing;
+pub mod versioning;
 
 pub use convoy_registry::{CRATES_IO, CRATES_IO_INDEX};

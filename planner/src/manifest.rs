@@ -171,6 +171,97 @@ pub fn entry_table_path(member: &DocumentMut, key: &DependencyKey) -> Vec<String
     path
 }
 
+/// Where a version requirement is written: the table holding the key, and the key. For
+/// `b = "0.2"` that is the dependency table and `b`; for `b = { version = "0.2" }` it is the
+/// entry and `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequirementSite {
+    /// Keys from the document root to the table.
+    pub table: Vec<String>,
+    /// The key set.
+    pub key: String,
+    /// The requirement as written.
+    pub text: String,
+}
+
+/// The written requirement of the entry at `entry_path` (keys from the root, the entry's key
+/// last), if it has one.
+pub fn requirement_site(doc: &DocumentMut, entry_path: &[String]) -> Option<RequirementSite> {
+    let (key, table) = entry_path.split_last()?;
+    let mut scope: &dyn TableLike = doc.as_table();
+    for part in table {
+        scope = scope.get(part)?.as_table_like()?;
+    }
+    let entry = scope.get(key)?;
+    if let Some(text) = entry.as_str() {
+        return Some(RequirementSite {
+            table: table.to_vec(),
+            key: key.clone(),
+            text: text.to_owned(),
+        });
+    }
+    let text = entry.as_table_like()?.get("version")?.as_str()?;
+    Some(RequirementSite {
+        table: entry_path.to_vec(),
+        key: "version".to_owned(),
+        text: text.to_owned(),
+    })
+}
+
+/// Whether the member's `package.version` is inherited (`version.workspace = true`).
+pub fn inherits_version(member: &DocumentMut) -> bool {
+    member
+        .get("package")
+        .and_then(|p| p.get("version"))
+        .and_then(Item::as_table_like)
+        .is_some_and(inherits_from_workspace)
+}
+
+/// Why an edit could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no table [{table}] to set `{key}` in")]
+pub struct EditError {
+    /// The table, dotted.
+    pub table: String,
+    /// The key.
+    pub key: String,
+}
+
+/// Sets `key` in the table at `table` to the string `value`, format-preserving: the old
+/// value's surrounding whitespace and trailing comment, the key order, inline tables and the
+/// rest of the document stay as they were. Returns the string replaced, if there was one.
+pub fn set_string(
+    doc: &mut DocumentMut,
+    table: &[String],
+    key: &str,
+    value: &str,
+) -> Result<Option<String>, EditError> {
+    let missing = || EditError {
+        table: table.join("."),
+        key: key.to_owned(),
+    };
+    let mut scope: &mut dyn TableLike = doc.as_table_mut();
+    for part in table {
+        scope = scope
+            .get_mut(part)
+            .and_then(Item::as_table_like_mut)
+            .ok_or_else(missing)?;
+    }
+    match scope.get_mut(key) {
+        Some(Item::Value(old)) => {
+            let previous = old.as_str().map(str::to_owned);
+            let mut new = Value::from(value);
+            *new.decor_mut() = old.decor().clone();
+            *old = new;
+            Ok(previous)
+        }
+        _ => {
+            scope.insert(key, toml_edit::value(value));
+            Ok(None)
+        }
+    }
+}
+
 /// `dir` and `path` are `/`-separated and relative to one root; returns `path` relative to `dir`.
 pub fn relative_path(dir: &str, path: &str) -> String {
     let from = normalize_components(dir);

@@ -3,7 +3,11 @@
 //! The IO edge ([`crate::discover`]) fills these from cargo, git and files; tests build them
 //! by hand. Everything the core decides is a function of a [`WorkspaceInput`].
 
-use convoy_schema::plan::{DependencyKind, GitInputs, ObservationSource, Selection};
+use std::collections::BTreeMap;
+
+use convoy_schema::plan::{
+    DependencyKind, GitInputs, ObservationSource, PackageHistory, ReleaseRequest, Selection,
+};
 use convoy_schema::snapshot::{CrateObservations, RegistryTarget};
 
 /// A workspace and everything the plan depends on.
@@ -25,6 +29,26 @@ pub struct WorkspaceInput {
     pub selection: Selection,
     /// What the registry holds, if observed.
     pub observations: RegistryObservations,
+    /// What version planning reads.
+    pub release: ReleaseContext,
+}
+
+/// Version planning's inputs: configuration, request, history and the files a release edits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseContext {
+    /// Text of `convoy.toml` at the repository root, if there is one.
+    pub config: Option<String>,
+    /// `--bump`, `--set-version`, `--all` and `-p name=LEVEL`.
+    pub request: ReleaseRequest,
+    /// Committer date of the commit (`YYYY-MM-DD`, UTC); none outside git.
+    pub date: Option<String>,
+    /// Each member's last release tag and changes since; `None` when history cannot be read
+    /// (outside git), and then every member counts as changed and untagged.
+    pub history: Option<BTreeMap<String, PackageHistory>>,
+    /// Each member's changelog, by member name: (path relative to the workspace root, text).
+    pub changelogs: BTreeMap<String, (String, String)>,
+    /// Text of `Cargo.lock`, if there is one.
+    pub lockfile: Option<String>,
 }
 
 /// Whether the workspace is in a git checkout.
@@ -74,6 +98,8 @@ pub struct Member {
     pub license: Option<String>,
     /// `package.license-file`, resolved.
     pub license_file: Option<String>,
+    /// `package.readme`, resolved, relative to the member's directory.
+    pub readme: Option<String>,
     /// `package.keywords`, resolved.
     pub keywords: Vec<String>,
     /// Declared dependencies as cargo resolved them (inheritance applied).

@@ -25,10 +25,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 
 use convoy_schema::exit;
-use convoy_schema::plan::{Action, ManifestEdit, Packaging, PackagingSource, Plan};
-use toml_edit::{DocumentMut, Item};
+use convoy_schema::plan::{Action, Packaging, PackagingSource, Plan};
 
 use crate::bundle::{PackagedCrate, PackagingOutcome};
+use crate::edits;
 use crate::error::PlanError;
 use crate::model::{GitState, WorkspaceInput};
 use crate::CRATES_IO;
@@ -60,17 +60,14 @@ pub fn package(
         .filter(|p| p.action != Action::Excluded)
         .map(|p| (p.name.clone(), p.version.to_string()))
         .collect();
-    let mut edits: Vec<&ManifestEdit> = Vec::new();
-    for edit in plan
-        .packages
-        .iter()
-        .filter(|p| p.action != Action::Excluded)
-        .flat_map(|p| &p.manifest.edits)
-    {
-        if !edits.contains(&edit) {
-            edits.push(edit);
-        }
-    }
+    // Every edit the plan names, excluded members' included: a requirement rewritten in a
+    // member that is never published still has to resolve for the workspace to build.
+    let has_edits = !edits::manifest_edits(plan).is_empty()
+        || !plan.lockfile_edits.is_empty()
+        || plan
+            .packages
+            .iter()
+            .any(|p| p.release.as_ref().is_some_and(|r| r.changelog.is_some()));
     let source = match input.git {
         GitState::Checkout(_) => PackagingSource::GitCommit,
         GitState::Absent(_) => PackagingSource::Copy,
@@ -78,7 +75,7 @@ pub fn package(
     let packaging = Packaging {
         cargo_version: input.cargo_version.clone(),
         source,
-        edits_applied: !edits.is_empty(),
+        edits_applied: has_edits,
         build_verified: options.verify_build,
         reproducibility_checked: options.check_reproducible,
     };
@@ -91,13 +88,13 @@ pub fn package(
             second_run: None,
         });
     }
-    let first = package_once(input, plan, &packages, &edits, options, "stage")?;
+    let first = package_once(input, plan, &packages, has_edits, options, "stage")?;
     let second = match (&first, options.check_reproducible) {
         (Ok(_), true) => Some(package_once(
             input,
             plan,
             &packages,
-            &edits,
+            has_edits,
             options,
             "second/deeper/stage",
         )?),
@@ -126,7 +123,7 @@ fn package_once(
     input: &WorkspaceInput,
     plan: &Plan,
     packages: &[(String, String)],
-    edits: &[&ManifestEdit],
+    has_edits: bool,
     options: &PackageOptions,
     subdir: &str,
 ) -> Result<Result<Vec<PackagedCrate>, String>, PlanError> {
@@ -147,8 +144,11 @@ fn package_once(
             stage_root.clone()
         }
     };
-    for edit in edits {
-        apply_edit(&workspace, edit)?;
+    let edited = edits::edited_files(plan, |file| std::fs::read_to_string(workspace.join(file)))
+        .map_err(|e| staging_failed(format!("cannot apply the plan's edits: {e}")))?;
+    for (file, text) in &edited {
+        std::fs::write(workspace.join(file), text)
+            .map_err(|e| staging_failed(format!("cannot write the staged {file}: {e}")))?;
     }
     let target_dir = staging.path().join("target");
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -162,7 +162,7 @@ fn package_once(
     if !options.verify_build {
         cargo.arg("--no-verify");
     }
-    if !edits.is_empty() {
+    if has_edits {
         cargo.arg("--allow-dirty");
     }
     if plan.registry.name.as_deref() != Some(CRATES_IO) {
@@ -462,35 +462,4 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), PlanError> {
         }
     }
     Ok(())
-}
-
-/// Sets `edit.key = edit.value` in the staged manifest, keeping its formatting.
-fn apply_edit(workspace: &Path, edit: &ManifestEdit) -> Result<(), PlanError> {
-    let path = workspace.join(&edit.file);
-    let text = std::fs::read_to_string(&path).map_err(|source| PlanError::Read {
-        path: edit.file.clone(),
-        source,
-    })?;
-    let mut doc: DocumentMut =
-        text.parse()
-            .map_err(|e: toml_edit::TomlError| PlanError::ManifestSyntax {
-                path: edit.file.clone(),
-                message: e.to_string(),
-            })?;
-    let mut table = doc.as_table_mut() as &mut dyn toml_edit::TableLike;
-    for key in &edit.table {
-        table = table
-            .get_mut(key)
-            .and_then(Item::as_table_like_mut)
-            .ok_or_else(|| {
-                staging_failed(format!(
-                    "{}: no table [{}] to edit",
-                    edit.file,
-                    edit.table.join(".")
-                ))
-            })?;
-    }
-    table.insert(&edit.key, toml_edit::value(edit.value.as_str()));
-    std::fs::write(&path, doc.to_string())
-        .map_err(|e| staging_failed(format!("cannot write the staged {}: {e}", edit.file)))
 }

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use convoy_schema::digest::sha256_digest;
 use convoy_schema::plan::{
     Action, DependencyKind, Diagnostic, Inputs, ManifestEdit, ManifestPlan, ObservationSource,
-    Observations, Package, PackageDependency, Plan, Selection, Severity, PLAN_FORMAT_VERSION,
+    Observations, Package, PackageDependency, Plan, ReleaseInputs, Selection, Severity,
+    PLAN_FORMAT_VERSION,
 };
 use convoy_schema::snapshot::{CrateObservations, ObservedVersion};
 use semver::VersionReq;
@@ -20,6 +21,7 @@ use crate::diagnostics::{self, diagnostic, Code};
 use crate::graph;
 use crate::manifest::{self, DependencyKey, VersionDeclaration, VersionSite};
 use crate::model::{DependencySource, GitState, Member, WorkspaceInput};
+use crate::versioning::{self, Versioned};
 
 /// Path of the root manifest relative to the workspace root.
 pub const ROOT_MANIFEST: &str = "Cargo.toml";
@@ -39,6 +41,7 @@ pub enum PlanningError {
 
 /// A member with its parsed manifest and decided action.
 struct Entry<'a> {
+    decision: Option<&'a versioning::Decision>,
     member: &'a Member,
     doc: DocumentMut,
     action: Action,
@@ -63,6 +66,30 @@ impl InternalDependency<'_> {
 
 /// Builds the plan for `input`.
 pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
+    let original_root =
+        manifest::parse(&input.root_manifest).map_err(|e| PlanningError::ManifestSyntax {
+            file: ROOT_MANIFEST.to_owned(),
+            message: e.message,
+        })?;
+    for member in &input.members {
+        manifest::parse(&member.manifest_text).map_err(|e| PlanningError::ManifestSyntax {
+            file: member.manifest_path.clone(),
+            message: e.message,
+        })?;
+    }
+    let versioned = versioning::plan_versions(input, &original_root);
+    let mut original: Vec<&Member> = input.members.iter().collect();
+    original.sort_by(|a, b| (&a.name, &a.manifest_path).cmp(&(&b.name, &b.manifest_path)));
+    let recorded_inputs = inputs(input, &original);
+    let mut plan = plan_edited(&versioned)?;
+    plan.inputs = recorded_inputs;
+    plan.seal();
+    Ok(plan)
+}
+
+/// Plans the workspace as the release edits leave it.
+fn plan_edited(versioned: &Versioned) -> Result<Plan, PlanningError> {
+    let input = &versioned.input;
     let root =
         manifest::parse(&input.root_manifest).map_err(|e| PlanningError::ManifestSyntax {
             file: ROOT_MANIFEST.to_owned(),
@@ -83,7 +110,8 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
                 file: member.manifest_path.clone(),
                 message: e.message,
             })?;
-        let (action, reason) = decide_action(member, input);
+        let decision = versioned.decisions.get(&member.name);
+        let (action, reason) = decide_action(member, input, decision);
         let internal = member
             .dependencies
             .iter()
@@ -112,6 +140,7 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
             })
             .collect();
         entries.push(Entry {
+            decision,
             member,
             doc,
             action,
@@ -122,7 +151,7 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
 
     settle_requirements(&mut entries);
 
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = versioned.diagnostics.clone();
     let packages: Vec<Package> = entries
         .iter()
         .map(|entry| package_entry(entry, &entries, &root, &mut diagnostics))
@@ -159,7 +188,12 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
     for cycle in &ordering.cycles {
         diagnostics.push(cycle_diagnostic(cycle, &entries, &index));
     }
-    check_ordering_dependencies(&entries, input, &mut diagnostics);
+    check_ordering_dependencies(
+        &entries,
+        input,
+        &versioned.released_versions,
+        &mut diagnostics,
+    );
     check_packages(&entries, &root, input, &mut diagnostics);
     check_global(input, &mut diagnostics);
     diagnostics::sort(&mut diagnostics);
@@ -188,49 +222,51 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
         packages,
         waves: ordering.wave_lists(),
         diagnostics,
-        lockfile_edits: Vec::new(),
+        lockfile_edits: versioned.lockfile_edits.clone(),
     };
     plan.seal();
     Ok(plan)
 }
 
-/// The action for a member and the reason, in one sentence.
-fn decide_action(member: &Member, input: &WorkspaceInput) -> (Action, String) {
+/// Why `member` can never be published to the plan's registry, if so.
+pub fn publish_refusal(member: &Member, input: &WorkspaceInput) -> Option<String> {
     let registry_name = input.registry.name.as_deref();
     match (&member.publish, registry_name) {
         (Some(allowed), _) if allowed.is_empty() => {
-            return (
-                Action::Excluded,
-                format!("`publish = false` in {}", member.manifest_path),
-            )
+            Some(format!("`publish = false` in {}", member.manifest_path))
         }
-        (Some(allowed), Some(name)) if !allowed.iter().any(|a| a == name) => {
-            return (
-                Action::Excluded,
-                format!(
-                    "`publish = {allowed:?}` in {} does not allow registry `{name}`",
-                    member.manifest_path
-                ),
-            )
-        }
-        (Some(allowed), None) => {
-            return (
-                Action::Excluded,
-                format!(
-                    "`publish = {allowed:?}` in {} names registries, but the target registry was given only by index URL",
-                    member.manifest_path
-                ),
-            )
-        }
-        _ => {}
+        (Some(allowed), Some(name)) if !allowed.iter().any(|a| a == name) => Some(format!(
+            "`publish = {allowed:?}` in {} does not allow registry `{name}`",
+            member.manifest_path
+        )),
+        (Some(allowed), None) => Some(format!(
+            "`publish = {allowed:?}` in {} names registries, but the target registry was given only by index URL",
+            member.manifest_path
+        )),
+        _ => None,
     }
-    let selection = &input.selection;
-    if !selection.packages.is_empty() && !selection.packages.contains(&member.name) {
-        return (Action::Excluded, "not selected with --package".to_owned());
+}
+
+/// The action for a member and the reason, in one sentence.
+fn decide_action(
+    member: &Member,
+    input: &WorkspaceInput,
+    decision: Option<&versioning::Decision>,
+) -> (Action, String) {
+    if let Some(why) = publish_refusal(member, input) {
+        return (Action::Excluded, why);
     }
-    if selection.exclude.contains(&member.name) {
-        return (Action::Excluded, "excluded with --exclude".to_owned());
-    }
+    let release = match decision {
+        Some(decision) if !decision.released => return (Action::Excluded, decision.reason.clone()),
+        Some(decision) => format!("{}; ", decision.reason),
+        None => String::new(),
+    };
+    let (action, reason) = registry_action(member, input);
+    (action, format!("{release}{reason}"))
+}
+
+/// Publish or skip, by what the registry holds.
+fn registry_action(member: &Member, input: &WorkspaceInput) -> (Action, String) {
     let version = &member.version;
     if input.observations.source == ObservationSource::Absent {
         return (
@@ -339,7 +375,7 @@ fn package_entry(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Package, PlanningError> {
     let member = entry.member;
-    let mut edits: Vec<ManifestEdit> = Vec::new();
+    let mut edits: Vec<ManifestEdit> = entry.decision.map(|d| d.edits.clone()).unwrap_or_default();
     let mut added_versions = BTreeMap::new();
     for dep in entry.internal.iter().filter(|d| d.version_added()) {
         let Some(requirement) = &dep.requirement else {
@@ -420,7 +456,10 @@ fn package_entry(
         manifest: ManifestPlan { edits, published },
         artifact: None,
         publish_metadata: None,
-        release: None,
+        release: entry
+            .decision
+            .filter(|_| entry.action != Action::Excluded)
+            .and_then(|d| d.release.clone()),
     })
 }
 
@@ -574,6 +613,7 @@ fn cycle_diagnostic(
 fn check_ordering_dependencies(
     entries: &[Entry<'_>],
     input: &WorkspaceInput,
+    released_versions: &BTreeMap<String, semver::Version>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     for entry in entries.iter().filter(|e| e.action == Action::Publish) {
@@ -610,15 +650,22 @@ fn check_ordering_dependencies(
                     }
                 }
                 Action::Excluded => {
-                    let in_registry = parsed.as_ref().is_ok_and(|req| {
-                        observed(&input.observations.crates, &target.member.name).is_some_and(
-                            |versions| {
-                                versions
-                                    .iter()
-                                    .any(|v| !v.yanked && req.matches(&v.version))
-                            },
-                        )
+                    // A release tag at the member's version says that version was released.
+                    let tagged = parsed.as_ref().is_ok_and(|req| {
+                        released_versions
+                            .get(&target.member.name)
+                            .is_some_and(|v| req.matches(v))
                     });
+                    let in_registry = tagged
+                        || parsed.as_ref().is_ok_and(|req| {
+                            observed(&input.observations.crates, &target.member.name).is_some_and(
+                                |versions| {
+                                    versions
+                                        .iter()
+                                        .any(|v| !v.yanked && req.matches(&v.version))
+                                },
+                            )
+                        });
                     if !in_registry {
                         let registry_words =
                             if input.observations.source == ObservationSource::Absent {
@@ -939,7 +986,26 @@ fn inputs(input: &WorkspaceInput, members: &[&Member]) -> Inputs {
             source: input.observations.source,
             crates,
         },
-        release: None,
+        release: Some(release_inputs(input)),
+    }
+}
+
+/// The plan's `inputs.release`.
+fn release_inputs(input: &WorkspaceInput) -> ReleaseInputs {
+    let context = &input.release;
+    ReleaseInputs {
+        config: context
+            .config
+            .as_deref()
+            .map(|t| sha256_digest(t.as_bytes())),
+        request: context.request.clone(),
+        date: context.date.clone(),
+        history: context.history.clone().unwrap_or_default(),
+        changelogs: context
+            .changelogs
+            .values()
+            .map(|(file, text)| (file.clone(), sha256_digest(text.as_bytes())))
+            .collect(),
     }
 }
 

@@ -9,10 +9,12 @@
 //! Plan digest: `sha256:…`  (pin it with --expect-digest)
 //! Registry / Source lines
 //! **summary line**
+//! ### Versions … table: Package | Last release → New | How | Reason | Tag
+//! <details> Commits since the last release, per package </details>
 //! ### Wave 0 … table: Package | Version (current → planned) | Action | Diagnostics
 //! ### Not published … table of skip and excluded packages with reasons
 //! ### Diagnostics … one bullet each, errors first, with help
-//! <details> Manifest edits </details>
+//! <details> Source edits (manifests, Cargo.lock, changelogs) </details>
 //! <details> Published manifests, one nested <details> per package </details>
 //! ```
 //!
@@ -23,7 +25,7 @@ use convoy_cli::markdown as escape;
 
 use std::fmt::Write as _;
 
-use convoy_schema::plan::{Action, Diagnostic, Package, PackagingSource, Plan, Severity};
+use convoy_schema::plan::{Action, Diagnostic, Package, PackagingSource, Plan, Release, Severity};
 
 use crate::planning::{latest, observed, severity_counts};
 
@@ -195,6 +197,7 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "Source: {}  ", source_words(plan, &MARKDOWN));
     let _ = writeln!(out, "Artifacts: {}\n", artifact_words(plan, &MARKDOWN));
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
+    markdown_versions(plan, &mut out);
 
     for (wave, names) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "### Wave {wave}\n");
@@ -268,19 +271,15 @@ pub fn markdown(plan: &Plan) -> String {
         out.push('\n');
     }
 
-    let edits: Vec<&str> = plan
-        .packages
-        .iter()
-        .flat_map(|p| p.manifest.edits.iter().map(|e| e.summary.as_str()))
-        .collect();
+    let edits = source_edits(plan);
     if !edits.is_empty() {
         let _ = writeln!(
             out,
-            "<details><summary>Manifest edits ({})</summary>\n",
+            "<details><summary>Source edits ({})</summary>\n",
             edits.len()
         );
         for edit in edits {
-            let _ = writeln!(out, "- {}", escape::text(edit));
+            let _ = writeln!(out, "- {}", escape::text(&edit));
         }
         let _ = writeln!(out, "\n</details>\n");
     }
@@ -333,6 +332,114 @@ pub fn markdown(plan: &Plan) -> String {
     out
 }
 
+/// Every change the plan makes to the tree, in words: manifest edits (each once), `Cargo.lock`
+/// versions and changelog sections.
+pub fn source_edits(plan: &Plan) -> Vec<String> {
+    let mut edits: Vec<String> = Vec::new();
+    for edit in crate::edits::manifest_edits(plan) {
+        edits.push(edit.summary.clone());
+    }
+    for edit in &plan.lockfile_edits {
+        edits.push(format!(
+            "{}: `{}` {} → {}",
+            crate::edits::LOCKFILE,
+            edit.name,
+            edit.from,
+            edit.to
+        ));
+    }
+    for package in plan
+        .packages
+        .iter()
+        .filter(|p| p.action != Action::Excluded)
+    {
+        if let Some(changelog) = package.release.as_ref().and_then(|r| r.changelog.as_ref()) {
+            edits.push(format!(
+                "{}: a section for {} {}",
+                changelog.file, package.name, package.version
+            ));
+        }
+    }
+    edits
+}
+
+/// Released packages: those with a release record that the plan publishes or skips.
+fn released(plan: &Plan) -> impl Iterator<Item = (&Package, &Release)> {
+    plan.packages
+        .iter()
+        .filter(|p| p.action != Action::Excluded)
+        .filter_map(|p| Some((p, p.release.as_ref()?)))
+}
+
+fn last_release(release: &Release) -> String {
+    release
+        .last_tag
+        .as_ref()
+        .map_or_else(|| "new".to_owned(), |t| t.version.to_string())
+}
+
+/// The version table and the commits behind it.
+fn markdown_versions(plan: &Plan, out: &mut String) {
+    let rows: Vec<(&Package, &Release)> = released(plan).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### Versions\n");
+    let _ = writeln!(out, "| Package | Last release → New | How | Reason | Tag |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (package, release) in &rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} → {} | {} | {} | {} |",
+            escape::cell_code(&package.name),
+            escape::text(&last_release(release)),
+            escape::text(&package.version.to_string()),
+            escape::text(&release.level),
+            escape::text(&package.reason),
+            escape::cell_code(&release.tag)
+        );
+    }
+    out.push('\n');
+    let with_commits: Vec<&(&Package, &Release)> =
+        rows.iter().filter(|(_, r)| !r.commits.is_empty()).collect();
+    if with_commits.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<details><summary>Commits since the last release</summary>\n"
+    );
+    for (package, release) in with_commits {
+        let since = release
+            .last_tag
+            .as_ref()
+            .map(|t| escape::html(&t.name))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<details><summary><code>{}</code> — {} since {since}</summary>\n",
+            escape::html(&package.name),
+            release.commits.len()
+        );
+        for commit in &release.commits {
+            let short: String = commit.hash.chars().take(7).collect();
+            let _ = writeln!(
+                out,
+                "- {} {}{}",
+                escape::code(&short),
+                escape::text(&commit.subject),
+                if commit.breaking_note {
+                    " (BREAKING CHANGE)"
+                } else {
+                    ""
+                }
+            );
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+    let _ = writeln!(out, "</details>\n");
+}
+
 /// One diagnostic on one line, as terminals and CI logs show it: `severity[code] package: message`.
 pub fn diagnostic_line(d: &Diagnostic) -> String {
     let package = d
@@ -362,6 +469,32 @@ pub fn human(plan: &Plan) -> String {
         .map(|p| p.name.len())
         .max()
         .unwrap_or(0);
+    let rows: Vec<(&Package, &Release)> = released(plan).collect();
+    if !rows.is_empty() {
+        let _ = writeln!(out, "\nversions");
+        for (package, release) in rows {
+            let _ = writeln!(
+                out,
+                "  {:width$}  {} → {}  {}  tag {}  ({} commit{})\n  {:width$}  {}",
+                package.name,
+                last_release(release),
+                package.version,
+                release.level,
+                release.tag,
+                release.commits.len(),
+                plural(release.commits.len(), "", "s"),
+                "",
+                package.reason
+            );
+        }
+    }
+    let edits = source_edits(plan);
+    if !edits.is_empty() {
+        let _ = writeln!(out, "\nsource edits (convoy-plan apply writes them)");
+        for edit in edits {
+            let _ = writeln!(out, "  {edit}");
+        }
+    }
     for (wave, names) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "\nwave {wave}");
         for package in names.iter().filter_map(|name| plan.package(name)) {

@@ -64,6 +64,7 @@ pub fn member(name: &str, version: &str, deps: &[PathDep<'_>], extra: &str) -> M
         description: Some(name.to_owned()),
         license: Some("MIT".to_owned()),
         license_file: None,
+        readme: None,
         keywords: Vec::new(),
         dependencies,
     }
@@ -92,5 +93,6 @@ pub fn workspace(members: Vec<Member>) -> WorkspaceInput {
         },
         selection: Selection::default(),
         observations: RegistryObservations::absent(),
+        release: Default::default(),
     }
 }

@@ -156,14 +156,16 @@ fn package() -> impl Strategy<Value = Package> {
         text(),
         proptest::option::of(text()),
     )
-        .prop_map(|(file, table, key, value, summary, previous)| ManifestEdit {
-            file,
-            table,
-            key,
-            value,
-            summary,
-            previous,
-        });
+        .prop_map(
+            |(file, table, key, value, summary, previous)| ManifestEdit {
+                file,
+                table,
+                key,
+                value,
+                summary,
+                previous,
+            },
+        );
     let action = prop_oneof![
         Just(Action::Publish),
         Just(Action::Skip),
@@ -433,7 +435,17 @@ fn plan() -> impl Strategy<Value = Plan> {
         proptest::option::of(release_inputs()),
     )
         .prop_map(
-            |(cargo_version, git, manifests, lockfile, packages, exclude, source, crates, release)| {
+            |(
+                cargo_version,
+                git,
+                manifests,
+                lockfile,
+                packages,
+                exclude,
+                source,
+                crates,
+                release,
+            )| {
                 Inputs {
                     cargo_version,
                     git,
@@ -445,11 +457,8 @@ fn plan() -> impl Strategy<Value = Plan> {
                 }
             },
         );
-    let lockfile_edit = (name(), version(), version()).prop_map(|(name, from, to)| LockfileEdit {
-        name,
-        from,
-        to,
-    });
+    let lockfile_edit =
+        (name(), version(), version()).prop_map(|(name, from, to)| LockfileEdit { name, from, to });
     (
         inputs,
         registry(),

@@ -1,0 +1,1002 @@
+//! Version planning, pure: which members a release includes, the version each becomes and why,
+//! the source edits that make it so (versions and requirements), the `Cargo.lock` changes, the
+//! changelog sections and the tags.
+//!
+//! Decisions are made in this order:
+//! 1. **Selection.** `-p`/`--exclude`/`--all`, or by default the members whose packaged files
+//!    changed since their last release tag (a member with no tag is new, hence changed).
+//! 2. **Candidates.** Each selected member's version: as the manifest says (no level asked), a
+//!    level (`--bump`, `-p name=LEVEL`, `auto` from Conventional Commits) applied to its last
+//!    released version, or `--set-version`.
+//! 3. **Groups.** Members that share a version (shared mode, members inheriting
+//!    `workspace.package.version`, named groups in `convoy.toml`) all take the highest.
+//! 4. **Cascade.** A requirement on a member that no longer admits its new version is
+//!    rewritten, and its dependent is released too (at least a patch); repeated to a fixpoint.
+//!
+//! The result is the workspace input with the edits applied (new versions, rewritten
+//! requirements), which the rest of the planner plans as usual, plus what the plan records.
+
+pub mod bump;
+pub mod changelog;
+pub mod conventional;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use convoy_schema::plan::{
+    ChangelogEdit, Diagnostic, LockfileEdit, ManifestEdit, PackageHistory, Release, TagRef,
+};
+use semver::{Version, VersionReq};
+use toml_edit::DocumentMut;
+
+use crate::config::{self, Config, Versioning};
+use crate::diagnostics::{diagnostic, Code};
+use crate::manifest::{self, DependencyKey, VersionSite};
+use crate::model::{DependencySource, Member, WorkspaceInput};
+use crate::planning::ROOT_MANIFEST;
+use bump::Level;
+use conventional::Change;
+
+/// What version planning decided for one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the release includes the member. When it does not, `reason` says why.
+    pub released: bool,
+    /// The release's reason, or why the member is not released.
+    pub reason: String,
+    /// The release record for the plan (released members only).
+    pub release: Option<Release>,
+    /// Source edits the release makes for this member (its version, its requirements).
+    pub edits: Vec<ManifestEdit>,
+}
+
+/// Version planning's result.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    /// The input with every edit applied: versions, manifest texts, requirements.
+    pub input: WorkspaceInput,
+    /// Per member name.
+    pub decisions: BTreeMap<String, Decision>,
+    /// `Cargo.lock` changes, sorted by name.
+    pub lockfile_edits: Vec<LockfileEdit>,
+    /// Configuration problems and version findings.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Members not released whose version is their last release tag's: evidence that the
+    /// version is published, for dependents' checks.
+    pub released_versions: BTreeMap<String, Version>,
+}
+
+/// What was asked for one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Want {
+    /// The version the manifest holds.
+    Manifest,
+    /// A level applied to the last released version.
+    Level(Level),
+    /// A level from the Conventional Commits since the last tag.
+    Auto,
+    /// An exact version.
+    Set(Version),
+}
+
+impl Want {
+    fn parse(text: &str) -> Result<Self, String> {
+        if text == "auto" {
+            return Ok(Self::Auto);
+        }
+        if let Some(version) = text.strip_prefix('=') {
+            return Version::parse(version)
+                .map(Self::Set)
+                .map_err(|e| format!("`{version}` is not a version: {e}"));
+        }
+        if let Ok(version) = Version::parse(text) {
+            return Ok(Self::Set(version));
+        }
+        Level::parse(text)
+            .map(Self::Level)
+            .map_err(|e| format!("{e}; or `auto`, or a version such as 1.2.3"))
+    }
+}
+
+/// A member as version planning sees it.
+struct Node<'a> {
+    member: &'a Member,
+    doc: DocumentMut,
+    /// Why the member can never be released to this registry, if so.
+    unpublishable: Option<String>,
+    inherits_version: bool,
+    history: Option<&'a PackageHistory>,
+    tag_template: String,
+    group: usize,
+    version: Version,
+    released: Option<Why>,
+}
+
+impl Node<'_> {
+    fn last_tag(&self) -> Option<&TagRef> {
+        self.history.and_then(|h| h.last_tag.as_ref())
+    }
+    fn changed(&self) -> bool {
+        self.history
+            .is_none_or(|h| h.last_tag.is_none() || !h.changed_files.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Why {
+    level: String,
+    reason: String,
+}
+
+/// A group of members sharing one version.
+struct Group {
+    label: String,
+    members: Vec<usize>,
+}
+
+/// A requirement written on a member, as it will be after the rewrites so far.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Site {
+    file: String,
+    table: Vec<String>,
+    key: String,
+}
+
+struct Requirement {
+    dependent: usize,
+    target: usize,
+    key: DependencyKey,
+    site: Site,
+}
+
+/// Plans the versions of `input`'s members.
+pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
+    let context = &input.release;
+    let (config, mut diagnostics) = config::parse(context.config.as_deref());
+    let mut members: Vec<&Member> = input.members.iter().collect();
+    members.sort_by(|a, b| (&a.name, &a.manifest_path).cmp(&(&b.name, &b.manifest_path)));
+    let mut nodes: Vec<Node<'_>> = members
+        .iter()
+        .map(|member| {
+            let doc = manifest::parse(&member.manifest_text).unwrap_or_default();
+            Node {
+                inherits_version: manifest::inherits_version(&doc),
+                doc,
+                member,
+                unpublishable: crate::planning::publish_refusal(member, input),
+                history: context.history.as_ref().and_then(|h| h.get(&member.name)),
+                tag_template: config.tag_template(&member.name),
+                group: 0,
+                version: member.version.clone(),
+                released: None,
+            }
+        })
+        .collect();
+    let groups = assign_groups(&mut nodes, &config, &mut diagnostics);
+    let requirements = requirements(&nodes, root);
+    let mut texts: BTreeMap<Site, String> = requirements
+        .iter()
+        .filter_map(|r| {
+            let text = site_text(&nodes, root, &r.site)?;
+            Some((r.site.clone(), text))
+        })
+        .collect();
+
+    // 1 and 2: selection and candidates.
+    let request = &context.request;
+    let global = match request.level.as_deref().map(Want::parse) {
+        None => Ok(Want::Manifest),
+        Some(parsed) => parsed,
+    };
+    let global = global.unwrap_or_else(|message| {
+        diagnostics.push(diagnostic(
+            Code::InvalidBump,
+            None,
+            format!("--bump/--set-version: {message}"),
+            "pass --bump major|minor|patch|prerelease[=ID]|release|auto, or --set-version X.Y.Z",
+        ));
+        Want::Manifest
+    });
+    let selection = &input.selection;
+    let explicit = !selection.packages.is_empty();
+    let mut not_released: BTreeMap<usize, String> = BTreeMap::new();
+    for (index, node) in nodes.iter_mut().enumerate() {
+        let name = &node.member.name;
+        if let Some(why) = &node.unpublishable {
+            not_released.insert(index, why.clone());
+            continue;
+        }
+        if selection.exclude.contains(name) {
+            not_released.insert(index, "excluded with --exclude".to_owned());
+            continue;
+        }
+        let override_ = request.packages.get(name);
+        let picked = override_.is_some()
+            || if explicit {
+                selection.packages.contains(name)
+            } else {
+                request.all || node.changed()
+            };
+        if !picked {
+            let why = if explicit {
+                "not selected with --package".to_owned()
+            } else {
+                match node.last_tag() {
+                    Some(tag) => format!("unchanged since {}", tag.name),
+                    None => "not selected".to_owned(),
+                }
+            };
+            not_released.insert(index, why);
+            continue;
+        }
+        let want = match override_ {
+            Some(text) => Want::parse(text).unwrap_or_else(|message| {
+                diagnostics.push(diagnostic(
+                    Code::InvalidBump,
+                    Some(name),
+                    format!("-p {name}={text}: {message}"),
+                    "write -p NAME=LEVEL with a level, `auto`, or a version",
+                ));
+                Want::Manifest
+            }),
+            None => global.clone(),
+        };
+        let source = match override_ {
+            Some(text) => format!("-p {name}={text}"),
+            None => match &request.level {
+                Some(level) if level.starts_with('=') => format!("--set-version {}", &level[1..]),
+                Some(level) => format!("--bump {level}"),
+                None => String::new(),
+            },
+        };
+        let chosen_explicitly = override_.is_some() || explicit || request.all;
+        match candidate(node, &want, &source, chosen_explicitly, input) {
+            Ok(Some((version, why))) => {
+                node.version = version;
+                node.released = Some(why);
+            }
+            Ok(None) => {
+                let tag = node.last_tag().map(|t| t.name.clone()).unwrap_or_default();
+                diagnostics.push(diagnostic(
+                    Code::UnreleasedChanges,
+                    Some(name),
+                    format!(
+                        "`{name}` changed since {tag} ({}) but its version is still {}; it is not released",
+                        changed_summary(node.history),
+                        node.member.version
+                    ),
+                    format!("release it with `convoy-plan --bump auto` (or -p {name}=patch|minor|major)"),
+                ));
+                not_released.insert(
+                    index,
+                    format!(
+                        "changed since {tag}, but the version is still {} (no --bump)",
+                        node.member.version
+                    ),
+                );
+            }
+            Err(problem) => {
+                diagnostics.push(problem);
+                not_released.insert(index, "the requested version cannot be applied".to_owned());
+            }
+        }
+    }
+
+    // 3 and 4: groups and cascade, to a fixpoint. Versions only rise and each pass releases a
+    // member or rewrites a requirement, so the bound is never reached in practice.
+    let mut rewrites: BTreeMap<Site, (String, String)> = BTreeMap::new();
+    for _ in 0..(nodes.len() * 4 + 8) {
+        let mut changed = settle_groups(&mut nodes, &groups, &not_released);
+        for requirement in &requirements {
+            let target = &nodes[requirement.target];
+            if target.version == target.member.version {
+                continue;
+            }
+            let Some(text) = texts.get(&requirement.site).cloned() else {
+                continue;
+            };
+            let Ok(req) = VersionReq::parse(&text) else {
+                continue;
+            };
+            if req.matches(&target.version) {
+                continue;
+            }
+            let Some(new) = bump::rewrite_requirement(&text, &target.version) else {
+                continue;
+            };
+            let reason = format!(
+                "{} {} → {} is outside {}",
+                target.member.name, target.member.version, target.version, req
+            );
+            texts.insert(requirement.site.clone(), new.clone());
+            rewrites.insert(requirement.site.clone(), (text, new));
+            changed = true;
+            for dependent in requirements
+                .iter()
+                .filter(|r| r.site == requirement.site)
+                .map(|r| r.dependent)
+                .collect::<BTreeSet<_>>()
+            {
+                changed |= cascade(&mut nodes, dependent, &reason, selection, &mut diagnostics);
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for (index, node) in nodes.iter().enumerate() {
+        if node.released.is_some() {
+            not_released.remove(&index);
+        }
+    }
+
+    finish(
+        input,
+        root,
+        &config,
+        nodes,
+        &requirements,
+        &rewrites,
+        not_released,
+        diagnostics,
+    )
+}
+
+/// Puts every member in its group: the named groups, the members inheriting
+/// `workspace.package.version` (they cannot differ), or everything in shared mode.
+fn assign_groups(
+    nodes: &mut [Node<'_>],
+    config: &Config,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Group> {
+    let index: BTreeMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.member.name.as_str(), i))
+        .collect();
+    // Union-find over member indices.
+    let mut parent: Vec<usize> = (0..nodes.len()).collect();
+    fn find(parent: &mut [usize], i: usize) -> usize {
+        let mut root = i;
+        while parent[root] != root {
+            root = parent[root];
+        }
+        parent[i] = root;
+        root
+    }
+    let union = |parent: &mut Vec<usize>, a: usize, b: usize| {
+        let (a, b) = (find(parent, a), find(parent, b));
+        if a != b {
+            parent[a.max(b)] = a.min(b);
+        }
+    };
+    let mut labels: BTreeMap<usize, String> = BTreeMap::new();
+    let inheriting: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].inherits_version)
+        .collect();
+    for pair in inheriting.windows(2) {
+        union(&mut parent, pair[0], pair[1]);
+    }
+    if config.versioning == Versioning::Shared {
+        let shared: Vec<usize> = (0..nodes.len())
+            .filter(|&i| nodes[i].unpublishable.is_none() || nodes[i].inherits_version)
+            .collect();
+        for pair in shared.windows(2) {
+            union(&mut parent, pair[0], pair[1]);
+        }
+        if let Some(&first) = shared.first() {
+            labels.insert(first, "the workspace (shared versioning)".to_owned());
+        }
+    }
+    if let Some(&first) = inheriting.first() {
+        labels
+            .entry(first)
+            .or_insert_with(|| "`workspace.package.version`".to_owned());
+    }
+    for group in &config.groups {
+        let mut found = Vec::new();
+        for name in &group.members {
+            match index.get(name.as_str()) {
+                Some(&i) => found.push(i),
+                None => diagnostics.push(diagnostic(
+                    Code::ConfigInvalid,
+                    None,
+                    format!(
+                        "{}: group `{}` names `{name}`, which is not a member of the workspace",
+                        config::CONFIG_FILE,
+                        group.name
+                    ),
+                    "correct or remove the name",
+                )),
+            }
+        }
+        for pair in found.windows(2) {
+            union(&mut parent, pair[0], pair[1]);
+        }
+        if let Some(&first) = found.first() {
+            labels.insert(first, format!("group `{}`", group.name));
+        }
+    }
+    let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..nodes.len() {
+        by_root.entry(find(&mut parent, i)).or_default().push(i);
+    }
+    let mut groups = Vec::new();
+    for members in by_root.into_values() {
+        let label = members
+            .iter()
+            .find_map(|m| labels.get(m).cloned())
+            .unwrap_or_default();
+        // A group that shares one template shares one tag: the group's own template wins.
+        for &m in &members {
+            nodes[m].group = groups.len();
+        }
+        groups.push(Group { label, members });
+    }
+    groups
+}
+
+/// Every written requirement of a member on another member, with where it is written.
+fn requirements(nodes: &[Node<'_>], root: &DocumentMut) -> Vec<Requirement> {
+    let index: BTreeMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.member.name.as_str(), i))
+        .collect();
+    let mut found = Vec::new();
+    for (dependent, node) in nodes.iter().enumerate() {
+        for declared in &node.member.dependencies {
+            let DependencySource::Path {
+                member: Some(target),
+                ..
+            } = &declared.source
+            else {
+                continue;
+            };
+            let Some(&target) = index.get(target.as_str()) else {
+                continue;
+            };
+            let key = DependencyKey::of(declared);
+            let Some(declaration) = manifest::version_declaration(&node.doc, root, &key) else {
+                continue;
+            };
+            if !declaration.declared {
+                continue;
+            }
+            let site = match declaration.site {
+                VersionSite::Member => manifest::requirement_site(
+                    &node.doc,
+                    &manifest::entry_table_path(&node.doc, &key),
+                )
+                .map(|s| Site {
+                    file: node.member.manifest_path.clone(),
+                    table: s.table,
+                    key: s.key,
+                }),
+                VersionSite::WorkspaceRoot => manifest::requirement_site(
+                    root,
+                    &[
+                        "workspace".to_owned(),
+                        "dependencies".to_owned(),
+                        key.key.clone(),
+                    ],
+                )
+                .map(|s| Site {
+                    file: ROOT_MANIFEST.to_owned(),
+                    table: s.table,
+                    key: s.key,
+                }),
+            };
+            if let Some(site) = site {
+                found.push(Requirement {
+                    dependent,
+                    target,
+                    key,
+                    site,
+                });
+            }
+        }
+    }
+    found
+}
+
+fn site_text(nodes: &[Node<'_>], root: &DocumentMut, site: &Site) -> Option<String> {
+    let doc = if site.file == ROOT_MANIFEST {
+        root
+    } else {
+        &nodes
+            .iter()
+            .find(|n| n.member.manifest_path == site.file)?
+            .doc
+    };
+    let mut path = site.table.clone();
+    path.push(site.key.clone());
+    let (last, table) = path.split_last()?;
+    let mut scope: &dyn toml_edit::TableLike = doc.as_table();
+    for part in table {
+        scope = scope.get(part)?.as_table_like()?;
+    }
+    scope.get(last)?.as_str().map(str::to_owned)
+}
+
+/// The version a selected member gets, and why; `None` when nothing asks for a new version
+/// and the manifest's is already released.
+fn candidate(
+    node: &Node<'_>,
+    want: &Want,
+    source: &str,
+    chosen_explicitly: bool,
+    input: &WorkspaceInput,
+) -> Result<Option<(Version, Why)>, Diagnostic> {
+    let name = &node.member.name;
+    let manifest = &node.member.version;
+    let why = |level: &str, reason: String| Why {
+        level: level.to_owned(),
+        reason,
+    };
+    let first_release = || {
+        let reason = match node.history {
+            Some(_) => format!("first release: no tag matching `{}` yet", node.tag_template),
+            None => format!("version {manifest} as the manifest says (no git history)"),
+        };
+        why("first-release", reason)
+    };
+    let level = match want {
+        Want::Manifest => {
+            return Ok(match node.last_tag() {
+                None => Some((manifest.clone(), first_release())),
+                Some(tag) if manifest > &tag.version => Some((
+                    manifest.clone(),
+                    why(
+                        "manifest",
+                        format!(
+                        "version {manifest} in the manifest is newer than the last release tag {}",
+                        tag.name
+                    ),
+                    ),
+                )),
+                Some(tag) if chosen_explicitly => Some((
+                    manifest.clone(),
+                    why(
+                        "manifest",
+                        format!(
+                            "selected; version {manifest} is the last release tag {}'s",
+                            tag.name
+                        ),
+                    ),
+                )),
+                Some(_) => None,
+            })
+        }
+        Want::Set(version) => {
+            if let Some(tag) = node.last_tag() {
+                if version <= &tag.version {
+                    return Err(diagnostic(
+                        Code::VersionNotGreater,
+                        Some(name),
+                        format!(
+                            "{source}: `{name}` {version} is not greater than its last release {} ({})",
+                            tag.version, tag.name
+                        ),
+                        format!("choose a version above {}", tag.version),
+                    ));
+                }
+            }
+            return Ok(Some((
+                version.clone(),
+                why("set", format!("set to {version} ({source})")),
+            )));
+        }
+        Want::Level(level) => (level.clone(), format!("{level} bump ({source})")),
+        Want::Auto => {
+            let commits = node.history.map(|h| h.commits.as_slice()).unwrap_or(&[]);
+            let change = conventional::level_of(
+                commits
+                    .iter()
+                    .map(|c| conventional::classify(&c.subject, c.breaking_note)),
+            );
+            let (level, words) = match change {
+                Change::Breaking => (Level::Major, "a breaking change"),
+                Change::Feature => (Level::Minor, "a `feat` commit"),
+                Change::Fix => (Level::Patch, "fixes and other changes"),
+            };
+            (
+                level.clone(),
+                format!("{level} bump ({source}: {words} since the last tag)"),
+            )
+        }
+    };
+    let (level, words) = level;
+    let Some(tag) = node.last_tag() else {
+        let published = crate::planning::observed(&input.observations.crates, name)
+            .is_some_and(|versions| versions.iter().any(|v| &v.version == manifest));
+        if !published {
+            return Ok(Some((manifest.clone(), first_release())));
+        }
+        let version = bump::bump(manifest, &level).map_err(|e| invalid_bump(name, source, &e))?;
+        return Ok(Some((
+            version,
+            why(
+                &level.to_string(),
+                format!("{words}: no release tag, and {manifest} is already in the registry"),
+            ),
+        )));
+    };
+    let target = bump::bump(&tag.version, &level).map_err(|e| invalid_bump(name, source, &e))?;
+    if manifest >= &target {
+        return Ok(Some((
+            manifest.clone(),
+            why(
+                &level.to_string(),
+                format!(
+                    "{words} from {} gives {target}; the manifest already says {manifest}",
+                    tag.name
+                ),
+            ),
+        )));
+    }
+    Ok(Some((
+        target,
+        why(&level.to_string(), format!("{words} from {}", tag.name)),
+    )))
+}
+
+fn invalid_bump(name: &str, source: &str, error: &bump::BumpError) -> Diagnostic {
+    diagnostic(
+        Code::InvalidBump,
+        Some(name),
+        format!("{source}: `{name}`: {error}"),
+        "choose another level for this package with -p NAME=LEVEL, or --set-version",
+    )
+}
+
+/// Raises every member of a group with a released member to the group's highest version, and
+/// releases the publishable ones. Returns whether anything changed.
+fn settle_groups(
+    nodes: &mut [Node<'_>],
+    groups: &[Group],
+    not_released: &BTreeMap<usize, String>,
+) -> bool {
+    let mut changed = false;
+    for group in groups.iter().filter(|g| g.members.len() > 1) {
+        let released: Vec<usize> = group
+            .members
+            .iter()
+            .copied()
+            .filter(|&m| nodes[m].released.is_some())
+            .collect();
+        let Some(version) = released.iter().map(|&m| nodes[m].version.clone()).max() else {
+            continue;
+        };
+        let leader = released
+            .iter()
+            .copied()
+            .find(|&m| nodes[m].version == version)
+            .map(|m| nodes[m].member.name.clone())
+            .unwrap_or_default();
+        for &m in &group.members {
+            let node = &mut nodes[m];
+            if node.version != version {
+                node.version = version.clone();
+                changed = true;
+            }
+            let may_release = node.unpublishable.is_none()
+                && !not_released
+                    .get(&m)
+                    .is_some_and(|why| why.starts_with("excluded"));
+            if node.released.is_none() && may_release {
+                node.released = Some(Why {
+                    level: "group".to_owned(),
+                    reason: format!("shares the version of {} with `{leader}`", group.label),
+                });
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// Releases `dependent` because a requirement of it was rewritten (at least a patch above its
+/// last release). Returns whether anything changed.
+fn cascade(
+    nodes: &mut [Node<'_>],
+    dependent: usize,
+    reason: &str,
+    selection: &convoy_schema::plan::Selection,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    let node = &mut nodes[dependent];
+    let name = node.member.name.clone();
+    if node.unpublishable.is_some() {
+        return false;
+    }
+    if selection.exclude.contains(&name) {
+        diagnostics.push(diagnostic(
+            Code::CascadeExcluded,
+            Some(&name),
+            format!("`{name}`'s requirement is rewritten ({reason}), but `{name}` is excluded with --exclude and is not released"),
+            format!("release `{name}` too (drop --exclude {name}), or it keeps requiring the old version in the registry"),
+        ));
+        return false;
+    }
+    if let Some(why) = &mut node.released {
+        if !why.reason.contains(reason) {
+            why.reason
+                .push_str(&format!("; requirement rewritten: {reason}"));
+        }
+        return false;
+    }
+    let manifest = node.member.version.clone();
+    let version = match node.last_tag() {
+        Some(tag) if manifest <= tag.version => {
+            bump::bump(&tag.version, &Level::Patch).unwrap_or_else(|_| manifest.clone())
+        }
+        _ => manifest,
+    };
+    node.version = version;
+    node.released = Some(Why {
+        level: "cascade".to_owned(),
+        reason: format!("dependency moved: {reason}"),
+    });
+    true
+}
+
+fn changed_summary(history: Option<&PackageHistory>) -> String {
+    match history {
+        Some(h) if !h.commits.is_empty() => format!(
+            "{} commit{}",
+            h.commits.len(),
+            if h.commits.len() == 1 { "" } else { "s" }
+        ),
+        Some(h) => format!(
+            "{} file{}",
+            h.changed_files.len(),
+            if h.changed_files.len() == 1 { "" } else { "s" }
+        ),
+        None => "no history".to_owned(),
+    }
+}
+
+/// Turns the decided versions and rewrites into edits, applies them to the input, and builds
+/// the records the plan keeps.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    input: &WorkspaceInput,
+    root: &DocumentMut,
+    config: &Config,
+    nodes: Vec<Node<'_>>,
+    requirements: &[Requirement],
+    rewrites: &BTreeMap<Site, (String, String)>,
+    not_released: BTreeMap<usize, String>,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Versioned {
+    let context = &input.release;
+    let mut edits: BTreeMap<usize, Vec<ManifestEdit>> = BTreeMap::new();
+    for (i, node) in nodes.iter().enumerate() {
+        if node.version == node.member.version {
+            continue;
+        }
+        let from = node.member.version.to_string();
+        let to = node.version.to_string();
+        let edit = if node.inherits_version {
+            let previous = root
+                .get("workspace")
+                .and_then(|w| w.get("package"))
+                .and_then(|p| p.get("version"))
+                .and_then(toml_edit::Item::as_str)
+                .map(str::to_owned);
+            ManifestEdit {
+                file: ROOT_MANIFEST.to_owned(),
+                table: vec!["workspace".to_owned(), "package".to_owned()],
+                key: "version".to_owned(),
+                value: to.clone(),
+                summary: format!("{ROOT_MANIFEST}: `workspace.package.version` {from} → {to}"),
+                previous,
+            }
+        } else {
+            let previous = node
+                .doc
+                .get("package")
+                .and_then(|p| p.get("version"))
+                .and_then(toml_edit::Item::as_str)
+                .map(str::to_owned);
+            ManifestEdit {
+                file: node.member.manifest_path.clone(),
+                table: vec!["package".to_owned()],
+                key: "version".to_owned(),
+                value: to.clone(),
+                summary: format!(
+                    "{}: `package.version` {from} → {to}",
+                    node.member.manifest_path
+                ),
+                previous,
+            }
+        };
+        edits.entry(i).or_default().push(edit);
+    }
+    for requirement in requirements {
+        let Some((from, to)) = rewrites.get(&requirement.site) else {
+            continue;
+        };
+        let target = &nodes[requirement.target].member.name;
+        let site = &requirement.site;
+        let edit = ManifestEdit {
+            file: site.file.clone(),
+            table: site.table.clone(),
+            key: site.key.clone(),
+            value: to.clone(),
+            summary: format!(
+                "{}: requirement on `{target}` in [{}] \"{from}\" → \"{to}\"",
+                site.file,
+                site.table.join(".")
+            ),
+            previous: Some(from.clone()),
+        };
+        let list = edits.entry(requirement.dependent).or_default();
+        if !list.contains(&edit) {
+            list.push(edit);
+        }
+    }
+
+    // The edited workspace: texts, versions and requirements as the release makes them.
+    let mut edited = input.clone();
+    let mut root_doc = root.clone();
+    let mut member_docs: BTreeMap<String, DocumentMut> = nodes
+        .iter()
+        .map(|n| (n.member.manifest_path.clone(), n.doc.clone()))
+        .collect();
+    for edit in edits.values().flatten() {
+        let doc = if edit.file == ROOT_MANIFEST {
+            &mut root_doc
+        } else {
+            match member_docs.get_mut(&edit.file) {
+                Some(doc) => doc,
+                None => continue,
+            }
+        };
+        let _ = manifest::set_string(doc, &edit.table, &edit.key, &edit.value);
+    }
+    if edits.values().flatten().any(|e| e.file == ROOT_MANIFEST) {
+        edited.root_manifest = root_doc.to_string();
+    }
+    let touched: BTreeSet<&str> = edits.values().flatten().map(|e| e.file.as_str()).collect();
+    let versions: BTreeMap<&str, &Version> = nodes
+        .iter()
+        .map(|n| (n.member.name.as_str(), &n.version))
+        .collect();
+    for member in &mut edited.members {
+        if touched.contains(member.manifest_path.as_str()) {
+            if let Some(doc) = member_docs.get(&member.manifest_path) {
+                member.manifest_text = doc.to_string();
+            }
+        }
+        if let Some(version) = versions.get(member.name.as_str()) {
+            member.version = (*version).clone();
+        }
+    }
+    for requirement in requirements {
+        let Some((_, to)) = rewrites.get(&requirement.site) else {
+            continue;
+        };
+        let dependent = &nodes[requirement.dependent].member;
+        let normalized = VersionReq::parse(to).map_or_else(|_| to.clone(), |r| r.to_string());
+        if let Some(member) = edited
+            .members
+            .iter_mut()
+            .find(|m| m.manifest_path == dependent.manifest_path)
+        {
+            for dep in &mut member.dependencies {
+                if DependencyKey::of(dep) == requirement.key {
+                    dep.req = normalized.clone();
+                }
+            }
+        }
+    }
+
+    // The records.
+    let mut decisions = BTreeMap::new();
+    let mut released_versions = BTreeMap::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let name = &node.member.name;
+        let member_edits = edits.remove(&i).unwrap_or_default();
+        let Some(why) = &node.released else {
+            if let Some(tag) = node.last_tag() {
+                if tag.version == node.member.version {
+                    released_versions.insert(name.clone(), tag.version.clone());
+                }
+            }
+            decisions.insert(
+                name.clone(),
+                Decision {
+                    released: false,
+                    reason: not_released
+                        .get(&i)
+                        .cloned()
+                        .unwrap_or_else(|| "not selected".to_owned()),
+                    release: None,
+                    edits: member_edits,
+                },
+            );
+            continue;
+        };
+        let commits = node.history.map(|h| h.commits.clone()).unwrap_or_default();
+        let changelog = context
+            .changelogs
+            .get(name)
+            .filter(|_| config.package(name).changelog)
+            .and_then(|(file, _)| {
+                let date = context.date.as_deref()?;
+                let entries: Vec<changelog::Entry<'_>> = commits
+                    .iter()
+                    .map(|c| changelog::Entry {
+                        subject: &c.subject,
+                        hash: &c.hash,
+                        breaking_note: c.breaking_note,
+                    })
+                    .collect();
+                Some(ChangelogEdit {
+                    file: file.clone(),
+                    section: changelog::section(&node.version.to_string(), date, &entries),
+                })
+            });
+        decisions.insert(
+            name.clone(),
+            Decision {
+                released: true,
+                reason: why.reason.clone(),
+                release: Some(Release {
+                    previous_version: node.member.version.clone(),
+                    last_tag: node.last_tag().cloned(),
+                    level: why.level.clone(),
+                    tag: config::render_tag(&node.tag_template, name, &node.version),
+                    commits,
+                    changelog,
+                }),
+                edits: member_edits,
+            },
+        );
+    }
+    let lockfile_edits = context
+        .lockfile
+        .as_deref()
+        .map(|text| lockfile_edits(text, &nodes))
+        .unwrap_or_default();
+    crate::diagnostics::sort(&mut diagnostics);
+    Versioned {
+        input: edited,
+        decisions,
+        lockfile_edits,
+        diagnostics,
+        released_versions,
+    }
+}
+
+/// The member versions `Cargo.lock` records that the release changes.
+fn lockfile_edits(lockfile: &str, nodes: &[Node<'_>]) -> Vec<LockfileEdit> {
+    let Ok(doc) = lockfile.parse::<DocumentMut>() else {
+        return Vec::new();
+    };
+    let Some(packages) = doc
+        .get("package")
+        .and_then(toml_edit::Item::as_array_of_tables)
+    else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for node in nodes.iter().filter(|n| n.version != n.member.version) {
+        let listed = packages.iter().any(|p| {
+            p.get("name").and_then(toml_edit::Item::as_str) == Some(node.member.name.as_str())
+                && p.get("version").and_then(toml_edit::Item::as_str)
+                    == Some(node.member.version.to_string().as_str())
+                && !p.contains_key("source")
+        });
+        if listed {
+            found.push(LockfileEdit {
+                name: node.member.name.clone(),
+                from: node.member.version.clone(),
+                to: node.version.clone(),
+            });
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
