@@ -241,9 +241,37 @@ pub fn set_string(
         key: key.to_owned(),
     };
     let mut scope: &mut dyn TableLike = doc.as_table_mut();
-    for part in table {
+    if let Some((last, parents)) = table.split_last() {
+        for part in parents {
+            scope = scope
+                .get_mut(part)
+                .and_then(Item::as_table_like_mut)
+                .ok_or_else(missing)?;
+        }
+        // A key added to an inline table goes after the last one, taking over the space
+        // before the closing brace: `{ path = "../b" }` becomes `{ path = "../b", version = "1" }`.
+        if let Some(Item::Value(Value::InlineTable(inline))) = scope.get_mut(last) {
+            if !inline.contains_key(key) {
+                let mut value = Value::from(value);
+                let suffix = inline
+                    .iter_mut()
+                    .last()
+                    .map(|(_, last)| {
+                        let suffix = last.decor().suffix().cloned();
+                        last.decor_mut().set_suffix("");
+                        suffix
+                    })
+                    .unwrap_or(None);
+                value.decor_mut().set_prefix(" ");
+                if let Some(suffix) = suffix {
+                    value.decor_mut().set_suffix(suffix);
+                }
+                inline.insert(key, value);
+                return Ok(None);
+            }
+        }
         scope = scope
-            .get_mut(part)
+            .get_mut(last)
             .and_then(Item::as_table_like_mut)
             .ok_or_else(missing)?;
     }

@@ -622,6 +622,24 @@ mod tests {
             for edit in &mut package.manifest.edits {
                 edit.summary = hostile();
             }
+            if let Some(release) = &mut package.release {
+                release.level = hostile();
+                release.tag = hostile();
+                release.last_tag = Some(convoy_schema::plan::TagRef {
+                    name: hostile(),
+                    version: "1.0.0".parse().expect("version"),
+                    commit: hostile(),
+                });
+                release.commits = vec![convoy_schema::plan::Commit {
+                    hash: hostile(),
+                    subject: hostile(),
+                    breaking_note: true,
+                }];
+                release.changelog = Some(convoy_schema::plan::ChangelogEdit {
+                    file: hostile(),
+                    section: hostile(),
+                });
+            }
             if package.name == "core" {
                 package.artifact = Some(Artifact {
                     file: hostile(),
@@ -668,6 +686,7 @@ mod tests {
         let out = markdown(&hostile());
         let ours = [
             "## Convoy release plan",
+            "### Versions",
             "### Wave 0",
             "### Wave 1",
             "### Not published",
@@ -712,6 +731,7 @@ mod tests {
             headings,
             [
                 "<h2>Convoy release plan</h2>",
+                "<h3>Versions</h3>",
                 "<h3>Wave 0</h3>",
                 "<h3>Wave 1</h3>",
                 "<h3>Not published</h3>",
@@ -722,9 +742,9 @@ mod tests {
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<a "), "{html}");
         assert!(!html.contains("<input"), "a task list: {html}");
-        // Manifest edits, packaged files and one for `core`, published manifests and one per
-        // package: the renderer's own.
-        assert_eq!(html.matches("<details").count(), 6, "{html}");
+        // Commits and one per released package, source edits, packaged files and one for
+        // `core`, published manifests and one per package: the renderer's own.
+        assert_eq!(html.matches("<details").count(), 9, "{html}");
         // Table cells keep the pipes as text: each row still has its header's cells.
         for table in html.split("<table>").skip(1) {
             let table = &table[..table.find("</table>").expect("closed table")];

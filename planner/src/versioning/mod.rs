@@ -664,9 +664,22 @@ fn settle_groups(
             .copied()
             .filter(|&m| nodes[m].released.is_some())
             .collect();
-        let Some(version) = released.iter().map(|&m| nodes[m].version.clone()).max() else {
+        let Some(mut version) = released.iter().map(|&m| nodes[m].version.clone()).max() else {
             continue;
         };
+        // The shared version must be new for every member: above each one's last release
+        // (a patch above it, at least) and not below a first release's manifest version.
+        for &m in &group.members {
+            let node = &nodes[m];
+            let floor = match node.last_tag() {
+                Some(tag) if tag.version >= version => {
+                    bump::bump(&tag.version, &Level::Patch).unwrap_or_else(|_| tag.version.clone())
+                }
+                Some(_) => continue,
+                None => node.member.version.clone(),
+            };
+            version = version.max(floor);
+        }
         let leader = released
             .iter()
             .copied()
@@ -999,4 +1012,536 @@ fn lockfile_edits(lockfile: &str, nodes: &[Node<'_>]) -> Vec<LockfileEdit> {
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planning::plan as make_plan;
+    use crate::testing::{member, workspace, PathDep};
+    use convoy_schema::plan::{Action, Commit, Plan, ReleaseRequest};
+
+    const NORMAL: convoy_schema::plan::DependencyKind = convoy_schema::plan::DependencyKind::Normal;
+    const DEV: convoy_schema::plan::DependencyKind = convoy_schema::plan::DependencyKind::Dev;
+
+    fn v(text: &str) -> Version {
+        Version::parse(text).unwrap()
+    }
+
+    /// A workspace whose members are all tagged at their versions; `changed` names the members
+    /// with changes since, each with the commit subjects given.
+    fn tagged(members: Vec<Member>, changed: &[(&str, &[&str])]) -> WorkspaceInput {
+        let mut input = workspace(members);
+        let mut history = BTreeMap::new();
+        for m in &input.members {
+            let commits: Vec<Commit> = changed
+                .iter()
+                .find(|(name, _)| *name == m.name)
+                .map(|(_, subjects)| {
+                    subjects
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| Commit {
+                            hash: format!("{i:0>40}"),
+                            subject: (*s).to_owned(),
+                            breaking_note: false,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let changed_files = if changed.iter().any(|(n, _)| *n == m.name) {
+                vec![format!("{}/src/lib.rs", m.name)]
+            } else {
+                Vec::new()
+            };
+            history.insert(
+                m.name.clone(),
+                PackageHistory {
+                    last_tag: Some(TagRef {
+                        name: format!("{}-v{}", m.name, m.version),
+                        version: m.version.clone(),
+                        commit: "a".repeat(40),
+                    }),
+                    changed_files,
+                    commits,
+                },
+            );
+        }
+        input.release.history = Some(history);
+        input.release.date = Some("2026-11-22".to_owned());
+        input
+    }
+
+    fn bump_all(mut input: WorkspaceInput, level: &str) -> WorkspaceInput {
+        input.release.request = ReleaseRequest {
+            level: Some(level.to_owned()),
+            ..ReleaseRequest::default()
+        };
+        input
+    }
+
+    /// (action, version, how) of `name`.
+    fn outcome(plan: &Plan, name: &str) -> (Action, String, String) {
+        let p = plan.package(name).unwrap();
+        (
+            p.action,
+            p.version.to_string(),
+            p.release
+                .as_ref()
+                .map(|r| r.level.clone())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn released(plan: &Plan) -> Vec<(String, String)> {
+        plan.packages
+            .iter()
+            .filter(|p| p.action == Action::Publish)
+            .map(|p| (p.name.clone(), p.version.to_string()))
+            .collect()
+    }
+
+    fn one(version: &str) -> WorkspaceInput {
+        tagged(vec![member("a", version, &[], "")], &[("a", &["fix: x"])])
+    }
+
+    #[test]
+    fn every_level_on_stable_zero_and_prerelease_versions() {
+        let cases = [
+            ("1.2.3", "major", "2.0.0"),
+            ("1.2.3", "minor", "1.3.0"),
+            ("1.2.3", "patch", "1.2.4"),
+            ("1.2.3", "prerelease", "1.2.4-alpha.1"),
+            ("1.2.3", "prerelease=rc", "1.2.4-rc.1"),
+            ("0.2.3", "major", "0.3.0"),
+            ("0.2.3", "minor", "0.2.4"),
+            ("0.2.3", "patch", "0.2.4"),
+            ("0.0.3", "major", "0.0.4"),
+            ("0.0.3", "minor", "0.0.4"),
+            ("2.0.0-alpha.4", "prerelease", "2.0.0-alpha.5"),
+            ("2.0.0-alpha.4", "prerelease=beta", "2.0.0-beta.1"),
+            ("2.0.0-alpha.4", "release", "2.0.0"),
+            ("2.0.0-alpha.4", "major", "2.0.0"),
+            ("1.3.0-rc.1", "minor", "1.3.0"),
+            ("1.2.3", "=1.5.0", "1.5.0"),
+        ];
+        for (from, level, to) in cases {
+            let plan = make_plan(&bump_all(one(from), level)).unwrap();
+            assert_eq!(outcome(&plan, "a").1, to, "{from} + {level}");
+            assert_eq!(plan.package("a").unwrap().action, Action::Publish);
+            let release = plan.package("a").unwrap().release.clone().unwrap();
+            assert_eq!(release.previous_version, v(from));
+            assert_eq!(release.tag, format!("a-v{to}"));
+            assert_eq!(
+                plan.package("a").unwrap().manifest.edits[0].summary,
+                format!("a/Cargo.toml: `package.version` {from} → {to}")
+            );
+        }
+    }
+
+    #[test]
+    fn impossible_levels_are_coded_errors() {
+        for (from, level, code) in [
+            ("1.2.3", "release", "invalid-bump"),
+            ("2.0.0-beta.2", "prerelease=alpha", "invalid-bump"),
+            ("1.2.3", "=1.2.3", "version-not-greater"),
+            ("1.2.3", "=1.0.0", "version-not-greater"),
+            ("1.2.3", "sideways", "invalid-bump"),
+        ] {
+            let plan = make_plan(&bump_all(one(from), level)).unwrap();
+            assert!(plan.has_errors(), "{from} + {level}");
+            assert!(
+                plan.diagnostics.iter().any(|d| d.code == code),
+                "{from} + {level}: {:?}",
+                plan.diagnostics
+            );
+        }
+    }
+
+    #[test]
+    fn independent_mode_releases_only_what_changed() {
+        let input = tagged(
+            vec![member("a", "1.0.0", &[], ""), member("b", "1.0.0", &[], "")],
+            &[("a", &["fix: x"])],
+        );
+        let plan = make_plan(&bump_all(input, "minor")).unwrap();
+        assert_eq!(released(&plan), [("a".to_owned(), "1.1.0".to_owned())]);
+        let b = plan.package("b").unwrap();
+        assert_eq!(b.action, Action::Excluded);
+        assert_eq!(b.reason, "unchanged since b-v1.0.0");
+        assert!(b.manifest.edits.is_empty());
+    }
+
+    #[test]
+    fn without_a_level_a_changed_package_is_not_released_and_says_why() {
+        let input = tagged(vec![member("a", "1.0.0", &[], "")], &[("a", &["fix: x"])]);
+        let plan = make_plan(&input).unwrap();
+        assert!(released(&plan).is_empty());
+        let warning = plan
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "unreleased-changes");
+        assert!(warning.unwrap().message.contains("1 commit"), "{warning:?}");
+        // Bumped by hand: the manifest's version is released as written.
+        let input = tagged(vec![member("a", "1.0.0", &[], "")], &[("a", &["fix: x"])]);
+        let mut bumped = input.clone();
+        bumped.members[0] = member("a", "1.1.0", &[], "");
+        let plan = make_plan(&bumped).unwrap();
+        assert_eq!(
+            outcome(&plan, "a"),
+            (Action::Publish, "1.1.0".into(), "manifest".into())
+        );
+        assert!(plan.package("a").unwrap().manifest.edits.is_empty());
+    }
+
+    #[test]
+    fn a_bump_already_applied_is_not_applied_twice() {
+        let mut input = bump_all(one("1.0.0"), "minor");
+        input.members[0] = member("a", "1.1.0", &[], "");
+        let plan = make_plan(&input).unwrap();
+        assert_eq!(outcome(&plan, "a").1, "1.1.0");
+        assert!(plan.package("a").unwrap().manifest.edits.is_empty());
+    }
+
+    #[test]
+    fn auto_reads_conventional_commits() {
+        for (subjects, to) in [
+            (&["fix: a", "docs: b"][..], "1.0.1"),
+            (&["fix: a", "feat(x): b"][..], "1.1.0"),
+            (&["feat!: drop it", "fix: a"][..], "2.0.0"),
+            (&["Update README"][..], "1.0.1"),
+        ] {
+            let input = tagged(vec![member("a", "1.0.0", &[], "")], &[("a", subjects)]);
+            let plan = make_plan(&bump_all(input, "auto")).unwrap();
+            assert_eq!(outcome(&plan, "a").1, to, "{subjects:?}");
+            assert_eq!(
+                plan.package("a")
+                    .unwrap()
+                    .release
+                    .as_ref()
+                    .unwrap()
+                    .commits
+                    .len(),
+                subjects.len()
+            );
+        }
+        let mut input = tagged(
+            vec![member("a", "1.0.0", &[], "")],
+            &[("a", &["refactor: x"])],
+        );
+        if let Some(history) = &mut input.release.history {
+            history.get_mut("a").unwrap().commits[0].breaking_note = true;
+        }
+        assert_eq!(
+            outcome(&make_plan(&bump_all(input, "auto")).unwrap(), "a").1,
+            "2.0.0"
+        );
+    }
+
+    #[test]
+    fn per_package_levels_add_to_the_selection() {
+        let mut input = tagged(
+            vec![member("a", "1.0.0", &[], ""), member("b", "1.0.0", &[], "")],
+            &[("a", &["fix: x"])],
+        );
+        input.release.request.level = Some("patch".to_owned());
+        input
+            .release
+            .request
+            .packages
+            .insert("b".to_owned(), "major".to_owned());
+        let plan = make_plan(&input).unwrap();
+        assert_eq!(
+            released(&plan),
+            [
+                ("a".to_owned(), "1.0.1".to_owned()),
+                ("b".to_owned(), "2.0.0".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn shared_mode_gives_everything_one_version_and_one_tag() {
+        let mut input = tagged(
+            vec![
+                member("a", "1.0.0", &[], ""),
+                member("b", "1.0.0", &[], ""),
+                member("c", "1.0.0", &[], ""),
+            ],
+            &[("a", &["feat: x"]), ("b", &["fix: y"])],
+        );
+        input.release.config = Some("versioning = \"shared\"\n".to_owned());
+        for history in input.release.history.as_mut().unwrap().values_mut() {
+            let tag = history.last_tag.as_mut().unwrap();
+            tag.name = "v1.0.0".to_owned();
+        }
+        let plan = make_plan(&bump_all(input, "auto")).unwrap();
+        assert_eq!(
+            released(&plan),
+            [
+                ("a".into(), "1.1.0".into()),
+                ("b".into(), "1.1.0".into()),
+                ("c".into(), "1.1.0".into())
+            ]
+        );
+        for name in ["a", "b", "c"] {
+            assert_eq!(
+                plan.package(name).unwrap().release.as_ref().unwrap().tag,
+                "v1.1.0"
+            );
+        }
+        assert_eq!(outcome(&plan, "c").2, "group");
+        assert_eq!(crate::apply::release_tags(&plan).len(), 1);
+    }
+
+    #[test]
+    fn inheriting_the_workspace_version_implies_one_shared_version_and_one_root_edit() {
+        let inherit = |m: Member| Member {
+            manifest_text: m
+                .manifest_text
+                .replace("version = \"0.2.0\"", "version.workspace = true"),
+            ..m
+        };
+        let mut input = tagged(
+            vec![
+                inherit(member("a", "0.2.0", &[], "")),
+                inherit(member("b", "0.2.0", &[], "")),
+                member("c", "0.2.0", &[], ""),
+            ],
+            &[("a", &["feat!: x"])],
+        );
+        input
+            .root_manifest
+            .push_str("\n[workspace.package]\nversion = \"0.2.0\"\n");
+        let plan = make_plan(&bump_all(input, "auto")).unwrap();
+        assert_eq!(
+            released(&plan),
+            [("a".into(), "0.3.0".into()), ("b".into(), "0.3.0".into())]
+        );
+        let edits: Vec<&str> = crate::edits::manifest_edits(&plan)
+            .iter()
+            .map(|e| e.summary.as_str())
+            .collect();
+        assert_eq!(
+            edits,
+            ["Cargo.toml: `workspace.package.version` 0.2.0 → 0.3.0"]
+        );
+    }
+
+    #[test]
+    fn named_groups_always_share_a_version() {
+        let mut input = tagged(
+            vec![
+                member("a", "1.0.0", &[], ""),
+                member("b", "1.4.0", &[], ""),
+                member("c", "1.0.0", &[], ""),
+            ],
+            &[("a", &["feat: x"])],
+        );
+        input.release.config = Some("[groups.pair]\nmembers = [\"a\", \"b\"]\n".to_owned());
+        let plan = make_plan(&bump_all(input, "auto")).unwrap();
+        // a's minor bump gives 1.1.0, but b was released as 1.4.0: the shared version has to
+        // be new for b too, so it is a patch above b's last release.
+        assert_eq!(
+            released(&plan),
+            [("a".into(), "1.4.1".into()), ("b".into(), "1.4.1".into())]
+        );
+        assert_eq!(outcome(&plan, "b").2, "group");
+        assert!(!plan.has_errors(), "{:?}", plan.diagnostics);
+    }
+
+    #[test]
+    fn cascade_through_a_chain() {
+        // c requires b exactly, b requires a ^0.2; a's breaking bump moves b, b's patch moves c.
+        let deps_b: &[PathDep<'_>] = &[("a", NORMAL, Some("0.2"))];
+        let deps_c: &[PathDep<'_>] = &[("b", NORMAL, Some("=0.2.0"))];
+        let input = tagged(
+            vec![
+                member("a", "0.2.0", &[], ""),
+                member("b", "0.2.0", deps_b, ""),
+                member("c", "0.2.0", deps_c, ""),
+                member("d", "0.2.0", &[], ""),
+            ],
+            &[("a", &["feat!: break"])],
+        );
+        let plan = make_plan(&bump_all(input, "auto")).unwrap();
+        assert_eq!(
+            released(&plan),
+            [
+                ("a".into(), "0.3.0".into()),
+                ("b".into(), "0.2.1".into()),
+                ("c".into(), "0.2.1".into())
+            ]
+        );
+        let b = plan.package("b").unwrap();
+        assert!(
+            b.reason.contains("a 0.2.0 → 0.3.0 is outside ^0.2"),
+            "{}",
+            b.reason
+        );
+        assert_eq!(b.release.as_ref().unwrap().level, "cascade");
+        let edits: Vec<&str> = crate::edits::manifest_edits(&plan)
+            .iter()
+            .map(|e| e.summary.as_str())
+            .collect();
+        assert!(
+            edits.contains(
+                &"b/Cargo.toml: requirement on `a` in [dependencies.a] \"0.2\" → \"0.3\""
+            ),
+            "{edits:?}"
+        );
+        assert!(
+            edits.contains(
+                &"c/Cargo.toml: requirement on `b` in [dependencies.b] \"=0.2.0\" → \"=0.2.1\""
+            ),
+            "{edits:?}"
+        );
+        assert!(!plan.has_errors(), "{:?}", plan.diagnostics);
+    }
+
+    #[test]
+    fn cascade_through_a_diamond_releases_the_bottom_once() {
+        let on_a: &[PathDep<'_>] = &[("a", NORMAL, Some("1"))];
+        let on_bc: &[PathDep<'_>] = &[("b", NORMAL, Some("=1.0.0")), ("c", NORMAL, Some("=1.0.0"))];
+        let input = tagged(
+            vec![
+                member("a", "1.0.0", &[], ""),
+                member("b", "1.0.0", on_a, ""),
+                member("c", "1.0.0", on_a, ""),
+                member("d", "1.0.0", on_bc, ""),
+            ],
+            &[("a", &["feat!: break"])],
+        );
+        let plan = make_plan(&bump_all(input, "auto")).unwrap();
+        assert_eq!(
+            released(&plan),
+            [
+                ("a".into(), "2.0.0".into()),
+                ("b".into(), "1.0.1".into()),
+                ("c".into(), "1.0.1".into()),
+                ("d".into(), "1.0.1".into())
+            ]
+        );
+        assert_eq!(
+            plan.waves,
+            [
+                vec!["a".to_owned()],
+                vec!["b".into(), "c".into()],
+                vec!["d".into()]
+            ]
+        );
+        let d = plan.package("d").unwrap();
+        assert!(
+            d.reason.contains("b 1.0.0 → 1.0.1") && d.reason.contains("c 1.0.0 → 1.0.1"),
+            "{}",
+            d.reason
+        );
+    }
+
+    #[test]
+    fn a_compatible_requirement_does_not_cascade_and_dev_dependencies_count() {
+        let on_a: &[PathDep<'_>] = &[("a", NORMAL, Some("1.0"))];
+        let dev_on_a: &[PathDep<'_>] = &[("a", DEV, Some("1.0"))];
+        let input = tagged(
+            vec![
+                member("a", "1.0.0", &[], ""),
+                member("b", "1.0.0", on_a, ""),
+                member("t", "1.0.0", dev_on_a, ""),
+            ],
+            &[("a", &["feat: add"])],
+        );
+        let plan = make_plan(&bump_all(input.clone(), "auto")).unwrap();
+        assert_eq!(released(&plan), [("a".into(), "1.1.0".into())]);
+        let plan = make_plan(&bump_all(input, "major")).unwrap();
+        assert_eq!(
+            released(&plan),
+            [
+                ("a".into(), "2.0.0".into()),
+                ("b".into(), "1.0.1".into()),
+                ("t".into(), "1.0.1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_excluded_dependent_gets_its_requirement_rewritten_and_a_warning() {
+        let on_a: &[PathDep<'_>] = &[("a", NORMAL, Some("1"))];
+        let mut input = tagged(
+            vec![
+                member("a", "1.0.0", &[], ""),
+                member("b", "1.0.0", on_a, ""),
+                member("x", "1.0.0", on_a, "publish = false\n"),
+            ],
+            &[("a", &["feat!: break"])],
+        );
+        input.selection.exclude = vec!["b".to_owned()];
+        let plan = make_plan(&bump_all(input, "auto")).unwrap();
+        assert_eq!(released(&plan), [("a".into(), "2.0.0".into())]);
+        assert!(plan
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "cascade-excluded"));
+        // The never-published member's requirement is rewritten too, so the workspace resolves.
+        assert_eq!(plan.package("x").unwrap().manifest.edits.len(), 1);
+    }
+
+    #[test]
+    fn untagged_packages_are_first_releases_at_their_manifest_version() {
+        let mut input = workspace(vec![member("a", "0.1.0", &[], "")]);
+        input.release.history = Some(BTreeMap::from([(
+            "a".to_owned(),
+            PackageHistory::default(),
+        )]));
+        let plan = make_plan(&bump_all(input, "minor")).unwrap();
+        assert_eq!(
+            outcome(&plan, "a"),
+            (Action::Publish, "0.1.0".into(), "first-release".into())
+        );
+    }
+
+    #[test]
+    fn changelog_sections_use_the_commit_date_and_the_commits() {
+        let mut input = tagged(
+            vec![member("a", "1.0.0", &[], "")],
+            &[("a", &["feat(api): add `x`", "fix: y"])],
+        );
+        input.release.changelogs.insert(
+            "a".into(),
+            ("a/CHANGELOG.md".into(), "# Changelog\n".into()),
+        );
+        let plan = make_plan(&bump_all(input, "auto")).unwrap();
+        let changelog = plan
+            .package("a")
+            .unwrap()
+            .release
+            .as_ref()
+            .unwrap()
+            .changelog
+            .clone()
+            .unwrap();
+        assert_eq!(changelog.file, "a/CHANGELOG.md");
+        assert!(
+            changelog.section.starts_with("## [1.1.0] - 2026-11-22\n"),
+            "{}",
+            changelog.section
+        );
+        assert!(
+            changelog
+                .section
+                .contains("### Added\n\n- **api:** add `x` (0000000)"),
+            "{}",
+            changelog.section
+        );
+        let digest = &plan.inputs.release.as_ref().unwrap().changelogs["a/CHANGELOG.md"];
+        assert!(digest.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn configuration_problems_are_plan_errors_not_panics() {
+        let mut input = one("1.0.0");
+        input.release.config = Some("versioning = [\n".to_owned());
+        let plan = make_plan(&input).unwrap();
+        assert!(plan.diagnostics.iter().any(|d| d.code == "config-invalid"));
+        assert!(plan.has_errors());
+    }
 }
