@@ -111,6 +111,7 @@ impl Fixture {
             selection: Selection::default(),
             own_outputs: Vec::new(),
             allow_http: false,
+            release: Default::default(),
         };
         adjust(&mut request);
         let discovered = discover(&request)?;

@@ -282,6 +282,12 @@ fn rebuild(
         selection: plan.inputs.selection.clone(),
         own_outputs: Vec::new(),
         allow_http: false,
+        release: plan
+            .inputs
+            .release
+            .as_ref()
+            .map(|r| r.request.clone())
+            .unwrap_or_default(),
     };
     let discovered = discover(&request).map_err(|e| ("rebuild-impossible", e.to_string()))?;
     if discovered.input.cargo_version != packaging.cargo_version {

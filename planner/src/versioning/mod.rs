@@ -938,7 +938,7 @@ fn finish(
             .filter(|_| config.package(name).changelog)
             .and_then(|(file, _)| {
                 let date = context.date.as_deref()?;
-                let entries: Vec<changelog::Entry<'_>> = commits
+                let mut entries: Vec<changelog::Entry<'_>> = commits
                     .iter()
                     .map(|c| changelog::Entry {
                         subject: &c.subject,
@@ -946,6 +946,14 @@ fn finish(
                         breaking_note: c.breaking_note,
                     })
                     .collect();
+                // Released for a dependency or a group: the reason is the change.
+                if entries.is_empty() {
+                    entries.push(changelog::Entry {
+                        subject: &why.reason,
+                        hash: "",
+                        breaking_note: false,
+                    });
+                }
                 Some(ChangelogEdit {
                     file: file.clone(),
                     section: changelog::section(&node.version.to_string(), date, &entries),
