@@ -346,6 +346,12 @@ fn readme_documents_every_publish_and_registry_code() {
             "registry-auth-failed",
             "registry-protocol-error",
             "insecure-registry-url",
+            // convoy-plan apply and tag
+            "tree-changed-since-plan",
+            "edit-failed",
+            "plan-has-errors",
+            "plan-has-no-commit",
+            "tag-exists-elsewhere",
         ]);
     for code in codes {
         assert!(

@@ -732,7 +732,9 @@ fn cascade(
         return false;
     }
     if let Some(why) = &mut node.released {
-        if !why.reason.contains(reason) {
+        // One mention per dependency move, however many requirements name it.
+        let moved = reason.split(" is outside ").next().unwrap_or(reason);
+        if !why.reason.contains(moved) {
             why.reason
                 .push_str(&format!("; requirement rewritten: {reason}"));
         }
