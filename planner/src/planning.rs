@@ -80,15 +80,12 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
     let versioned = versioning::plan_versions(input, &original_root);
     let mut original: Vec<&Member> = input.members.iter().collect();
     original.sort_by(|a, b| (&a.name, &a.manifest_path).cmp(&(&b.name, &b.manifest_path)));
-    let recorded_inputs = inputs(input, &original);
-    let mut plan = plan_edited(&versioned)?;
-    plan.inputs = recorded_inputs;
-    plan.seal();
-    Ok(plan)
+    plan_edited(&versioned, inputs(input, &original))
 }
 
-/// Plans the workspace as the release edits leave it.
-fn plan_edited(versioned: &Versioned) -> Result<Plan, PlanningError> {
+/// Plans the workspace as the release edits leave it; `recorded` are the inputs as read, before
+/// any edit.
+fn plan_edited(versioned: &Versioned, recorded: Inputs) -> Result<Plan, PlanningError> {
     let input = &versioned.input;
     let root =
         manifest::parse(&input.root_manifest).map_err(|e| PlanningError::ManifestSyntax {
@@ -216,7 +213,7 @@ fn plan_edited(versioned: &Versioned) -> Result<Plan, PlanningError> {
     let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         digest: String::new(),
-        inputs: inputs(input, &members),
+        inputs: recorded,
         registry: input.registry.clone(),
         packaging: None,
         packages,
