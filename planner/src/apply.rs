@@ -42,6 +42,15 @@ fn repository_root(workspace_root: &Path, plan: &Plan) -> PathBuf {
         .to_path_buf()
 }
 
+/// A plan with error diagnostics describes no release: neither `apply` nor `tag` acts on one.
+fn describes_a_release(plan: &Plan) -> Result<(), PlanError> {
+    let (errors, _) = crate::planning::severity_counts(&plan.diagnostics);
+    if errors > 0 {
+        return Err(PlanError::PlanHasErrors { count: errors });
+    }
+    Ok(())
+}
+
 /// Every input file whose content differs from what the plan recorded, in words.
 fn drift(plan: &Plan, workspace_root: &Path) -> Vec<String> {
     let digest_of = |path: &Path| std::fs::read(path).ok().map(|b| sha256_digest(&b));
@@ -85,14 +94,7 @@ fn drift(plan: &Plan, workspace_root: &Path) -> Vec<String> {
 
 /// Writes the plan's source edits into the workspace at `workspace_root`.
 pub fn apply(plan: &Plan, workspace_root: &Path) -> Result<Applied, PlanError> {
-    let errors = plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == convoy_schema::plan::Severity::Error)
-        .count();
-    if errors > 0 {
-        return Err(PlanError::PlanHasErrors { count: errors });
-    }
+    describes_a_release(plan)?;
     let changed = drift(plan, workspace_root);
     if !changed.is_empty() {
         return Err(PlanError::TreeChanged {
@@ -217,14 +219,7 @@ pub fn tag(plan: &Plan, workspace_root: &Path, push: Option<&str>) -> Result<Tag
         .as_ref()
         .map(|g| g.commit.clone())
         .ok_or(PlanError::NoCommit)?;
-    let errors = plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == convoy_schema::plan::Severity::Error)
-        .count();
-    if errors > 0 {
-        return Err(PlanError::PlanHasErrors { count: errors });
-    }
+    describes_a_release(plan)?;
     let tags = release_tags(plan);
     let mut existing = Vec::new();
     for tag in &tags {
