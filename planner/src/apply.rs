@@ -126,8 +126,7 @@ pub fn apply(plan: &Plan, workspace_root: &Path) -> Result<Applied, PlanError> {
 
 /// Cargo's message when it would change `Cargo.lock` further (checked offline, `--locked`).
 fn lockfile_still_stale(workspace_root: &Path) -> Option<String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let output = Command::new(crate::discover::cargo_program())
         .args([
             "metadata",
             "--offline",
@@ -176,26 +175,7 @@ pub fn release_tags(plan: &Plan) -> Vec<ReleaseTag> {
 }
 
 fn git(repository: &Path, args: &[&str]) -> Result<String, PlanError> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(repository)
-        .args(args)
-        .env("LC_ALL", "C")
-        .output()
-        .map_err(|e| PlanError::Tool {
-            program: "git".to_owned(),
-            args: args.join(" "),
-            message: e.to_string(),
-        })?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    } else {
-        Err(PlanError::Tool {
-            program: "git".to_owned(),
-            args: args.join(" "),
-            message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    crate::history::git(repository, args).map(|out| out.trim().to_owned())
 }
 
 /// What `tag` did with each tag: created, or found already at the commit.

@@ -334,7 +334,7 @@ fn read_text(path: &Path) -> Result<String, PlanError> {
 }
 
 /// The cargo that `cargo metadata` ran: `$CARGO`, else `cargo` on PATH.
-fn cargo_program() -> PathBuf {
+pub(crate) fn cargo_program() -> PathBuf {
     std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
 }
 

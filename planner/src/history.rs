@@ -33,26 +33,32 @@ pub struct Repository<'a> {
     pub workspace_path: &'a str,
 }
 
+/// Runs git in `dir` (no optional locks, C locale, UTC dates); its output, or a `tool-failed`
+/// error carrying git's message.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Result<String, PlanError> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("--no-optional-locks")
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC")
+        .output()
+        .map_err(|e| tool("git", args, e.to_string()))?;
+    if !output.status.success() {
+        return Err(tool(
+            "git",
+            args,
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 impl Repository<'_> {
     fn git(&self, args: &[&str]) -> Result<String, PlanError> {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(self.workspace_root)
-            .arg("--no-optional-locks")
-            .args(args)
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .env("LC_ALL", "C")
-            .env("TZ", "UTC")
-            .output()
-            .map_err(|e| tool("git", args, e.to_string()))?;
-        if !output.status.success() {
-            return Err(tool(
-                "git",
-                args,
-                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        git(self.workspace_root, args)
     }
 
     /// A repository path relative to the workspace root; `None` outside the workspace.
@@ -207,7 +213,6 @@ fn packaged_sources(
     member: &Member,
     target_dir: &Path,
 ) -> Result<BTreeSet<String>, PlanError> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let args = [
         "package",
         "--list",
@@ -216,7 +221,7 @@ fn packaged_sources(
         "--manifest-path",
         &member.manifest_path,
     ];
-    let output = Command::new(&cargo)
+    let output = Command::new(crate::discover::cargo_program())
         .args(args)
         .env("CARGO_TARGET_DIR", target_dir)
         .current_dir(workspace_root)

@@ -151,7 +151,7 @@ fn package_once(
             .map_err(|e| staging_failed(format!("cannot write the staged {file}: {e}")))?;
     }
     let target_dir = staging.path().join("target");
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut cargo = Command::new(crate::discover::cargo_program());
     cargo
         .arg("package")
         .arg("--manifest-path")
