@@ -4,20 +4,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use convoy_registry::auth::{token_from_env, token_variable};
 use convoy_registry::clock::{Clock, SystemClock};
-use convoy_registry::error::format_date;
 use convoy_registry::rate::RateLimit;
 use convoy_registry::resolve::{cargo_config_files, resolve, RegistryChoice, ResolveError};
+use convoy_registry::trusted::{self, IdTokenSource, SourceError};
 use convoy_registry::{ClientOptions, Freshness, RegistryClient, RegistryError, CRATES_IO};
 use convoy_schema::exit;
 use convoy_schema::plan::Plan;
 use convoy_schema::snapshot::RegistryTarget;
 
+use crate::credentials::{self, Credentials, Lifetime};
 use crate::driver::{self, Event, Outcome, Release, RunOptions};
+use crate::output::{self, words_duration};
 use crate::journal::{self, EarlierRuns, Journal, JournalError};
 use crate::schedule::simulate::{simulate, Assumptions, Simulation};
 use crate::schedule::{Kind, Order, Schedule, Seen, Settings};
@@ -41,6 +43,20 @@ pub struct Cli {
     /// CARGO_REGISTRIES_<NAME>_TOKEN for a named registry).
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
+    /// Publish with a short-lived token from trusted publishing: the CI's OIDC identity token
+    /// (GitHub Actions: from a job with `permissions: id-token: write`) exchanged at the
+    /// registry, replaced before it expires, revoked when the run ends. New crates still need
+    /// the API token; without it they and their dependents are left for a rerun (exit 1).
+    #[arg(long)]
+    trusted_publishing: bool,
+    /// With --trusted-publishing: the variable that holds the identity token itself (GitLab's
+    /// `id_tokens:`), instead of asking GitHub's token service.
+    #[arg(long, value_name = "VAR", requires = "trusted_publishing")]
+    oidc_token_env: Option<String>,
+    /// With --trusted-publishing: the identity token's audience (default: the registry API's
+    /// host, `crates.io` for crates.io).
+    #[arg(long, value_name = "AUDIENCE", requires = "trusted_publishing")]
+    oidc_audience: Option<String>,
     /// Refuse unless the plan's digest is exactly this (pin the reviewed plan).
     #[arg(long, value_name = "sha256:HEX")]
     expect_digest: Option<String>,
@@ -131,6 +147,10 @@ enum Stop {
     #[error("no token: {variable} is not set")]
     NoToken { variable: String },
     #[error("{0}")]
+    Oidc(SourceError),
+    #[error("trusted publishing failed: {source}")]
+    TrustedPublishing { source: RegistryError },
+    #[error("{0}")]
     Journal(#[from] JournalError),
     #[error("`{name}` {version} is already in the registry with cksum {cksum}, not the planned {planned}")]
     OtherContent {
@@ -148,6 +168,8 @@ impl Stop {
             Self::Invalid { code, .. } => code,
             Self::Registry { source, .. } => source.code(),
             Self::NoToken { .. } => "token-missing",
+            Self::Oidc(_) => "oidc-token-unavailable",
+            Self::TrustedPublishing { .. } => "trusted-publishing-failed",
             Self::Journal(error) => error.code(),
             Self::OtherContent { .. } => "version-exists-with-different-content",
         }
@@ -159,7 +181,9 @@ impl Stop {
             Self::Refused(_) => "make the plan again with convoy-plan --bundle, review it, and publish that plan unmodified".to_owned(),
             Self::Invalid { help, .. } => help.clone(),
             Self::Registry { .. } => "check the registry URL, the network and the token".to_owned(),
-            Self::NoToken { .. } => "set the token in that variable (never on the command line), or name another with --token-env".to_owned(),
+            Self::NoToken { .. } => "set the token in that variable (never on the command line), name another with --token-env, or publish from CI with --trusted-publishing".to_owned(),
+            Self::Oidc(_) => "run in a GitHub Actions job with `permissions: id-token: write`, or pass --oidc-token-env VAR naming the variable that holds the identity token (GitLab: `id_tokens:`)".to_owned(),
+            Self::TrustedPublishing { .. } => "configure this repository and workflow (and environment) as a trusted publisher of the crates on the registry (crates.io: the crate's Settings, Trusted Publishing), check the audience (--oidc-audience), or publish with an API token".to_owned(),
             Self::Journal(error) => error.help().to_owned(),
             Self::OtherContent { .. } => "the sources changed since that version was published: bump the version and plan again".to_owned(),
         }
@@ -171,7 +195,10 @@ impl Stop {
                 source: RegistryError::Protocol { .. } | RegistryError::InsecureUrl { .. },
                 ..
             } => exit::REFUSED,
-            Self::Registry { .. } | Self::NoToken { .. } => exit::REGISTRY,
+            Self::Registry { .. }
+            | Self::NoToken { .. }
+            | Self::Oidc(_)
+            | Self::TrustedPublishing { .. } => exit::REGISTRY,
             _ => exit::REFUSED,
         }
     }
@@ -260,18 +287,30 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
         &registry,
         &convoy_cli::read_bundle(&plan, &bundle_dir),
     )?;
-    let variable =
-        token_variable(registry.name.as_deref(), cli.token_env.as_deref()).ok_or_else(|| {
-            invalid(
-                "token-variable-unknown",
-                "a registry given only by --index has no standard token variable".to_owned(),
-                "name the variable with --token-env VAR",
-            )
-        })?;
-    let token = token_from_env(&variable, &|v| std::env::var(v).ok());
-    if token.is_none() && !cli.dry_run {
-        return Err(Stop::NoToken { variable });
+    let variable = token_variable(registry.name.as_deref(), cli.token_env.as_deref());
+    if variable.is_none() && !cli.trusted_publishing {
+        return Err(invalid(
+            "token-variable-unknown",
+            "a registry given only by --index has no standard token variable".to_owned(),
+            "name the variable with --token-env VAR, or publish with --trusted-publishing",
+        ));
     }
+    let env = |name: &str| std::env::var(name).ok();
+    let api_token = variable.as_deref().and_then(|v| token_from_env(v, &env));
+    if api_token.is_none() && !cli.trusted_publishing && !cli.dry_run {
+        return Err(Stop::NoToken {
+            variable: variable.unwrap_or_default(),
+        });
+    }
+    // The identity token's source is checked before anything is read or uploaded; the dry run
+    // does not need one (it runs where no identity token is offered).
+    let id_source = match (cli.trusted_publishing, cli.dry_run) {
+        (true, false) => Some(
+            IdTokenSource::from_env(cli.oidc_token_env.as_deref(), &env, cli.target.allow_http)
+                .map_err(Stop::Oidc)?,
+        ),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -286,7 +325,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             &registry.index,
             ClientOptions {
                 allow_http: cli.target.allow_http,
-                read_token: token.clone(),
+                read_token: api_token.clone(),
             },
         )
         .await
@@ -347,14 +386,16 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             new_crates: &new_crates,
             earlier: &EarlierRuns::default(),
         };
-        let expected = expected_run(release, &options.schedule);
+        // A dry run without --trusted-publishing plans as if the API token were set.
+        let lanes = Lanes {
+            api: api_token.is_some() || !cli.trusted_publishing,
+            trusted: cli.trusted_publishing,
+        };
+        let expected = expected_run(release, &options.schedule, lanes);
         if cli.dry_run {
-            print_dry_run(&plan, release, &expected, &pacing);
+            print_dry_run(&plan, release, &expected, &pacing, lanes);
             return Ok(exit::OK);
         }
-        let Some(token) = token else {
-            return Err(Stop::NoToken { variable });
-        };
         if expected.paced_for > Duration::from_secs(60) {
             eprintln!(
                 "convoy-publish: paced by the registry's rate limits ({}): expected to take at least {}",
@@ -362,6 +403,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
                 words_duration(expected.duration)
             );
         }
+        let mut options = options;
         let journal_path = cli.journal.clone().unwrap_or_else(|| {
             let mut path = cli.plan.clone().into_os_string();
             path.push(".journal");
@@ -392,7 +434,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             bar
         });
         let mut on_event = |event: Event| {
-            let line = event_json(&event, &versions, &plan.digest, clock.now());
+            let line = output::event_record(&event, &versions, &plan.digest, clock.now()).to_line();
             if let Err(error) = journal.append(&line) {
                 tracing::warn!(%error, "cannot append to the journal");
             }
@@ -400,6 +442,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             if abort_after == Some(events_seen) {
                 std::process::abort();
             }
+            let words = output::event_words(&event, &versions);
             match (format, &progress) {
                 (Format::Json, _) => println!("{line}"),
                 (Format::Human, Some(bar)) => {
@@ -409,23 +452,68 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
                     ) {
                         bar.inc(1);
                     }
-                    bar.set_message(event_words(&event, &versions).trim().to_owned());
-                    bar.println(event_words(&event, &versions));
+                    bar.set_message(words.trim().to_owned());
+                    bar.println(words);
                 }
-                (Format::Human, None) => eprintln!("{}", event_words(&event, &versions)),
+                (Format::Human, None) => eprintln!("{words}"),
             }
+        };
+        let mut credentials = match (id_source, api_token) {
+            (Some(source), api_token) => {
+                let audience = cli.oidc_audience.clone().unwrap_or_else(|| {
+                    client.api().map(trusted::audience).unwrap_or_default()
+                });
+                let (credentials, issued) = Credentials::trusted(
+                    api_token,
+                    &client,
+                    source,
+                    audience,
+                    Lifetime::CRATES_IO,
+                    clock.now(),
+                )
+                .await
+                .map_err(|source| Stop::TrustedPublishing { source })?;
+                on_event(Event::Token(issued));
+                if !credentials.refreshable() {
+                    // An identity token is exchanged once: end (resumably) before its token expires.
+                    options.max_wait = Some(Lifetime::CRATES_IO.bound_wait(options.max_wait));
+                }
+                credentials
+            }
+            (None, Some(token)) => Credentials::api(token),
+            (None, None) => return Err(Stop::NoToken { variable: variable.unwrap_or_default() }),
         };
         let release = Release {
             earlier: &earlier,
             ..release
         };
-        let outcome = driver::run(&client, &token, release, &clock, &options, &mut on_event).await;
+        let outcome =
+            driver::run(&client, &mut credentials, release, &clock, &options, &mut on_event).await;
+        // However the run ended: no trusted-publishing token outlives it.
+        for event in credentials.close(&client).await {
+            on_event(Event::Token(event));
+        }
         if let Some(bar) = &progress {
             bar.finish_and_clear();
         }
         report(&outcome, &plan, format);
         Ok(exit_code(&outcome))
     })
+}
+
+fn report(outcome: &Outcome, plan: &Plan, format: Format) {
+    if format == Format::Human {
+        eprintln!("{}", output::summary(outcome, &plan.digest));
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{}", output::step_summary(outcome, &plan.digest));
+        }
+    }
 }
 
 fn exit_code(outcome: &Outcome) -> i32 {
@@ -437,248 +525,6 @@ fn exit_code(outcome: &Outcome) -> i32 {
         exit::RESUMABLE
     } else {
         exit::OK
-    }
-}
-
-fn unix(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn event_json(
-    event: &Event,
-    versions: &BTreeMap<String, String>,
-    digest: &str,
-    now: SystemTime,
-) -> String {
-    let version = |name: &str| versions.get(name).cloned().unwrap_or_default();
-    let value = match event {
-        Event::AlreadyPresent(name) => {
-            serde_json::json!({"event": "already-present", "crate": name, "version": version(name)})
-        }
-        Event::PublishedEarlier(name) => {
-            serde_json::json!({"event": "published-earlier", "crate": name, "version": version(name)})
-        }
-        Event::Stopping { reason, until } => {
-            serde_json::json!({"event": "stopping", "reason": reason, "until": unix(*until)})
-        }
-        Event::Uploading { name, attempt } => {
-            serde_json::json!({"event": "uploading", "crate": name, "version": version(name), "attempt": attempt})
-        }
-        Event::Accepted(name) => {
-            serde_json::json!({"event": "accepted", "crate": name, "version": version(name)})
-        }
-        Event::Retrying { name, reason, at } => {
-            serde_json::json!({"event": "retrying", "crate": name, "version": version(name), "reason": reason, "at": unix(*at)})
-        }
-        Event::Resolving { name, reason } => {
-            serde_json::json!({"event": "resolving", "crate": name, "version": version(name), "reason": reason})
-        }
-        Event::Visible(name) => {
-            serde_json::json!({"event": "visible", "crate": name, "version": version(name)})
-        }
-        Event::Failed { name, reason } => {
-            serde_json::json!({"event": "failed", "crate": name, "version": version(name), "reason": reason})
-        }
-        Event::Pacing { name, at } => {
-            serde_json::json!({"event": "paced", "crate": name, "version": version(name), "at": unix(*at)})
-        }
-        Event::RateLimited {
-            name,
-            kind,
-            until,
-            refill,
-        } => {
-            serde_json::json!({"event": "rate-limited", "crate": name, "version": version(name), "kind": kind_code(*kind), "until": unix(*until), "refill_ms": refill.map(|r| r.as_millis() as u64)})
-        }
-        Event::Finished {
-            paced_for,
-            rate_limited,
-            index_reads,
-        } => {
-            serde_json::json!({"event": "finished", "paced_ms": paced_for.as_millis() as u64, "rate_limited": rate_limited, "index_reads": index_reads})
-        }
-    };
-    let mut value = value;
-    value["plan"] = serde_json::json!(digest);
-    value["time"] = serde_json::json!(unix(now));
-    // Milliseconds too: a release's timeline is read at that resolution.
-    value["time_ms"] = serde_json::json!(now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64));
-    value.to_string()
-}
-
-fn event_words(event: &Event, versions: &BTreeMap<String, String>) -> String {
-    let v = |name: &str| versions.get(name).cloned().unwrap_or_default();
-    match event {
-        Event::AlreadyPresent(name) => format!("  already present  {name} {}", v(name)),
-        Event::PublishedEarlier(name) => {
-            format!("  published        {name} {} (by an earlier run)", v(name))
-        }
-        Event::Stopping { reason, until } => format!(
-            "  stopping         {reason}; rerun the same plan after {}",
-            format_date(*until)
-        ),
-        Event::Uploading { name, attempt } => {
-            format!("  uploading        {name} {} (attempt {attempt})", v(name))
-        }
-        Event::Accepted(name) => format!(
-            "  accepted         {name} {}; waiting for the index",
-            v(name)
-        ),
-        Event::Retrying { name, reason, at } => format!(
-            "  retrying         {name} {} after {}: {reason}",
-            v(name),
-            format_date(*at)
-        ),
-        Event::Resolving { name, reason } => format!(
-            "  resolving        {name} {} by reading the index: {reason}",
-            v(name)
-        ),
-        Event::Visible(name) => format!("  visible          {name} {}", v(name)),
-        Event::Failed { name, reason } => {
-            format!("  failed           {name} {}: {reason}", v(name))
-        }
-        Event::Pacing { name, at } => format!(
-            "  paced            {name} {} until {} (registry rate limit)",
-            v(name),
-            format_date(*at)
-        ),
-        Event::RateLimited { name, kind, until, refill } => format!(
-            "  rate limited     {name} {}: {} uploads wait until {}{} (not a failed attempt)",
-            v(name),
-            kind.words(),
-            format_date(*until),
-            refill.map_or(String::new(), |r| format!("; learned: 1 per {}", words_duration(r)))
-        ),
-        Event::Finished { paced_for, rate_limited, index_reads } => format!(
-            "  finished         waited {} for the registry's rate limits ({} answered 429); {index_reads} index reads",
-            words_duration(*paced_for),
-            uploads(*rate_limited)
-        ),
-    }
-}
-
-fn report(outcome: &Outcome, plan: &Plan, format: Format) {
-    let earlier = match outcome.published_earlier.len() {
-        0 => String::new(),
-        n => format!(" (+{n} by an earlier run)"),
-    };
-    let mut summary = format!(
-        "convoy-publish: {} published{earlier}, {} already present, {} failed (plan {})",
-        outcome.published.len(),
-        outcome.already_present.len(),
-        outcome.failed.len(),
-        plan.digest
-    );
-    if !outcome.paced_for.is_zero() || outcome.rate_limited > 0 {
-        summary.push_str(&format!(
-            "\n  waited {} for the registry's rate limits ({} answered 429, none counted as a failed attempt)",
-            words_duration(outcome.paced_for),
-            uploads(outcome.rate_limited)
-        ));
-    }
-    for (name, reason) in &outcome.failed {
-        summary.push_str(&format!("\n  failed: {name}: {reason}"));
-    }
-    if let Some(detail) = &outcome.registry_failure {
-        summary.push_str(&format!("\n  stopped: {detail}"));
-    }
-    if let Some(detail) = &outcome.auth_failure {
-        summary.push_str(&format!(
-            "\n  stopped: the registry refused the token: {detail}"
-        ));
-    }
-    if let Some(at) = outcome.stopped_until {
-        summary.push_str(&format!(
-            "\n  stopped at --max-wait: rerun the same plan after {} to continue",
-            format_date(at)
-        ));
-    }
-    if format == Format::Human {
-        eprintln!("{summary}");
-    }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        // Crate names come from the plan, reasons from what the registry said: escaped.
-        use convoy_cli::markdown::{cell_code, code, text};
-        let mut markdown = format!(
-            "### convoy-publish\n\nPlan {}\n\n| Crate | Result |\n|---|---|\n",
-            code(&plan.digest)
-        );
-        for name in &outcome.published {
-            markdown.push_str(&format!("| {} | published |\n", cell_code(name)));
-        }
-        for name in &outcome.published_earlier {
-            markdown.push_str(&format!(
-                "| {} | published by an earlier run |\n",
-                cell_code(name)
-            ));
-        }
-        for name in &outcome.already_present {
-            markdown.push_str(&format!("| {} | already present |\n", cell_code(name)));
-        }
-        for (name, reason) in &outcome.failed {
-            markdown.push_str(&format!(
-                "| {} | failed: {} |\n",
-                cell_code(name),
-                text(reason)
-            ));
-        }
-        for stop in [&outcome.registry_failure, &outcome.auth_failure]
-            .into_iter()
-            .flatten()
-        {
-            markdown.push_str(&format!("\nStopped: {}\n", text(stop)));
-        }
-        if !outcome.paced_for.is_zero() || outcome.rate_limited > 0 {
-            markdown.push_str(&format!(
-                "\nWaited {} for the registry's rate limits ({} answered 429).\n",
-                words_duration(outcome.paced_for),
-                uploads(outcome.rate_limited)
-            ));
-        }
-        if let Some(at) = outcome.stopped_until {
-            markdown.push_str(&format!(
-                "\nStopped before the end: rerun the same plan after {}.\n",
-                format_date(at)
-            ));
-        }
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = writeln!(file, "{markdown}");
-        }
-    }
-}
-
-/// `1 upload`, `2 uploads`.
-fn uploads(count: u32) -> String {
-    match count {
-        1 => "1 upload".to_owned(),
-        n => format!("{n} uploads"),
-    }
-}
-
-fn kind_code(kind: Kind) -> &'static str {
-    match kind {
-        Kind::NewCrate => "new-crate",
-        Kind::NewVersion => "new-version",
-    }
-}
-
-/// `90 s`, `12 min 5 s`, `2 h 3 min`.
-fn words_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs_f64();
-    if seconds < 10.0 {
-        return format!("{seconds:.1} s");
-    }
-    let seconds = seconds.round() as u64;
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
-        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
     }
 }
 
@@ -747,11 +593,17 @@ const ASSUMED: Assumptions = Assumptions {
 
 /// The run as the schedule would make it on [`ASSUMED`] timings: the same rules (critical path
 /// first, pacing by the starting estimates, reads) as the real run.
-fn expected_run(release: Release<'_>, settings: &Settings) -> Expected {
+fn expected_run(release: Release<'_>, settings: &Settings, lanes: Lanes) -> Expected {
     let start = std::time::UNIX_EPOCH;
-    let mut schedule = Schedule::new(&release.crates(), settings.clone(), start);
+    let crates = release.crates();
+    let mut schedule = Schedule::new(&crates, settings.clone(), start);
     for (name, seen) in release.initial {
         schedule.initially_seen(name, seen.clone());
+    }
+    for krate in &crates {
+        if lanes.of(krate.kind).is_none() {
+            schedule.hold(&krate.name, "needs an API token".to_owned());
+        }
     }
     let Simulation {
         starts,
@@ -778,8 +630,37 @@ struct Expected {
     paced_for: Duration,
 }
 
-fn print_dry_run(plan: &Plan, release: Release<'_>, expected: &Expected, pacing: &Pacing) {
+/// Which credentials a run holds.
+#[derive(Debug, Clone, Copy)]
+struct Lanes {
+    api: bool,
+    trusted: bool,
+}
+
+impl Lanes {
+    fn of(self, kind: Kind) -> Option<convoy_schema::events::CredentialLane> {
+        credentials::lane(kind, self.api, self.trusted)
+    }
+
+    fn describe(self) -> &'static str {
+        match (self.api, self.trusted) {
+            (true, true) => "trusted publishing for new versions, the API token for new crates",
+            (false, true) => "trusted publishing only: new crates need an API token and are left for a rerun with one",
+            (true, false) => "the API token",
+            (false, false) => "none",
+        }
+    }
+}
+
+fn print_dry_run(
+    plan: &Plan,
+    release: Release<'_>,
+    expected: &Expected,
+    pacing: &Pacing,
+    lanes: Lanes,
+) {
     println!("dry run of plan {}: nothing will be uploaded", plan.digest);
+    println!("credentials: {}", lanes.describe());
     println!(
         "pacing of new crates: {}",
         Pacing::describe(pacing.new_crates)
@@ -798,16 +679,26 @@ fn print_dry_run(plan: &Plan, release: Release<'_>, expected: &Expected, pacing:
                 None if release.initial.get(name) == Some(&Seen::Present) => {
                     println!("  {name} {}  already present", upload.version)
                 }
+                None if release.new_crates.contains(name) && lanes.of(Kind::NewCrate).is_none() => {
+                    println!(
+                        "  {name} {}  new crate: needs an API token, left for a rerun with one",
+                        upload.version
+                    )
+                }
                 None => println!("  {name} {}  not started", upload.version),
                 Some(at) => {
                     let kind = if release.new_crates.contains(name) {
-                        "new crate"
+                        Kind::NewCrate
                     } else {
-                        "new version"
+                        Kind::NewVersion
                     };
+                    let lane = lanes
+                        .of(kind)
+                        .map_or("no credential", output::lane_words);
                     println!(
-                        "  {name} {}  {kind}, starts after +{}",
+                        "  {name} {}  {}, {lane}, starts after +{}",
                         upload.version,
+                        kind.words(),
                         words_duration(*at)
                     );
                 }
@@ -844,13 +735,5 @@ mod tests {
         assert_eq!(elsewhere.new_crates, (None, Source::Unknown));
         assert_eq!(elsewhere.source(), "no known limits");
         assert!(Pacing::describe(elsewhere.new_versions).starts_with("no limit known"));
-    }
-
-    #[test]
-    fn durations_read_as_words() {
-        assert_eq!(words_duration(Duration::from_millis(2500)), "2.5 s");
-        assert_eq!(words_duration(Duration::from_secs(59)), "59 s");
-        assert_eq!(words_duration(Duration::from_secs(725)), "12 min 5 s");
-        assert_eq!(words_duration(Duration::from_secs(7380)), "2 h 3 min");
     }
 }

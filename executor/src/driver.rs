@@ -8,11 +8,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+use std::sync::Arc;
+
 use convoy_registry::auth::Token;
 use convoy_registry::clock::Clock;
 use convoy_registry::index::IndexEntry;
 use convoy_registry::{Freshness, IndexFile, RegistryClient, RegistryError};
+use convoy_schema::events::CredentialLane;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use crate::credentials::{Credentials, TokenEvent};
 
 use crate::journal::EarlierRuns;
 use crate::schedule::pace::Estimate;
@@ -57,7 +62,13 @@ pub enum Event {
         name: String,
         /// 1-based attempt (429s are not attempts).
         attempt: u32,
+        /// The credential it carries.
+        credential: CredentialLane,
     },
+    /// A new crate this run cannot create: it holds only a trusted-publishing token.
+    NeedsApiToken(String),
+    /// The run's trusted-publishing token changed.
+    Token(TokenEvent),
     /// The registry accepted an upload.
     Accepted(String),
     /// An upload will be retried.
@@ -137,6 +148,9 @@ pub struct Outcome {
     pub stopped_until: Option<SystemTime>,
     /// The registry refused the credentials.
     pub auth_failure: Option<String>,
+    /// New crates not published because the run holds no API token (their dependents are in
+    /// `failed`).
+    pub needs_api_token: Vec<String>,
     /// The registry's index could not be read for the whole poll timeout.
     pub registry_failure: Option<String>,
     /// How long ready crates waited for nothing but the registry's rate limits.
@@ -213,7 +227,7 @@ impl Release<'_> {
 /// One run's state: the schedule plus what the IO loop keeps around it.
 struct Run<'a> {
     client: &'a RegistryClient,
-    token: &'a Token,
+    credentials: &'a mut Credentials,
     clock: &'a dyn Clock,
     options: &'a RunOptions,
     events: &'a mut dyn FnMut(Event),
@@ -227,12 +241,14 @@ struct Run<'a> {
     stopped_until: Option<SystemTime>,
     auth_failure: Option<String>,
     registry_failure: Option<String>,
+    needs_api_token: Vec<String>,
 }
 
-/// Publishes a release through `client`.
+/// Publishes a release through `client` with `credentials` (which the caller closes, revoking
+/// any trusted-publishing token, however the run ends).
 pub async fn run(
     client: &RegistryClient,
-    token: &Token,
+    credentials: &mut Credentials,
     release: Release<'_>,
     clock: &dyn Clock,
     options: &RunOptions,
@@ -241,7 +257,7 @@ pub async fn run(
     let start = clock.now();
     let mut run = Run {
         client,
-        token,
+        credentials,
         clock,
         options,
         events,
@@ -259,19 +275,23 @@ pub async fn run(
         stopped_until: None,
         auth_failure: None,
         registry_failure: None,
+        needs_api_token: Vec::new(),
     };
     run.begin(release, start);
     loop {
         let now = clock.now();
         run.check_deadline(now);
         if !run.stopping() {
-            run.start_requests(now);
+            run.start_requests(now).await;
         }
         if run.is_done() {
             break;
         }
         match run.wait().await {
-            Some(Finished::Upload(name, result)) => run.upload_finished(name, result),
+            Some(Finished::Upload(name, result)) => {
+                run.upload_finished(name, result);
+                run.revoke_retired().await;
+            }
             Some(Finished::Read(name, result)) => run.read_finished(name, result),
             None => {}
         }
@@ -295,6 +315,16 @@ impl<'a> Run<'a> {
                 );
             }
             self.schedule.initially_seen(name, seen.clone());
+            let kind = self.kind(name);
+            if *seen == Seen::Absent && self.credentials.lane(kind).is_none() {
+                self.needs_api_token.push(name.clone());
+                self.schedule.hold(
+                    name,
+                    "a new crate: the registry creates crates only with an API token, and this run holds only a trusted-publishing token".to_owned(),
+                );
+                (self.events)(Event::NeedsApiToken(name.clone()));
+                continue;
+            }
             if let Some(sent) = release
                 .earlier
                 .in_doubt
@@ -352,21 +382,39 @@ impl<'a> Run<'a> {
     }
 
     /// Starts what the schedule asks for now: uploads and index reads, side by side.
-    fn start_requests(&mut self, now: SystemTime) {
+    async fn start_requests(&mut self, now: SystemTime) {
         let actions = self.schedule.actions(now);
         for name in actions.uploads {
             let Some(upload) = self.by_name.get(name.as_str()).copied() else {
                 continue;
             };
+            let Some(credential) = self.credentials.lane(self.kind(&name)) else {
+                continue;
+            };
             (self.events)(Event::Uploading {
                 name: name.clone(),
                 attempt: self.schedule.attempts(&name),
+                credential,
             });
-            let (client, token) = (self.client, self.token);
             self.uploads_in_flight += 1;
+            // A trusted token due for replacement is replaced here, before the upload leaves.
+            let token: Arc<Token> = match self.credentials.token(credential, self.client, now).await
+            {
+                Ok((token, event)) => {
+                    if let Some(event) = event {
+                        (self.events)(Event::Token(event));
+                    }
+                    token
+                }
+                Err(error) => {
+                    self.upload_finished(name, Err(error));
+                    continue;
+                }
+            };
+            let client = self.client;
             self.in_flight.push(Box::pin(async move {
                 let result = client
-                    .publish(token, &upload.metadata, &upload.bytes, now)
+                    .publish(&token, &upload.metadata, &upload.bytes, now)
                     .await
                     .map(|_| ());
                 Finished::Upload(name, result)
@@ -380,6 +428,13 @@ impl<'a> Run<'a> {
             }));
         }
         self.announce_pacing(&actions.held);
+    }
+
+    /// Revokes replaced trusted tokens that no upload carries any more.
+    async fn revoke_retired(&mut self) {
+        for event in self.credentials.revoke_retired(self.client).await {
+            (self.events)(Event::Token(event));
+        }
     }
 
     /// Says when the next upload of each kind may start, once per change.
@@ -473,6 +528,14 @@ impl<'a> Run<'a> {
                     reason: detail,
                 });
                 UploadResult::OutcomeUnknown
+            }
+            Err(RegistryError::NeedsApiToken { detail, .. }) => {
+                // The index said the crate existed, the registry says it is new: the same lane
+                // as a new crate, for this crate alone.
+                self.needs_api_token.push(name.clone());
+                UploadResult::Fatal(format!(
+                    "the registry creates this crate only with an API token: {detail}"
+                ))
             }
             Err(RegistryError::Auth { detail, .. }) => {
                 self.auth_failure = Some(detail.clone());
@@ -572,6 +635,7 @@ impl<'a> Run<'a> {
             stopped_until: self.stopped_until,
             auth_failure: self.auth_failure,
             registry_failure: self.registry_failure,
+            needs_api_token: self.needs_api_token,
             paced_for: self.schedule.paced_for(now),
             rate_limited: self.schedule.rate_limited(),
             index_reads: self.schedule.reads(),

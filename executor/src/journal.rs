@@ -1,5 +1,6 @@
-//! The journal beside a plan: every event of every run of it, one JSON line each, synced to disk
-//! as it happens; and the lock that lets only one publisher run a plan at a time.
+//! The journal beside a plan: every event of every run of it, one JSON line each (a
+//! [`PublishEvent`], the same lines `--format json` prints), synced to disk as it happens; and
+//! the lock that lets only one publisher run a plan at a time.
 //!
 //! The index stays the source of truth for what is published. The journal adds what the index
 //! cannot say: which crates an earlier, interrupted run of the same plan *sent*. A rerun reads
@@ -11,6 +12,8 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use convoy_schema::events::{EventKind, PublishEvent};
 
 /// Why the journal cannot be used (the run is refused before anything is uploaded).
 #[derive(Debug, thiserror::Error)]
@@ -111,39 +114,42 @@ pub struct EarlierRuns {
 /// and lines that are not events, are ignored.
 pub fn earlier_runs(journal: &str, digest: &str) -> EarlierRuns {
     let mut runs = EarlierRuns::default();
-    let mut previous: BTreeMap<String, String> = BTreeMap::new();
-    for event in journal
+    let mut previous: BTreeMap<String, &'static str> = BTreeMap::new();
+    for line in journal
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|event| event["plan"] == digest)
+        .filter_map(|line| PublishEvent::from_line(line).ok())
+        .filter(|line| line.plan == digest)
     {
-        let (Some(kind), Some(name)) = (event["event"].as_str(), event["crate"].as_str()) else {
+        let Some(name) = line.crate_name().map(str::to_owned) else {
             continue;
         };
-        let at = event["time"]
-            .as_u64()
-            .and_then(|t| UNIX_EPOCH.checked_add(Duration::from_secs(t)));
-        let before = previous.insert(name.to_owned(), kind.to_owned());
-        match kind {
-            "uploading" => {
+        let at = UNIX_EPOCH.checked_add(Duration::from_secs(line.time));
+        let kind = match &line.event {
+            EventKind::Uploading { .. } => "uploading",
+            EventKind::Failed { .. } => "failed",
+            _ => "other",
+        };
+        let before = previous.insert(name.clone(), kind);
+        match line.event {
+            EventKind::Uploading { .. } => {
                 if let Some(at) = at {
-                    runs.in_doubt.insert(name.to_owned(), at);
+                    runs.in_doubt.insert(name, at);
                 }
             }
-            "accepted" => {
-                runs.published.insert(name.to_owned());
+            EventKind::Accepted { .. } => {
+                runs.published.insert(name);
             }
-            "visible" | "published-earlier" => {
-                runs.published.insert(name.to_owned());
-                runs.in_doubt.remove(name);
+            EventKind::Visible { .. } | EventKind::PublishedEarlier { .. } => {
+                runs.in_doubt.remove(&name);
+                runs.published.insert(name);
             }
             // A definite answer that nothing was stored: 5xx, 429, or a rejection (a failure
             // right after sending); a failure after waiting for the index stays in doubt.
-            "retrying" | "rate-limited" => {
-                runs.in_doubt.remove(name);
+            EventKind::Retrying { .. } | EventKind::RateLimited { .. } => {
+                runs.in_doubt.remove(&name);
             }
-            "failed" if before.as_deref() == Some("uploading") => {
-                runs.in_doubt.remove(name);
+            EventKind::Failed { .. } if before == Some("uploading") => {
+                runs.in_doubt.remove(&name);
             }
             _ => {}
         }
@@ -156,7 +162,16 @@ mod tests {
     use super::*;
 
     fn line(event: &str, name: &str, plan: &str, time: u64) -> String {
-        format!(r#"{{"event":"{event}","crate":"{name}","plan":"{plan}","time":{time}}}"#)
+        let fields = match event {
+            "uploading" => r#","attempt":1,"credential":"api-token""#,
+            "retrying" => r#","reason":"5xx","at":1"#,
+            "failed" | "resolving" => r#","reason":"r""#,
+            "rate-limited" => r#","kind":"new-crate","until":1,"refill_ms":null"#,
+            _ => "",
+        };
+        format!(
+            r#"{{"format_version":"1.0","plan":"{plan}","time":{time},"time_ms":{time}000,"event":"{event}","crate":"{name}","version":"1.0.0"{fields}}}"#
+        )
     }
 
     #[test]
@@ -183,6 +198,8 @@ mod tests {
             "not json".to_owned(),
             r#"{"event":"uploading","crate":"no-plan","time":1}"#.to_owned(),
             r#"{"event":"uploading","crate":"cut-off","plan":"sha256:1""#.to_owned(),
+            // Another major of the format is not read as this one.
+            line("uploading", "future", "sha256:1", 1).replace("\"1.0\"", "\"2.0\""),
         ]
         .join("\n");
         let runs = earlier_runs(&journal, "sha256:1");

@@ -149,6 +149,16 @@ async fn error_text(response: reqwest::Response, url: &Url) -> String {
     }
 }
 
+/// The first `limit` bytes of a response's body as text (for small JSON answers and errors).
+pub(crate) async fn bounded_text(
+    response: reqwest::Response,
+    limit: u64,
+) -> Result<String, RegistryError> {
+    let url = response.url().clone();
+    let body = read_body(response, limit, Overflow::Truncate, &url).await?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 fn network(error: &reqwest::Error) -> RegistryError {
     RegistryError::Network {
         detail: describe(error),
@@ -532,6 +542,71 @@ impl RegistryClient {
         let answered = now + self.clock.now().duration_since(sent).unwrap_or_default();
         classify_response(status, retry_after.as_deref(), &body, answered)?;
         Ok(parse_warnings(&body))
+    }
+
+    /// The trusted-publishing endpoint, `{api}/api/v1/trusted_publishing/tokens`.
+    fn trusted_endpoint(&self) -> Result<Url, RegistryError> {
+        let api = self.api.as_ref().ok_or_else(|| RegistryError::Protocol {
+            detail: "the registry's config.json names no `api`: it has no trusted publishing"
+                .to_owned(),
+        })?;
+        self.join(api, "api/v1/trusted_publishing/tokens")
+    }
+
+    /// Trades a CI identity token (`jwt`) for a short-lived publish token:
+    /// `POST {api}/api/v1/trusted_publishing/tokens` with `{"jwt": …}`, answered `{"token": …}`.
+    /// Sent to the registry's API origin only, never following a redirect; both tokens are
+    /// redacted from any error.
+    pub async fn exchange_trusted_token(&self, jwt: &Token) -> Result<Token, RegistryError> {
+        let result = async {
+            let url = self.trusted_endpoint()?;
+            let response = self
+                .publisher
+                .post(url.clone())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::json!({ "jwt": jwt.expose() }).to_string())
+                .send()
+                .await
+                .map_err(|e| network(&e))?;
+            let status = response.status().as_u16();
+            let retry_after = header(response.headers(), RETRY_AFTER);
+            let body = bounded_text(response, RESPONSE_LIMIT).await?;
+            classify_response(status, retry_after.as_deref(), &body, self.clock.now())?;
+            serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("token")?.as_str().map(str::to_owned))
+                .filter(|t| !t.is_empty())
+                .map(Token::new)
+                .ok_or_else(|| RegistryError::Protocol {
+                    detail: format!("{url}: the answer has no `token`"),
+                })
+        }
+        .await;
+        match result {
+            Ok(token) => Ok(token),
+            Err(error) => Err(self.scrub(error, Some(jwt))),
+        }
+    }
+
+    /// Ends a trusted-publishing token early: `DELETE {api}/api/v1/trusted_publishing/tokens`
+    /// carrying it as a bearer token.
+    pub async fn revoke_trusted_token(&self, token: &Token) -> Result<(), RegistryError> {
+        let result = async {
+            let url = self.trusted_endpoint()?;
+            let response = self
+                .publisher
+                .delete(url.clone())
+                .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+                .send()
+                .await
+                .map_err(|e| network(&e))?;
+            let status = response.status().as_u16();
+            let body = bounded_text(response, RESPONSE_LIMIT).await?;
+            classify_response(status, None, &body, self.clock.now())
+        }
+        .await;
+        result.map_err(|e| self.scrub(e, Some(token)))
     }
 
     /// Downloads a `.crate` through the `dl` template, reading at most `max_bytes` (the planned

@@ -33,6 +33,15 @@ pub enum RegistryError {
         /// The crate is marked trusted-publishing-only.
         trusted_publishing_only: bool,
     },
+    /// 401/403 to a trusted-publishing token uploading a crate's first version: the registry
+    /// creates crates only for API tokens (crates.io). Not retryable with this credential.
+    #[error("the registry creates new crates only with an API token (HTTP {status}): {detail}")]
+    NeedsApiToken {
+        /// HTTP status.
+        status: u16,
+        /// The registry's message.
+        detail: String,
+    },
     /// Another 4xx: the request is wrong and retrying will not help.
     #[error("the registry rejected the request (HTTP {status}): {detail}")]
     Client {
@@ -92,6 +101,7 @@ impl RegistryError {
             Self::RateLimited { .. } => "rate-limited",
             Self::AlreadyExists { .. } => "already-exists",
             Self::Auth { .. } => "registry-auth-failed",
+            Self::NeedsApiToken { .. } => "new-crate-needs-api-token",
             Self::Client { .. } => "registry-rejected",
             Self::Server { .. } => "registry-server-error",
             Self::Network { .. } => "registry-unreachable",
@@ -122,6 +132,10 @@ impl RegistryError {
                 trusted_publishing_only,
             },
             Self::Client { status, detail } => Self::Client {
+                status,
+                detail: scrub(detail),
+            },
+            Self::NeedsApiToken { status, detail } => Self::NeedsApiToken {
                 status,
                 detail: scrub(detail),
             },
@@ -212,6 +226,9 @@ pub fn classify_response(
             retry_at: retry_time(retry_after, &detail, now),
             detail,
         },
+        401 | 403 if lower.contains("trusted publishing") && lower.contains("new crate") => {
+            RegistryError::NeedsApiToken { status, detail }
+        }
         401 | 403 => RegistryError::Auth {
             status,
             trusted_publishing_only: lower.contains("trusted publishing"),
@@ -479,6 +496,17 @@ mod tests {
                 trusted_publishing_only: false,
                 ..
             })
+        ));
+        // crates.io's answer to a trusted-publishing token creating a crate: a credential lane,
+        // not a bad token.
+        assert!(matches!(
+            classify_response(
+                403,
+                None,
+                &errors("Trusted Publishing tokens do not support creating new crates. Publish the crate manually, first"),
+                now
+            ),
+            Err(RegistryError::NeedsApiToken { status: 403, .. })
         ));
         assert!(matches!(
             classify_response(400, None, &errors("bad"), now),

@@ -2,7 +2,8 @@
 //!
 //! Pure protocol pieces — [`index`] paths and lines, [`config`] and download templates, the
 //! publish [`body`], [`error`] classification, dependency [`normalize`]ation, registry
-//! [`resolve`]ution, upload [`rate`] limits — are unit-tested without a network; [`client`] is the HTTP edge, [`auth`]
+//! [`resolve`]ution, upload [`rate`] limits — are unit-tested without a network; [`client`] is the HTTP edge
+//! (with [`trusted`] publishing's identity tokens), [`auth`]
 //! keeps tokens in the environment and off plain HTTP, and [`clock`] lets retries and polling be
 //! tested without sleeping.
 
@@ -16,6 +17,7 @@ pub mod index;
 pub mod normalize;
 pub mod rate;
 pub mod resolve;
+pub mod trusted;
 
 pub use client::{ClientOptions, Freshness, IndexFile, RegistryClient};
 pub use error::RegistryError;

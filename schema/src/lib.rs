@@ -1,10 +1,11 @@
 //! Convoy's wire types: everything one Convoy stage writes and another reads.
 //!
 //! The room holds data definitions only — the release [`plan`], the registry-state
-//! [`snapshot`], the verify [`report`], their [`version`] rules, the canonical [`digest`] form and the [`exit`] codes
+//! [`snapshot`], the verify [`report`], the publish [`events`] (stream and journal), their [`version`] rules, the canonical [`digest`] form and the [`exit`] codes
 //! that are part of every binary's public interface. No IO, no policy.
 
 pub mod digest;
+pub mod events;
 pub mod exit;
 pub mod plan;
 pub mod report;

@@ -50,6 +50,14 @@ fn verify_report_schema_is_checked_in() {
 }
 
 #[test]
+fn publish_event_schema_is_checked_in() {
+    check_schema(
+        "publish-event.v1.schema.json",
+        &convoy_schema::events::PublishEvent::json_schema(),
+    );
+}
+
+#[test]
 fn registry_snapshot_schema_is_checked_in() {
     check_schema(
         "registry-snapshot.v1.schema.json",

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub use faults::{Faults, RateLimit};
-pub use server::{LoggedRequest, Options};
+pub use server::{IssuedToken, LoggedRequest, Options, TrustedPublishing};
 
 /// A running test registry; stopped when dropped.
 pub struct TestRegistry {
@@ -69,6 +69,21 @@ impl TestRegistry {
             .lock()
             .map(|log| log.clone())
             .unwrap_or_default()
+    }
+
+    /// The publish tokens trusted publishing issued, in order.
+    pub fn trusted_tokens(&self) -> Vec<IssuedToken> {
+        self.state
+            .trust
+            .lock()
+            .map(|trust| trust.issued.clone())
+            .unwrap_or_default()
+    }
+
+    /// `{base}/oidc/token?api-version=2.0`: the identity-token service's URL, as GitHub sets
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+    pub fn oidc_url(&self) -> String {
+        format!("{}/oidc/token?api-version=2.0", self.state.base_url)
     }
 
     /// The storage.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use convoy_testkit::{Faults, Options, RateLimit, TestRegistry};
+use convoy_testkit::{Faults, Options, RateLimit, TestRegistry, TrustedPublishing};
 
 /// A Cargo registry on 127.0.0.1 for tests and demos, with fault injection.
 #[derive(Parser)]
@@ -78,6 +78,13 @@ struct Serve {
     /// config.json names no `api` (a read-only registry).
     #[arg(long)]
     omit_api: bool,
+    /// Serve trusted publishing (an identity-token service at /oidc/token, the exchange and
+    /// revoke endpoints) with this request token; `env:VAR` reads it from VAR.
+    #[arg(long, value_name = "TOKEN")]
+    trusted_publishing: Option<String>,
+    /// Minutes an exchanged trusted-publishing token is valid.
+    #[arg(long, default_value_t = 30)]
+    trusted_token_minutes: u64,
     /// Append every request to FILE as one JSON line (method, path, status, what was stored;
     /// whether a token was sent, never its value).
     #[arg(long, value_name = "FILE")]
@@ -99,12 +106,17 @@ fn parse_failure(text: &str) -> Result<(u64, u16), String> {
     ))
 }
 
+/// `value`, or the value of the variable it names as `env:VAR`.
+fn secret(value: &str) -> String {
+    match value.strip_prefix("env:") {
+        Some(variable) => std::env::var(variable).unwrap_or_default(),
+        None => value.to_owned(),
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let Command::Serve(args) = Cli::parse().command;
-    let token = match args.token.strip_prefix("env:") {
-        Some(variable) => std::env::var(variable).unwrap_or_default(),
-        None => args.token.clone(),
-    };
+    let token = secret(&args.token);
     let mut options = Options::new(args.dir, &token);
     options.port = args.port;
     options.auth_required = args.auth_required;
@@ -128,6 +140,10 @@ fn main() -> std::process::ExitCode {
         omit_api: args.omit_api,
     };
     options.request_log = args.request_log;
+    options.trusted = args.trusted_publishing.as_deref().map(|request| TrustedPublishing {
+        token_lifetime: Duration::from_secs(args.trusted_token_minutes * 60),
+        ..TrustedPublishing::new(&secret(request))
+    });
     let registry = match TestRegistry::start(options) {
         Ok(registry) => registry,
         Err(error) => {

@@ -5,6 +5,9 @@
 //! - `PUT {base}/api/v1/crates/new`: publish
 //! - `GET {base}/api/v1/crates/{name}/{version}/download`
 //! - `DELETE {base}/api/v1/crates/{name}/{version}/yank`, `PUT …/unyank`
+//! - with [`TrustedPublishing`]: `GET {base}/oidc/token?audience=…` (a CI's identity-token
+//!   service, GitHub's shape), `POST {base}/api/v1/trusted_publishing/tokens` (exchange) and
+//!   `DELETE` on the same path (revoke)
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,6 +45,52 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// Also append every request to this file, one JSON line each, the token redacted.
     pub request_log: Option<PathBuf>,
+    /// Serve trusted publishing (OIDC exchange) as crates.io does.
+    pub trusted: Option<TrustedPublishing>,
+}
+
+/// Trusted publishing as crates.io serves it: identity tokens from a CI service (here the
+/// server itself), exchanged once each for a publish token that expires, can be revoked, and
+/// cannot create new crates.
+#[derive(Debug, Clone)]
+pub struct TrustedPublishing {
+    /// The bearer token the identity-token service requires (GitHub's
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`).
+    pub request_token: String,
+    /// The audience identity tokens must name to be exchanged.
+    pub audience: String,
+    /// How long an exchanged publish token is valid (crates.io: 30 minutes).
+    pub token_lifetime: Duration,
+}
+
+impl TrustedPublishing {
+    /// crates.io's rules, for an API at 127.0.0.1.
+    pub fn new(request_token: &str) -> Self {
+        Self {
+            request_token: request_token.to_owned(),
+            audience: "127.0.0.1".to_owned(),
+            token_lifetime: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// A publish token the exchange issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The token.
+    pub token: String,
+    /// When it was issued, by the server's clock.
+    pub issued: SystemTime,
+    /// When it was revoked.
+    pub revoked: Option<SystemTime>,
+}
+
+/// Trusted-publishing state: identity tokens handed out (→ already exchanged?) and publish
+/// tokens issued.
+#[derive(Debug, Default)]
+pub(crate) struct Trust {
+    id_tokens: BTreeMap<String, bool>,
+    pub(crate) issued: Vec<IssuedToken>,
 }
 
 impl Options {
@@ -55,6 +104,7 @@ impl Options {
             faults: Faults::default(),
             clock: Arc::new(SystemClock),
             request_log: None,
+            trusted: None,
         }
     }
 }
@@ -94,6 +144,7 @@ pub(crate) struct State {
     pending: Mutex<BTreeMap<(String, String), SystemTime>>,
     /// index path → (file before the publish, served until).
     stale: Mutex<BTreeMap<String, (Option<String>, SystemTime)>>,
+    pub(crate) trust: Mutex<Trust>,
 }
 
 impl State {
@@ -125,6 +176,7 @@ impl State {
             stored_any: std::sync::atomic::AtomicBool::new(false),
             pending: Mutex::new(BTreeMap::new()),
             stale: Mutex::new(BTreeMap::new()),
+            trust: Mutex::new(Trust::default()),
             options,
         })
     }
@@ -248,7 +300,9 @@ async fn route(
     has_query: bool,
     entry: &mut LoggedRequest,
 ) -> Reply {
-    let authorized = entry.authorization.as_deref() == Some(state.options.token.as_str());
+    let now = state.options.clock.now();
+    let credential = credential(state, entry.authorization.as_deref(), now);
+    let authorized = credential == Credential::Api;
     let read_allowed = !state.options.auth_required || authorized;
     if let Some(index_file) = path.strip_prefix("/index/") {
         if method != Method::GET {
@@ -289,7 +343,26 @@ async fn route(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         (&Method::PUT, ["api", "v1", "crates", "new"]) => {
-            publish(state, request, authorized, entry).await
+            publish(state, request, credential, entry).await
+        }
+        (&Method::GET, ["oidc", "token"]) if state.options.trusted.is_some() => {
+            Ok(id_token(state, entry.authorization.as_deref(), query_audience(&request)))
+        }
+        (&Method::POST, ["api", "v1", "trusted_publishing", "tokens"])
+            if state.options.trusted.is_some() =>
+        {
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map_err(|_| Dropped)?
+                .to_bytes();
+            Ok(exchange(state, &body, now))
+        }
+        (&Method::DELETE, ["api", "v1", "trusted_publishing", "tokens"])
+            if state.options.trusted.is_some() =>
+        {
+            Ok(revoke(state, entry.authorization.as_deref(), now))
         }
         (&Method::GET, ["api", "v1", "crates", name, version, "download"]) => {
             Ok(if !read_allowed {
@@ -311,6 +384,127 @@ async fn route(
             Ok(yank(state, authorized, name, version, false))
         }
         _ => Ok(error(StatusCode::NOT_FOUND, "not found")),
+    }
+}
+
+/// What an `Authorization` header carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// Nothing.
+    None,
+    /// The registry's API token.
+    Api,
+    /// A trusted-publishing token, usable.
+    Trusted,
+    /// A trusted-publishing token, revoked or expired.
+    Stale(&'static str),
+    /// Anything else.
+    Invalid,
+}
+
+fn credential(state: &State, authorization: Option<&str>, now: SystemTime) -> Credential {
+    let Some(value) = authorization else {
+        return Credential::None;
+    };
+    if value == state.options.token {
+        return Credential::Api;
+    }
+    let (Some(trusted), Ok(trust)) = (&state.options.trusted, state.trust.lock()) else {
+        return Credential::Invalid;
+    };
+    let bare = value.strip_prefix("Bearer ").unwrap_or(value);
+    match trust.issued.iter().find(|t| t.token == bare) {
+        Some(t) if t.revoked.is_some() => Credential::Stale("revoked"),
+        Some(t) if now >= t.issued + trusted.token_lifetime => Credential::Stale("expired"),
+        Some(_) => Credential::Trusted,
+        None => Credential::Invalid,
+    }
+}
+
+fn query_audience(request: &Request<Incoming>) -> Option<String> {
+    url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "audience")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The CI's identity-token service: a JWT-shaped token for the audience asked for.
+fn id_token(
+    state: &State,
+    authorization: Option<&str>,
+    audience: Option<String>,
+) -> Response<Full<Bytes>> {
+    let Some(trusted) = &state.options.trusted else {
+        return error(StatusCode::NOT_FOUND, "not found");
+    };
+    let expected = format!("bearer {}", trusted.request_token);
+    if !authorization.is_some_and(|a| a.eq_ignore_ascii_case(&expected)) {
+        return error(StatusCode::UNAUTHORIZED, "bad request token");
+    }
+    let audience = audience.unwrap_or_default();
+    let Ok(mut trust) = state.trust.lock() else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "poisoned");
+    };
+    let n = trust.id_tokens.len() + 1;
+    let jwt = format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.sig{n}",
+        convoy_schema::digest::sha256_hex(format!("{audience}/{n}").as_bytes())
+    );
+    trust.id_tokens.insert(format!("{audience}\n{jwt}"), false);
+    respond(StatusCode::OK, json!({ "value": jwt, "count": n }))
+}
+
+/// Exchange: a known identity token for the configured audience, once, for a publish token.
+fn exchange(state: &State, body: &[u8], now: SystemTime) -> Response<Full<Bytes>> {
+    let Some(trusted) = &state.options.trusted else {
+        return error(StatusCode::NOT_FOUND, "not found");
+    };
+    let jwt = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["jwt"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let Ok(mut trust) = state.trust.lock() else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "poisoned");
+    };
+    match trust
+        .id_tokens
+        .get_mut(&format!("{}\n{jwt}", trusted.audience))
+    {
+        Some(used) if !*used => *used = true,
+        Some(_) => return error(StatusCode::UNAUTHORIZED, "this JWT has already been used"),
+        None => return error(StatusCode::UNAUTHORIZED, "invalid JWT (unknown, or for another audience)"),
+    }
+    let n = trust.issued.len() + 1;
+    let token = format!(
+        "cio_tp_{n}_{}",
+        &convoy_schema::digest::sha256_hex(jwt.as_bytes())[..24]
+    );
+    trust.issued.push(IssuedToken {
+        token: token.clone(),
+        issued: now,
+        revoked: None,
+    });
+    respond(StatusCode::OK, json!({ "token": token }))
+}
+
+fn revoke(state: &State, authorization: Option<&str>, now: SystemTime) -> Response<Full<Bytes>> {
+    let bare = authorization
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let Ok(mut trust) = state.trust.lock() else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "poisoned");
+    };
+    match trust
+        .issued
+        .iter_mut()
+        .find(|t| t.token == bare && t.revoked.is_none())
+    {
+        Some(token) => {
+            token.revoked = Some(now);
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+        }
+        None => error(StatusCode::UNAUTHORIZED, "invalid or revoked token"),
     }
 }
 
@@ -393,7 +587,7 @@ fn index(
 async fn publish(
     state: &State,
     request: Request<Incoming>,
-    authorized: bool,
+    credential: Credential,
     entry: &mut LoggedRequest,
 ) -> Reply {
     let number = state.uploads.fetch_add(1, Ordering::SeqCst) + 1;
@@ -407,7 +601,13 @@ async fn publish(
             "this action requires authentication",
         ));
     }
-    if !authorized {
+    if let Credential::Stale(why) = credential {
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            &format!("authentication failed: the trusted publishing token is {why}"),
+        ));
+    }
+    if !matches!(credential, Credential::Api | Credential::Trusted) {
         let detail = match (&entry.authorization, faults.echo_token) {
             (Some(sent), true) => format!("authentication failed: invalid token `{sent}`"),
             _ => "authentication failed: invalid token".to_owned(),
@@ -437,6 +637,12 @@ async fn publish(
         .unwrap_or_default();
     let now = state.options.clock.now();
     let new_crate = state.store.entries(&name).is_empty();
+    if new_crate && credential == Credential::Trusted {
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "Trusted Publishing tokens do not support creating new crates. Publish the crate manually, first",
+        ));
+    }
     let bucket = if new_crate {
         &state.new_crates
     } else {

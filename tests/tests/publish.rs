@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use convoy_executor::credentials::Credentials;
 use convoy_executor::driver::{self, Release, RunOptions};
 use convoy_executor::journal::EarlierRuns;
 use convoy_executor::schedule::poll::PollPolicy;
@@ -520,7 +521,8 @@ fn run_uploads(
                 driver::seen_in(entries, &u.version, &u.sha256),
             );
         }
-        let token = convoy_registry::auth::Token::new(TOKEN.into());
+        let mut credentials =
+            Credentials::api(convoy_registry::auth::Token::new(TOKEN.into()));
         let release = Release {
             uploads: &uploads,
             initial: &initial,
@@ -529,7 +531,7 @@ fn run_uploads(
         };
         driver::run(
             &client,
-            &token,
+            &mut credentials,
             release,
             clock.as_ref(),
             options,
@@ -690,7 +692,8 @@ fn a_wrong_token_stops_the_run() {
             let client = RegistryClient::connect(&registry.index_url(), ClientOptions::default())
                 .await
                 .unwrap();
-            let token = convoy_registry::auth::Token::new("wrong".into());
+            let mut credentials =
+                Credentials::api(convoy_registry::auth::Token::new("wrong".into()));
             let release = Release {
                 uploads: &uploads,
                 initial: &initial,
@@ -699,7 +702,7 @@ fn a_wrong_token_stops_the_run() {
             };
             driver::run(
                 &client,
-                &token,
+                &mut credentials,
                 release,
                 &convoy_registry::clock::SystemClock,
                 &RunOptions::default(),

@@ -380,6 +380,17 @@ impl Schedule {
         self.settle();
     }
 
+    /// This run cannot upload `name` (it holds no credential the registry would accept for it):
+    /// it fails with `why` unless it is already visible, and its dependents with it.
+    pub fn hold(&mut self, name: &str, why: String) {
+        if let Some(entry) = self.entries.get_mut(name) {
+            if matches!(entry.state, State::Waiting | State::Ready { .. }) {
+                entry.state = State::Failed(why);
+            }
+        }
+        self.settle();
+    }
+
     /// An earlier run sent this crate at `sent` (its journal says so) and the index does not show
     /// it yet: it is resolved by reading the index like an unknown outcome, not sent again while
     /// it may still appear.
