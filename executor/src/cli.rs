@@ -19,8 +19,8 @@ use convoy_schema::snapshot::RegistryTarget;
 
 use crate::credentials::{self, Credentials, Lifetime};
 use crate::driver::{self, Event, Outcome, Release, RunOptions};
-use crate::output::{self, words_duration};
 use crate::journal::{self, EarlierRuns, Journal, JournalError};
+use crate::output::{self, words_duration};
 use crate::schedule::simulate::{simulate, Assumptions, Simulation};
 use crate::schedule::{Kind, Order, Schedule, Seen, Settings};
 use crate::validate::{validate, Refusal};
@@ -692,9 +692,7 @@ fn print_dry_run(
                     } else {
                         Kind::NewVersion
                     };
-                    let lane = lanes
-                        .of(kind)
-                        .map_or("no credential", output::lane_words);
+                    let lane = lanes.of(kind).map_or("no credential", output::lane_words);
                     println!(
                         "  {name} {}  {}, {lane}, starts after +{}",
                         upload.version,

@@ -156,7 +156,8 @@ impl Credentials {
             CredentialLane::ApiToken => Ok((self.api.clone().ok_or_else(missing)?, None)),
             CredentialLane::TrustedPublishing => {
                 let trusted = self.trusted.as_mut().ok_or_else(missing)?;
-                if now < trusted.lifetime.refresh_at(trusted.issued) || !trusted.source.can_refresh()
+                if now < trusted.lifetime.refresh_at(trusted.issued)
+                    || !trusted.source.can_refresh()
                 {
                     return Ok((trusted.current.clone(), None));
                 }
@@ -249,11 +250,11 @@ mod tests {
     fn a_token_is_replaced_with_a_margin_and_an_unreplaceable_one_bounds_the_run() {
         let start = SystemTime::UNIX_EPOCH;
         let life = Lifetime::CRATES_IO;
-        assert_eq!(
-            life.refresh_at(start),
-            start + Duration::from_secs(20 * 60)
+        assert_eq!(life.refresh_at(start), start + Duration::from_secs(20 * 60));
+        assert!(
+            life.margin > Duration::from_secs(60),
+            "more than a request's timeout"
         );
-        assert!(life.margin > Duration::from_secs(60), "more than a request's timeout");
         assert_eq!(life.bound_wait(None), Duration::from_secs(20 * 60));
         assert_eq!(
             life.bound_wait(Some(Duration::from_secs(60))),

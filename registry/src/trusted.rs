@@ -185,7 +185,10 @@ mod tests {
     #[test]
     fn github_needs_both_variables_and_a_safe_url() {
         let both = [
-            (GITHUB_REQUEST_URL, "https://token.actions.example/id?api-version=2.0"),
+            (
+                GITHUB_REQUEST_URL,
+                "https://token.actions.example/id?api-version=2.0",
+            ),
             (GITHUB_REQUEST_TOKEN, "request-secret"),
         ];
         let source = IdTokenSource::from_env(None, &env(&both), false).unwrap();
@@ -206,8 +209,8 @@ mod tests {
     #[test]
     fn a_named_variable_wins_and_cannot_refresh() {
         let vars = [("CRATES_IO_ID_TOKEN", " jwt-value \n")];
-        let source = IdTokenSource::from_env(Some("CRATES_IO_ID_TOKEN"), &env(&vars), false)
-            .unwrap();
+        let source =
+            IdTokenSource::from_env(Some("CRATES_IO_ID_TOKEN"), &env(&vars), false).unwrap();
         assert!(!source.can_refresh());
         assert_eq!(source.secrets()[0].expose(), "jwt-value");
         let error = IdTokenSource::from_env(Some("OTHER"), &env(&vars), false).unwrap_err();

@@ -140,10 +140,13 @@ fn main() -> std::process::ExitCode {
         omit_api: args.omit_api,
     };
     options.request_log = args.request_log;
-    options.trusted = args.trusted_publishing.as_deref().map(|request| TrustedPublishing {
-        token_lifetime: Duration::from_secs(args.trusted_token_minutes * 60),
-        ..TrustedPublishing::new(&secret(request))
-    });
+    options.trusted = args
+        .trusted_publishing
+        .as_deref()
+        .map(|request| TrustedPublishing {
+            token_lifetime: Duration::from_secs(args.trusted_token_minutes * 60),
+            ..TrustedPublishing::new(&secret(request))
+        });
     let registry = match TestRegistry::start(options) {
         Ok(registry) => registry,
         Err(error) => {

@@ -345,9 +345,11 @@ async fn route(
         (&Method::PUT, ["api", "v1", "crates", "new"]) => {
             publish(state, request, credential, entry).await
         }
-        (&Method::GET, ["oidc", "token"]) if state.options.trusted.is_some() => {
-            Ok(id_token(state, entry.authorization.as_deref(), query_audience(&request)))
-        }
+        (&Method::GET, ["oidc", "token"]) if state.options.trusted.is_some() => Ok(id_token(
+            state,
+            entry.authorization.as_deref(),
+            query_audience(&request),
+        )),
         (&Method::POST, ["api", "v1", "trusted_publishing", "tokens"])
             if state.options.trusted.is_some() =>
         {
@@ -471,7 +473,12 @@ fn exchange(state: &State, body: &[u8], now: SystemTime) -> Response<Full<Bytes>
     {
         Some(used) if !*used => *used = true,
         Some(_) => return error(StatusCode::UNAUTHORIZED, "this JWT has already been used"),
-        None => return error(StatusCode::UNAUTHORIZED, "invalid JWT (unknown, or for another audience)"),
+        None => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "invalid JWT (unknown, or for another audience)",
+            )
+        }
     }
     let n = trust.issued.len() + 1;
     let token = format!(

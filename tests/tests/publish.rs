@@ -7,16 +7,17 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use convoy_executor::credentials::Credentials;
+use convoy_executor::credentials::{Credentials, Lifetime, TokenEvent};
 use convoy_executor::driver::{self, Release, RunOptions};
 use convoy_executor::journal::EarlierRuns;
 use convoy_executor::schedule::poll::PollPolicy;
 use convoy_executor::schedule::{Seen, Settings};
 use convoy_executor::validate::Upload;
 use convoy_registry::clock::{Clock, ManualClock};
+use convoy_registry::trusted::IdTokenSource;
 use convoy_registry::{ClientOptions, RegistryClient};
 use convoy_schema::plan::{Plan, PublishMetadata};
-use convoy_testkit::{Faults, Options, RateLimit, TestRegistry};
+use convoy_testkit::{Faults, Options, RateLimit, TestRegistry, TrustedPublishing};
 use convoy_tests::{binary, manifest, run, Fixture, Run};
 
 const TOKEN: &str = "publish-secret-7c4b1e";
@@ -494,6 +495,19 @@ fn run_uploads(
     earlier: &EarlierRuns,
     uploads: Vec<Upload>,
 ) -> (driver::Outcome, Vec<(driver::Event, SystemTime)>) {
+    run_uploads_with(registry, clock, options, earlier, uploads, None)
+}
+
+/// [`run_uploads`] with trusted publishing from `trusted` (no API token) when given; the
+/// credentials are closed after the run, as the command closes them.
+fn run_uploads_with(
+    registry: &TestRegistry,
+    clock: &Arc<ManualClock>,
+    options: &RunOptions,
+    earlier: &EarlierRuns,
+    uploads: Vec<Upload>,
+    trusted: Option<IdTokenSource>,
+) -> (driver::Outcome, Vec<(driver::Event, SystemTime)>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -521,15 +535,30 @@ fn run_uploads(
                 driver::seen_in(entries, &u.version, &u.sha256),
             );
         }
-        let mut credentials =
-            Credentials::api(convoy_registry::auth::Token::new(TOKEN.into()));
+        let mut credentials = match trusted {
+            None => Credentials::api(convoy_registry::auth::Token::new(TOKEN.into())),
+            Some(source) => {
+                let (credentials, issued) = Credentials::trusted(
+                    None,
+                    &client,
+                    source,
+                    "127.0.0.1".into(),
+                    Lifetime::CRATES_IO,
+                    clock.now(),
+                )
+                .await
+                .unwrap();
+                events.push((driver::Event::Token(issued), clock.now()));
+                credentials
+            }
+        };
         let release = Release {
             uploads: &uploads,
             initial: &initial,
             new_crates: &new_crates,
             earlier,
         };
-        driver::run(
+        let outcome = driver::run(
             &client,
             &mut credentials,
             release,
@@ -537,7 +566,11 @@ fn run_uploads(
             options,
             &mut |event| events.push((event, clock.now())),
         )
-        .await
+        .await;
+        for event in credentials.close(&client).await {
+            events.push((driver::Event::Token(event), clock.now()));
+        }
+        outcome
     });
     (outcome, events)
 }
@@ -1295,4 +1328,99 @@ fn max_wait_shorter_than_the_registrys_pacing_stops_cleanly_with_the_rerun_time(
         2,
         "one accepted, one answered 429, nothing more"
     );
+}
+
+#[test]
+fn a_trusted_token_is_replaced_before_it_expires_during_a_long_paced_run() {
+    let storage = Fixture::empty();
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    ));
+    let every = Duration::from_secs(15 * 60);
+    let mut server = Options::new(storage.root().join("registry"), TOKEN);
+    server.faults.new_version_limit = Some(RateLimit {
+        burst: 1,
+        refill: every,
+    });
+    server.trusted = Some(TrustedPublishing::new("request-secret-9f2"));
+    server.clock = clock.clone();
+    let registry = TestRegistry::start(server).unwrap();
+    let names = ["tp-a", "tp-b", "tp-c", "tp-d"];
+    // The crates exist (an API token created them); their next versions go by trusted publishing.
+    let first: Vec<Upload> = names.iter().map(|n| upload_version(n, "1.0.0")).collect();
+    let (created, _) = run_uploads(
+        &registry,
+        &clock,
+        &RunOptions::default(),
+        &EarlierRuns::default(),
+        first,
+    );
+    assert_eq!(created.published.len(), 4);
+    let url = registry.oidc_url();
+    let env = |name: &str| match name {
+        "ACTIONS_ID_TOKEN_REQUEST_URL" => Some(url.clone()),
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => Some("request-secret-9f2".to_owned()),
+        _ => None,
+    };
+    let source = IdTokenSource::from_env(None, &env, false).unwrap();
+    let mut options = RunOptions::default();
+    options.schedule.new_versions = Some(RateLimit {
+        burst: 1,
+        refill: every,
+    });
+    let start = clock.now();
+    let before = registry.requests().len();
+    let next: Vec<Upload> = names.iter().map(|n| upload_version(n, "1.1.0")).collect();
+    let (outcome, events) = run_uploads_with(
+        &registry,
+        &clock,
+        &options,
+        &EarlierRuns::default(),
+        next,
+        Some(source),
+    );
+    // Paced one per 15 minutes, the run outlives a 30-minute token and still publishes all.
+    assert_eq!(outcome.published.len(), 4, "{outcome:?}");
+    assert!(outcome.auth_failure.is_none());
+    assert!(clock.now().duration_since(start).unwrap() >= 3 * every);
+    let tokens = registry.trusted_tokens();
+    assert_eq!(tokens.len(), 2, "one token, replaced once: {tokens:?}");
+    // Each token: used only while valid (the registry refused none), revoked by the end.
+    let uploads: Vec<_> = registry
+        .requests()
+        .into_iter()
+        .skip(before)
+        .filter(|r| r.path == "/api/v1/crates/new")
+        .collect();
+    assert_eq!(uploads.len(), 4);
+    for upload in &uploads {
+        assert_eq!(upload.status, Some(200));
+        let sent = upload.authorization.as_deref().unwrap();
+        let token = tokens
+            .iter()
+            .find(|t| t.token == sent)
+            .expect("a trusted token");
+        assert!(upload.received < token.issued + Duration::from_secs(30 * 60));
+    }
+    for token in &tokens {
+        assert!(token.revoked.is_some(), "{token:?}");
+    }
+    let refreshed = events
+        .iter()
+        .filter(|(e, _)| {
+            matches!(
+                e,
+                driver::Event::Token(TokenEvent::Issued {
+                    refreshed: true,
+                    ..
+                })
+            )
+        })
+        .count();
+    assert_eq!(refreshed, 1);
+    let revoked = events
+        .iter()
+        .filter(|(e, _)| matches!(e, driver::Event::Token(TokenEvent::Revoked(Ok(())))))
+        .count();
+    assert_eq!(revoked, 2);
 }
