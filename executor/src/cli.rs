@@ -483,6 +483,7 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
             (None, Some(token)) => Credentials::api(token),
             (None, None) => return Err(Stop::NoToken { variable: variable.unwrap_or_default() }),
         };
+        options.interrupt = Some(interrupt_on_signals());
         let release = Release {
             earlier: &earlier,
             ..release
@@ -499,6 +500,38 @@ fn publish(cli: &Cli) -> Result<i32, Stop> {
         report(&outcome, &plan, format);
         Ok(exit_code(&outcome))
     })
+}
+
+/// A flag set by the first SIGINT, SIGTERM or SIGHUP (a CI cancelling the job): the run stops
+/// starting uploads, waits for the answers in flight and revokes its token. A second signal
+/// ends the process at once.
+fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (sender, receiver) = tokio::sync::watch::channel(false);
+    let streams: Vec<_> = [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ]
+    .into_iter()
+    .filter_map(|kind| signal(kind).ok())
+    .collect();
+    async fn any(streams: &mut [tokio::signal::unix::Signal]) {
+        if streams.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        let waits = streams.iter_mut().map(|stream| Box::pin(stream.recv()));
+        futures_util::future::select_all(waits).await;
+    }
+    tokio::spawn(async move {
+        let mut streams = streams;
+        any(&mut streams).await;
+        eprintln!("convoy-publish: interrupted: no new upload starts; waiting for the uploads in flight, then revoking the token (interrupt again to stop at once)");
+        let _ = sender.send(true);
+        any(&mut streams).await;
+        std::process::exit(exit::INTERRUPTED);
+    });
+    receiver
 }
 
 fn report(outcome: &Outcome, plan: &Plan, format: Format) {
@@ -521,6 +554,8 @@ fn exit_code(outcome: &Outcome) -> i32 {
         exit::REGISTRY
     } else if !outcome.failed.is_empty() {
         exit::FAILED
+    } else if outcome.interrupted {
+        exit::INTERRUPTED
     } else if outcome.stopped_until.is_some() {
         exit::RESUMABLE
     } else {

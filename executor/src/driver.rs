@@ -36,6 +36,9 @@ pub struct RunOptions {
     /// Without `max_wait`: a registry that asks to wait longer than this before one retry stops
     /// the run (resumable) instead of sleeping unseen.
     pub longest_retry_wait: Duration,
+    /// Becomes `true` when the process is asked to stop (a CI cancelling the job): no upload
+    /// starts after it, uploads in flight are answered, and the run ends resumably.
+    pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for RunOptions {
@@ -44,6 +47,7 @@ impl Default for RunOptions {
             schedule: Settings::default(),
             max_wait: None,
             longest_retry_wait: Duration::from_secs(3600),
+            interrupt: None,
         }
     }
 }
@@ -153,6 +157,8 @@ pub struct Outcome {
     pub needs_api_token: Vec<String>,
     /// The registry's index could not be read for the whole poll timeout.
     pub registry_failure: Option<String>,
+    /// The run was interrupted (a signal) and stopped after the uploads in flight.
+    pub interrupted: bool,
     /// How long ready crates waited for nothing but the registry's rate limits.
     pub paced_for: Duration,
     /// 429 answers to uploads.
@@ -280,6 +286,9 @@ pub async fn run(
     run.begin(release, start);
     loop {
         let now = clock.now();
+        if run.interrupted() {
+            run.stop(now, "interrupted".to_owned());
+        }
         run.check_deadline(now);
         if !run.stopping() {
             run.start_requests(now).await;
@@ -339,6 +348,13 @@ impl<'a> Run<'a> {
                 });
             }
         }
+    }
+
+    fn interrupted(&self) -> bool {
+        self.options
+            .interrupt
+            .as_ref()
+            .is_some_and(|signal| *signal.borrow())
     }
 
     fn stopping(&self) -> bool {
@@ -489,17 +505,33 @@ impl<'a> Run<'a> {
         let pause = wake
             .and_then(|at| at.duration_since(now).ok())
             .unwrap_or(Duration::ZERO);
-        match (self.in_flight.is_empty(), wake) {
-            (true, _) => {
-                self.clock.sleep(pause.max(Duration::from_millis(1))).await;
-                None
+        // An interrupt ends a wait at once (once stopping, only answers are waited for).
+        let mut signal = self.options.interrupt.clone().filter(|_| !self.stopping());
+        let interrupted = async move {
+            match signal.as_mut() {
+                Some(signal) => {
+                    if signal.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending::<()>().await,
             }
-            (false, None) => self.in_flight.next().await,
+        };
+        match (self.in_flight.is_empty(), wake) {
+            (true, _) => tokio::select! {
+                () = self.clock.sleep(pause.max(Duration::from_millis(1))) => None,
+                () = interrupted => None,
+            },
+            (false, None) => tokio::select! {
+                finished = self.in_flight.next() => finished,
+                () = interrupted => None,
+            },
             (false, Some(_)) => tokio::select! {
                 // Answers first: on a manual clock, sleeping is immediate.
                 biased;
                 finished = self.in_flight.next() => finished,
                 () = self.clock.sleep(pause) => None,
+                () = interrupted => None,
             },
         }
     }
@@ -631,7 +663,9 @@ impl<'a> Run<'a> {
 
     fn outcome(self, release: Release<'_>) -> Outcome {
         let now = self.clock.now();
+        let interrupted = self.interrupted();
         let mut outcome = Outcome {
+            interrupted,
             stopped_until: self.stopped_until,
             auth_failure: self.auth_failure,
             registry_failure: self.registry_failure,

@@ -318,7 +318,9 @@ pub fn summary(outcome: &Outcome, digest: &str) -> String {
             "\n  stopped: the registry refused the token: {detail}"
         ));
     }
-    if let Some(at) = outcome.stopped_until {
+    if outcome.interrupted {
+        summary.push_str("\n  interrupted: rerun the same plan to continue");
+    } else if let Some(at) = outcome.stopped_until {
         summary.push_str(&format!(
             "\n  stopped at --max-wait: rerun the same plan after {} to continue",
             format_date(at)
@@ -372,7 +374,9 @@ pub fn step_summary(outcome: &Outcome, digest: &str) -> String {
             uploads(outcome.rate_limited)
         ));
     }
-    if let Some(at) = outcome.stopped_until {
+    if outcome.interrupted {
+        markdown.push_str("\nInterrupted: rerun the same plan to continue.\n");
+    } else if let Some(at) = outcome.stopped_until {
         markdown.push_str(&format!(
             "\nStopped before the end: rerun the same plan after {}.\n",
             format_date(at)

@@ -485,3 +485,65 @@ fn trusted_publishing_without_an_identity_token_is_refused_before_anything_is_se
     assert_eq!(count(&requests, "POST", EXCHANGE), 0);
     assert!(requests.iter().all(|r| r.path != UPLOAD));
 }
+
+#[test]
+fn a_cancelled_job_stops_after_the_uploads_in_flight_and_revokes_the_token() {
+    // New versions paced one per 10 minutes: after the first upload the run would wait.
+    let repo = Repo::released(Faults {
+        new_version_limit: Some(RateLimit {
+            burst: 1,
+            refill: Duration::from_secs(600),
+        }),
+        ..Faults::default()
+    });
+    repo.next_release(false);
+    let plan_path = repo.plan("release");
+    let before = repo.registry.requests().len();
+    let mut command = Command::new(binary("convoy-publish"));
+    command
+        .current_dir(repo.out.root())
+        .env("CARGO_REGISTRIES_TESTKIT_INDEX", repo.registry.index_url())
+        .arg(&plan_path)
+        .args(["--registry", "testkit", "--trusted-publishing"])
+        .args(["--rate-limit-new-versions", "1/600"]);
+    without_secrets(&mut command);
+    command
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", repo.registry.oidc_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    // Wait (bounded) until the first crate is visible and the run is pacing the next.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while repo
+        .requests_since(before)
+        .iter()
+        .all(|r| r.stored.is_none())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no upload within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: rerun the same plan"),
+        "{stderr}"
+    );
+    let requests = repo.requests_since(before);
+    assert_eq!(count(&requests, "POST", EXCHANGE), 1);
+    assert_eq!(
+        count(&requests, "DELETE", EXCHANGE),
+        1,
+        "revoked when cancelled"
+    );
+    assert_eq!(requests.iter().filter(|r| r.stored.is_some()).count(), 1);
+}
