@@ -38,6 +38,30 @@ enum Command {
     Apply(ApplyArgs),
     /// After a verified release, create the annotated tags the plan names at the plan's commit.
     Tag(TagArgs),
+    /// What NEW changes in the release OLD describes (for a pull request: the base branch's plan
+    /// against the pull request's): packages added or removed, versions, bytes under the same
+    /// version, diagnostics that appear or go away.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The plan to compare from (the base branch's).
+    old: PathBuf,
+    /// The plan to compare to (the pull request's).
+    new: PathBuf,
+    /// Output form: Markdown (for a pull-request comment) or JSON.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Markdown)]
+    format: DiffFormat,
+}
+
+/// Output forms of a plan diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    /// For a pull-request comment (and a terminal).
+    Markdown,
+    /// For scripts.
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +170,7 @@ pub fn main() -> i32 {
         Some(Command::Show(args)) => show(&args),
         Some(Command::Apply(args)) => apply(&args),
         Some(Command::Tag(args)) => tag(&args),
+        Some(Command::Diff(args)) => diff(&args),
         None => plan(&cli.plan),
     };
     match result {
@@ -372,6 +397,19 @@ fn read_plan(plan_path: &Path) -> Result<Plan, PlanError> {
 fn show(args: &ShowArgs) -> Result<i32, PlanError> {
     let plan = read_plan(&args.plan)?;
     print_stdout(&rendered(&plan, args.format));
+    Ok(exit::OK)
+}
+
+fn diff(args: &DiffArgs) -> Result<i32, PlanError> {
+    let changes = crate::diff::diff(&read_plan(&args.old)?, &read_plan(&args.new)?);
+    print_stdout(&match args.format {
+        DiffFormat::Markdown => crate::diff::markdown(&changes),
+        DiffFormat::Json => {
+            let mut json = serde_json::to_string_pretty(&changes).unwrap_or_default();
+            json.push('\n');
+            json
+        }
+    });
     Ok(exit::OK)
 }
 

@@ -547,3 +547,43 @@ fn a_cancelled_job_stops_after_the_uploads_in_flight_and_revokes_the_token() {
     );
     assert_eq!(requests.iter().filter(|r| r.stored.is_some()).count(), 1);
 }
+
+#[test]
+fn the_pull_request_comment_shows_what_the_change_does_to_the_release() {
+    let repo = Repo::released(Faults::default());
+    repo.next_release(true);
+    let base = repo.out.root().join("first/plan.json");
+    let head = repo.plan("release");
+    let mut diff = Command::new(binary("convoy-plan"));
+    diff.arg("diff").arg(&base).arg(&head);
+    let shown = run(&mut diff);
+    assert_eq!(shown.code(), 0, "{}", shown.stderr());
+    let text = shown.stdout();
+    assert!(
+        text.contains("| `tp-a` | version `0.1.0` → `0.2.0` |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| `tp-new` | now published: `0.2.0` |"),
+        "{text}"
+    );
+    let mut json = Command::new(binary("convoy-plan"));
+    json.args(["diff", "--format", "json"])
+        .arg(&head)
+        .arg(&head);
+    let same = run(&mut json);
+    let value: serde_json::Value = serde_json::from_str(&same.stdout()).unwrap();
+    assert_eq!(value["packages"], serde_json::json!([]));
+    // A plan that is not one is an error naming it, not an empty diff.
+    let bogus = repo.out.root().join("bogus.json");
+    std::fs::write(&bogus, "{}").unwrap();
+    let mut bad = Command::new(binary("convoy-plan"));
+    bad.arg("diff").arg(&bogus).arg(&head);
+    let refused = run(&mut bad);
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("bogus.json"),
+        "{}",
+        refused.stderr()
+    );
+}
