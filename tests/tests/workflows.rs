@@ -93,7 +93,10 @@ fn check_github(workflow: &Yaml) -> Vec<String> {
         )),
         _ => {}
     }
-    if all_strings(&workflow["env"]).iter().any(|s| names_a_secret(s)) {
+    if all_strings(&workflow["env"])
+        .iter()
+        .any(|s| names_a_secret(s))
+    {
         violations.push("workflow: top-level `env` passes a secret to every job".to_owned());
     }
     let Some(jobs) = workflow["jobs"].as_hash() else {
@@ -146,7 +149,9 @@ fn check_github(workflow: &Yaml) -> Vec<String> {
         }
     }
     if publish_jobs > 1 {
-        violations.push(format!("workflow: {publish_jobs} publish jobs; one at most"));
+        violations.push(format!(
+            "workflow: {publish_jobs} publish jobs; one at most"
+        ));
     }
     violations
 }
@@ -177,7 +182,9 @@ fn check_gitlab(pipeline: &Yaml) -> Vec<String> {
                 .iter()
                 .any(|t| t.contains("CARGO_REGISTRY_TOKEN"))
             {
-                violations.push(format!("{name}: shared configuration names the registry token"));
+                violations.push(format!(
+                    "{name}: shared configuration names the registry token"
+                ));
             }
             continue;
         }
@@ -196,7 +203,9 @@ fn check_gitlab(pipeline: &Yaml) -> Vec<String> {
             violations.push(format!("{name}: only the publish job may have `id_tokens`"));
         }
         if texts.iter().any(|t| t.contains("CARGO_REGISTRY_TOKEN")) {
-            violations.push(format!("{name}: only the publish job may see the registry token"));
+            violations.push(format!(
+                "{name}: only the publish job may see the registry token"
+            ));
         }
     }
     violations
