@@ -233,6 +233,16 @@ fn take(bucket: &Mutex<Option<Bucket>>, now: SystemTime) -> Result<(), SystemTim
     }
 }
 
+/// The whole request body; a connection that breaks while sending it is a dropped request.
+async fn body(request: Request<Incoming>) -> Result<Bytes, Dropped> {
+    Ok(request
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| Dropped)?
+        .to_bytes())
+}
+
 fn header(request: &Request<Incoming>, name: &str) -> Option<String> {
     request
         .headers()
@@ -353,12 +363,7 @@ async fn route(
         (&Method::POST, ["api", "v1", "trusted_publishing", "tokens"])
             if state.options.trusted.is_some() =>
         {
-            let body = request
-                .into_body()
-                .collect()
-                .await
-                .map_err(|_| Dropped)?
-                .to_bytes();
+            let body = body(request).await?;
             Ok(exchange(state, &body, now))
         }
         (&Method::DELETE, ["api", "v1", "trusted_publishing", "tokens"])
@@ -621,12 +626,7 @@ async fn publish(
         };
         return Ok(error(StatusCode::FORBIDDEN, &detail));
     }
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map_err(|_| Dropped)?
-        .to_bytes();
+    let body = body(request).await?;
     let Some(decoded) = decode_body(&body) else {
         return Ok(error(
             StatusCode::BAD_REQUEST,

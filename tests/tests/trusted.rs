@@ -117,6 +117,18 @@ impl Repo {
     /// The publish job, with the API token (`api`) and/or the CI's identity-token service
     /// (`trusted`) in its environment.
     fn publish(&self, plan: &Path, args: &[&str], api: Option<&str>, trusted: bool) -> Run {
+        run(&mut self.publish_command(plan, args, api, trusted.then_some(REQUEST_TOKEN)))
+    }
+
+    /// The publish job's command, with the identity-token service's URL and `request_token`
+    /// in its environment when given.
+    fn publish_command(
+        &self,
+        plan: &Path,
+        args: &[&str],
+        api: Option<&str>,
+        request_token: Option<&str>,
+    ) -> Command {
         let mut command = Command::new(binary("convoy-publish"));
         command
             .current_dir(self.out.root())
@@ -128,13 +140,13 @@ impl Repo {
         if let Some(token) = api {
             command.env("CARGO_REGISTRIES_TESTKIT_TOKEN", token);
         }
-        if trusted {
+        if let Some(request_token) = request_token {
             command
                 .arg("--trusted-publishing")
                 .env("ACTIONS_ID_TOKEN_REQUEST_URL", self.registry.oidc_url())
-                .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN);
+                .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token);
         }
-        run(&mut command)
+        command
     }
 
     fn requests_since(&self, skip: usize) -> Vec<LoggedRequest> {
@@ -181,27 +193,13 @@ fn plan_without_a_token_publish_by_trusted_publishing_verify_and_tag() {
     let before = repo.registry.requests().len();
 
     let summary = repo.out.root().join("step-summary.md");
-    let published = {
-        let mut command = Command::new(binary("convoy-publish"));
-        command
-            .current_dir(repo.out.root())
-            .env("CARGO_REGISTRIES_TESTKIT_INDEX", repo.registry.index_url())
-            .arg(&plan_path)
-            .args([
-                "--registry",
-                "testkit",
-                "--trusted-publishing",
-                "--format",
-                "json",
-            ])
-            .args(["--expect-digest", &plan.digest]);
-        without_secrets(&mut command);
-        command
-            .env("ACTIONS_ID_TOKEN_REQUEST_URL", repo.registry.oidc_url())
-            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
-            .env("GITHUB_STEP_SUMMARY", &summary);
-        run(&mut command)
-    };
+    let mut command = repo.publish_command(
+        &plan_path,
+        &["--format", "json", "--expect-digest", &plan.digest],
+        None,
+        Some(REQUEST_TOKEN),
+    );
+    let published = run(command.env("GITHUB_STEP_SUMMARY", &summary));
     assert_eq!(published.code(), 0, "{}", published.stderr());
 
     // Exactly one exchange and one revoke; every upload carried the exchanged token.
@@ -463,17 +461,8 @@ fn trusted_publishing_without_an_identity_token_is_refused_before_anything_is_se
     assert_eq!(repo.requests_since(before).len(), 0);
 
     // A request token the service refuses: the exchange never happens, nothing is uploaded.
-    let mut command = Command::new(binary("convoy-publish"));
-    command
-        .current_dir(repo.out.root())
-        .env("CARGO_REGISTRIES_TESTKIT_INDEX", repo.registry.index_url())
-        .arg(&plan_path)
-        .args(["--registry", "testkit", "--trusted-publishing"]);
-    without_secrets(&mut command);
-    command
-        .env("ACTIONS_ID_TOKEN_REQUEST_URL", repo.registry.oidc_url())
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "wrong-request-token-0c1d");
-    let wrong = run(&mut command);
+    let wrong =
+        run(&mut repo.publish_command(&plan_path, &[], None, Some("wrong-request-token-0c1d")));
     assert_eq!(wrong.code(), 3, "{}", wrong.stderr());
     assert!(
         wrong.stderr().contains("error[trusted-publishing-failed]"),
@@ -499,17 +488,13 @@ fn a_cancelled_job_stops_after_the_uploads_in_flight_and_revokes_the_token() {
     repo.next_release(false);
     let plan_path = repo.plan("release");
     let before = repo.registry.requests().len();
-    let mut command = Command::new(binary("convoy-publish"));
+    let mut command = repo.publish_command(
+        &plan_path,
+        &["--rate-limit-new-versions", "1/600"],
+        None,
+        Some(REQUEST_TOKEN),
+    );
     command
-        .current_dir(repo.out.root())
-        .env("CARGO_REGISTRIES_TESTKIT_INDEX", repo.registry.index_url())
-        .arg(&plan_path)
-        .args(["--registry", "testkit", "--trusted-publishing"])
-        .args(["--rate-limit-new-versions", "1/600"]);
-    without_secrets(&mut command);
-    command
-        .env("ACTIONS_ID_TOKEN_REQUEST_URL", repo.registry.oidc_url())
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = command.spawn().unwrap();
