@@ -39,8 +39,9 @@ enum Command {
     /// After a verified release, create the annotated tags the plan names at the plan's commit.
     Tag(TagArgs),
     /// What NEW changes in the release OLD describes (for a pull request: the base branch's plan
-    /// against the pull request's): packages added or removed, versions, bytes under the same
-    /// version, diagnostics that appear or go away.
+    /// against the pull request's): packages that start or stop being published, versions, other
+    /// bytes under the same version, the target registry, diagnostics that appear or go away.
+    /// Exits 0 whether or not anything changed.
     Diff(DiffArgs),
 }
 
@@ -404,11 +405,7 @@ fn diff(args: &DiffArgs) -> Result<i32, PlanError> {
     let changes = crate::diff::diff(&read_plan(&args.old)?, &read_plan(&args.new)?);
     print_stdout(&match args.format {
         DiffFormat::Markdown => crate::diff::markdown(&changes),
-        DiffFormat::Json => {
-            let mut json = serde_json::to_string_pretty(&changes).unwrap_or_default();
-            json.push('\n');
-            json
-        }
+        DiffFormat::Json => changes.to_pretty_json(),
     });
     Ok(exit::OK)
 }

@@ -1,9 +1,9 @@
 //! Convoy's planner: a Cargo workspace and declared inputs in, a deterministic release plan out.
 //!
 //! The pure core ([`planning`], [`graph`], [`manifest`], [`diagnostics`], [`artifacts`],
-//! [`bundle`], [`render`]) takes data and returns data; [`discover`] and [`package`] are the only
-//! modules that read files, run cargo and git, or look at the environment, and [`cli`] is the
-//! command line around them.
+//! [`bundle`], [`render`], [`diff`]) takes data and returns data; [`discover`] and [`package`]
+//! are the only modules that read files, run cargo and git, or look at the environment, and
+//! [`cli`] is the command line around them.
 
 pub mod apply;
 pub mod artifacts;
