@@ -70,6 +70,22 @@ impl Repo {
         this
     }
 
+    /// A registry that paces new versions one per 10 minutes (`--rate-limit-new-versions 1/600`
+    /// tells the publisher), and the plan of the next release to it: after its first upload a
+    /// run waits.
+    fn paced_release() -> (Self, PathBuf) {
+        let repo = Self::released(Faults {
+            new_version_limit: Some(RateLimit {
+                burst: 1,
+                refill: Duration::from_secs(600),
+            }),
+            ..Faults::default()
+        });
+        repo.next_release(false);
+        let plan = repo.plan("release");
+        (repo, plan)
+    }
+
     /// The next release, 0.2.0 of every crate; with `new_crate`, also a first release of
     /// `tp-new`, which `tp-app` starts to depend on.
     fn next_release(&self, new_crate: bool) {
@@ -412,15 +428,7 @@ fn the_token_is_revoked_when_the_run_fails_and_when_it_stops_at_max_wait() {
     assert!(repo.registry.trusted_tokens()[0].revoked.is_some());
 
     // New versions paced one per 10 minutes: --max-wait 1s stops after the first upload.
-    let repo = Repo::released(Faults {
-        new_version_limit: Some(RateLimit {
-            burst: 1,
-            refill: Duration::from_secs(600),
-        }),
-        ..Faults::default()
-    });
-    repo.next_release(false);
-    let plan_path = repo.plan("release");
+    let (repo, plan_path) = Repo::paced_release();
     let before = repo.registry.requests().len();
     let stopped = repo.publish(
         &plan_path,
@@ -478,15 +486,7 @@ fn trusted_publishing_without_an_identity_token_is_refused_before_anything_is_se
 #[test]
 fn a_cancelled_job_stops_after_the_uploads_in_flight_and_revokes_the_token() {
     // New versions paced one per 10 minutes: after the first upload the run would wait.
-    let repo = Repo::released(Faults {
-        new_version_limit: Some(RateLimit {
-            burst: 1,
-            refill: Duration::from_secs(600),
-        }),
-        ..Faults::default()
-    });
-    repo.next_release(false);
-    let plan_path = repo.plan("release");
+    let (repo, plan_path) = Repo::paced_release();
     let before = repo.registry.requests().len();
     let mut command = repo.publish_command(
         &plan_path,
