@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, ValueEnum};
 use convoy_registry::auth::{token_from_env, token_variable};
-use convoy_registry::resolve::{cargo_config_files, resolve, RegistryChoice};
+use convoy_registry::resolve::{cargo_config_files, resolve};
 use convoy_registry::{ClientOptions, RegistryClient};
 use convoy_schema::exit;
 use convoy_schema::plan::{Plan, Severity};
@@ -209,17 +209,17 @@ fn verify(cli: &Cli) -> i32 {
     observed.bundle = bundle;
     let mut report = compare(&plan, &registry, &observed, checks);
     if cli.rebuild {
-        let rebuilt = match rebuild(
+        let rebuilt = match crate::rebuild::rebuild(
             &plan,
             cli.manifest_path
                 .as_deref()
                 .unwrap_or(Path::new("Cargo.toml")),
         ) {
             Ok(rebuilt) => rebuilt,
-            Err((code, message)) => {
+            Err(error) => {
                 return fail(
-                    code,
-                    message,
+                    error.code(),
+                    error,
                     "rebuild with the cargo version and checkout the plan was made with",
                     exit::REFUSED,
                 )
@@ -256,61 +256,6 @@ fn verify(cli: &Cli) -> i32 {
     } else {
         exit::OK
     }
-}
-
-/// Packages the plan's commit again with the planner's own staging; `Err` is a refusal.
-#[allow(clippy::type_complexity)]
-fn rebuild(
-    plan: &Plan,
-    manifest_path: &Path,
-) -> Result<Result<std::collections::BTreeMap<String, Vec<u8>>, String>, (&'static str, String)> {
-    use convoy_planner::discover::{discover, DiscoverRequest};
-    use convoy_planner::model::GitState;
-    use convoy_planner::package::{package, PackageOptions};
-    let packaging = plan.packaging.as_ref().ok_or((
-        "rebuild-impossible",
-        "the plan has no artifacts to reproduce".to_owned(),
-    ))?;
-    let git = plan.inputs.git.clone().ok_or((
-        "rebuild-impossible",
-        "the plan records no git commit to rebuild from".to_owned(),
-    ))?;
-    let request = DiscoverRequest {
-        manifest_path: manifest_path.to_path_buf(),
-        registry: RegistryChoice::Default,
-        registry_state: None,
-        selection: plan.inputs.selection.clone(),
-        own_outputs: Vec::new(),
-        allow_http: false,
-        release: plan
-            .inputs
-            .release
-            .as_ref()
-            .map(|r| r.request.clone())
-            .unwrap_or_default(),
-    };
-    let discovered = discover(&request).map_err(|e| ("rebuild-impossible", e.to_string()))?;
-    if discovered.input.cargo_version != packaging.cargo_version {
-        return Err((
-            "cargo-version-mismatch",
-            format!(
-                "the plan was packaged by `{}` but this is `{}`; .crate bytes differ across cargo versions",
-                packaging.cargo_version, discovered.input.cargo_version
-            ),
-        ));
-    }
-    let mut input = discovered.input;
-    input.git = GitState::Checkout(git);
-    let options = PackageOptions {
-        workspace_root: discovered.root,
-        verify_build: false,
-        check_reproducible: false,
-    };
-    let outcome =
-        package(&input, plan, &options).map_err(|e| ("rebuild-impossible", e.to_string()))?;
-    Ok(outcome
-        .result
-        .map(|crates| crates.into_iter().map(|c| (c.name, c.bytes)).collect()))
 }
 
 fn severity(s: Severity) -> &'static str {

@@ -6,3 +6,4 @@
 pub mod cli;
 pub mod compare;
 pub mod observe;
+pub mod rebuild;
