@@ -1,16 +1,20 @@
 //! What every Convoy binary does first: log to stderr as `CONVOY_LOG` asks, and parse its
 //! arguments, turning clap's errors into Convoy's exit codes (`--help` and `--version` exit 0, a
-//! usage error exits 2). Also what all three share: the registry arguments, the bundle and
-//! document readers (regular files, bounded), and [`markdown`] escaping.
+//! usage error exits 2). Also what all three share: the [`error`] shape and its reporting, the
+//! registry arguments, the plan, bundle and document readers (regular files, bounded), the async
+//! runtime, and [`markdown`] escaping.
 
+pub mod error;
 pub mod markdown;
+
+pub use error::{report, ExpectedError};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use convoy_registry::resolve::RegistryChoice;
-use convoy_schema::exit;
 use convoy_schema::plan::{is_plain_file_name, Plan};
+use convoy_schema::{error_codes, exit, ErrorCode, ReadError};
 
 /// `--registry NAME | --index URL` and `--allow-http`, as every Convoy binary takes them.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -153,6 +157,117 @@ pub fn read_document(path: &Path) -> Result<String, String> {
         return Err(format!("it is larger than {} MiB", DOCUMENT_LIMIT >> 20));
     }
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+}
+
+error_codes! {
+    /// The codes of [`PlanFileError`] and [`RuntimeError`], in every binary that reads a plan.
+    pub PLAN_FILE_CODES {
+        /// The plan file cannot be read.
+        FILE_UNREADABLE = "file-unreadable", exit::REFUSED;
+        /// The plan's digest does not match its content.
+        PLAN_DIGEST_MISMATCH = "plan-digest-mismatch", exit::REFUSED;
+        /// The async runtime cannot start.
+        RUNTIME_FAILED = "runtime-failed", exit::FAILED;
+    }
+}
+
+/// Why a plan file named on the command line cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// Not a readable regular file of at most [`DOCUMENT_LIMIT`] bytes of UTF-8.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// The file as given.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Not a plan of a format this Convoy reads.
+    #[error("plan {path}: {source}")]
+    Format {
+        /// The file as given.
+        path: String,
+        /// What is wrong with it.
+        source: ReadError,
+    },
+    /// The plan was edited after it was made.
+    #[error("plan {path} records digest {recorded}, but its content hashes to {computed}: it was edited after it was made")]
+    DigestMismatch {
+        /// The file as given.
+        path: String,
+        /// The digest in the file.
+        recorded: String,
+        /// The digest of the content.
+        computed: String,
+    },
+}
+
+impl ExpectedError for PlanFileError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Unreadable { .. } => FILE_UNREADABLE,
+            Self::Format { source, .. } => source.error_code(),
+            Self::DigestMismatch { .. } => PLAN_DIGEST_MISMATCH,
+        }
+    }
+
+    fn help(&self) -> String {
+        match self {
+            Self::Unreadable { .. } => "give the plan.json that convoy-plan wrote".to_owned(),
+            Self::Format { source, .. } => source.help(),
+            Self::DigestMismatch { .. } => {
+                "regenerate the plan with convoy-plan instead of editing it".to_owned()
+            }
+        }
+    }
+}
+
+/// Reads the plan file at `path` (see [`read_document`]), refusing a format this Convoy does not
+/// read and a digest that does not match the content.
+pub fn read_plan(path: &Path) -> Result<Plan, PlanFileError> {
+    let shown = path.display().to_string();
+    let text = read_document(path).map_err(|reason| PlanFileError::Unreadable {
+        path: shown.clone(),
+        reason,
+    })?;
+    let plan = Plan::from_json(&text).map_err(|source| PlanFileError::Format {
+        path: shown.clone(),
+        source,
+    })?;
+    let computed = plan.compute_digest();
+    if computed != plan.digest {
+        return Err(PlanFileError::DigestMismatch {
+            path: shown,
+            recorded: plan.digest,
+            computed,
+        });
+    }
+    Ok(plan)
+}
+
+/// The async runtime could not start (threads or the OS's event queue).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the async runtime: {0}")]
+pub struct RuntimeError(std::io::Error);
+
+impl ExpectedError for RuntimeError {
+    fn error_code(&self) -> ErrorCode {
+        RUNTIME_FAILED
+    }
+
+    fn help(&self) -> String {
+        "retry; check the process's thread and file-descriptor limits (ulimit)".to_owned()
+    }
+}
+
+/// The runtime the network-facing binaries run on: two workers (the machines CI gives have two
+/// cores; the work is waiting on the network), every driver enabled.
+pub fn runtime() -> Result<tokio::runtime::Runtime, RuntimeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RuntimeError)
 }
 
 #[cfg(test)]

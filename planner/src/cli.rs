@@ -176,10 +176,7 @@ pub fn main() -> i32 {
     };
     match result {
         Ok(code) => code,
-        Err(error) => {
-            eprintln!("error[{}]: {error}\n  help: {}", error.code(), error.help());
-            error.exit_code()
-        }
+        Err(error) => convoy_cli::report(&error),
     }
 }
 
@@ -374,25 +371,7 @@ fn tag(args: &TagArgs) -> Result<i32, PlanError> {
 
 /// Reads a plan file, refusing unknown formats and a digest that does not match the content.
 fn read_plan(plan_path: &Path) -> Result<Plan, PlanError> {
-    let path = plan_path.display().to_string();
-    // Bounded and regular files only: a FIFO or a huge file is an error, not a hang.
-    let text = convoy_cli::read_document(plan_path).map_err(|reason| PlanError::Read {
-        path: path.clone(),
-        source: std::io::Error::other(reason),
-    })?;
-    let plan = Plan::from_json(&text).map_err(|source| PlanError::PlanRead {
-        path: path.clone(),
-        source,
-    })?;
-    let computed = plan.compute_digest();
-    if computed != plan.digest {
-        return Err(PlanError::DigestMismatch {
-            path,
-            recorded: plan.digest,
-            computed,
-        });
-    }
-    Ok(plan)
+    Ok(convoy_cli::read_plan(plan_path)?)
 }
 
 fn show(args: &ShowArgs) -> Result<i32, PlanError> {

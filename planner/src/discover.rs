@@ -29,9 +29,7 @@ use crate::model::{
     WorkspaceInput,
 };
 use crate::{config, history};
-use convoy_registry::resolve::{
-    self as registry_config, cargo_config_files, RegistryChoice, ResolveError,
-};
+use convoy_registry::resolve::{self as registry_config, RegistryChoice};
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -414,19 +412,7 @@ fn git_state(root: &Path, own_outputs: &[PathBuf]) -> GitState {
 }
 
 fn resolve_registry(choice: &RegistryChoice, root: &Path) -> Result<RegistryTarget, PlanError> {
-    let configs = match choice {
-        RegistryChoice::Index(_) => Vec::new(),
-        _ => cargo_config_files(root).map_err(|(path, source)| PlanError::Read {
-            path: path.display().to_string(),
-            source,
-        })?,
-    };
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    registry_config::resolve(choice, &env, &configs).map_err(|error| match error {
-        ResolveError::Unknown { name, variable } => PlanError::UnknownRegistry { name, variable },
-        ResolveError::Config { path, message } => PlanError::CargoConfig { path, message },
-        ResolveError::BadIndex { url, why } => PlanError::InvalidIndexUrl { url, why },
-    })
+    Ok(registry_config::resolve_target(choice, root)?)
 }
 
 /// Reads every member's index file from the live registry (and the `-`/`_` variants of each name,

@@ -1,8 +1,10 @@
 //! Errors that stop `convoy-plan` before a plan exists, each with a stable code, a help line and
-//! an exit code. Findings about the workspace are not errors: they are plan diagnostics.
+//! an exit code ([`ExpectedError`]), from the list [`codes`]. Findings about the workspace are
+//! not errors: they are plan diagnostics.
 
-use convoy_schema::exit;
-use convoy_schema::ReadError;
+use convoy_cli::{ExpectedError, PlanFileError};
+use convoy_registry::resolve::ResolveError;
+use convoy_schema::{error_codes, exit, ErrorCode, ReadError};
 
 use crate::planning::PlanningError;
 
@@ -59,30 +61,9 @@ pub enum PlanError {
         /// The members' names.
         members: Vec<String>,
     },
-    /// `--registry NAME` names a registry no configuration defines.
-    #[error("registry `{name}` is not configured: no {variable} variable and no `registries.{name}.index` in cargo's configuration")]
-    UnknownRegistry {
-        /// The name given.
-        name: String,
-        /// The environment variable that was looked at.
-        variable: String,
-    },
-    /// A cargo configuration file is not valid.
-    #[error("cargo configuration {path} is not valid: {message}")]
-    CargoConfig {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// `--index` is not an index URL.
-    #[error("--index {url}: {why}")]
-    InvalidIndexUrl {
-        /// The URL given.
-        url: String,
-        /// What is wrong with it.
-        why: String,
-    },
+    /// The registry the command line names cannot be resolved.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
     /// The registry snapshot could not be used.
     #[error("registry snapshot {path}: {source}")]
     Snapshot {
@@ -103,24 +84,9 @@ pub enum PlanError {
         /// The registry the plan targets.
         plan_index: String,
     },
-    /// A plan file could not be read.
-    #[error("plan {path}: {source}")]
-    PlanRead {
-        /// The file.
-        path: String,
-        /// Why it could not be read.
-        source: ReadError,
-    },
-    /// A plan's digest does not match its content.
-    #[error("plan {path} records digest {recorded}, but its content hashes to {computed}: it was edited after it was made")]
-    DigestMismatch {
-        /// The file.
-        path: String,
-        /// The digest in the file.
-        recorded: String,
-        /// The digest of the content.
-        computed: String,
-    },
+    /// A plan file given to `show`, `diff`, `apply` or `tag` cannot be used.
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
     /// `--bundle` on a tree with uncommitted changes, without `--allow-dirty`.
     #[error("the workspace has changes not in commit {commit}; artifacts are packaged from the commit, so they would not contain them")]
     UncommittedChanges {
@@ -179,36 +145,94 @@ pub enum PlanError {
     },
 }
 
-impl PlanError {
-    /// Stable kebab-case code.
-    pub fn code(&self) -> &'static str {
+error_codes! {
+    /// `convoy-plan`'s own codes; [`codes`] adds those of what it reads.
+    pub PLAN_CODES {
+        /// No `Cargo.toml` at `--manifest-path`.
+        MANIFEST_NOT_FOUND = "manifest-not-found", exit::REFUSED;
+        /// `cargo metadata --no-deps` refuses the workspace.
+        WORKSPACE_UNREADABLE = "workspace-unreadable", exit::REFUSED;
+        /// cargo or git cannot be run.
+        TOOL_FAILED = "tool-failed", exit::REFUSED;
+        /// A manifest, lockfile or snapshot cannot be read.
+        FILE_UNREADABLE = "file-unreadable", exit::REFUSED;
+        /// A manifest is not valid TOML.
+        MANIFEST_INVALID = "manifest-invalid", exit::REFUSED;
+        /// `--package`/`--exclude` names a non-member.
+        UNKNOWN_PACKAGE = "unknown-package", exit::REFUSED;
+        /// The snapshot was taken of another registry.
+        REGISTRY_SNAPSHOT_MISMATCH = "registry-snapshot-mismatch", exit::REFUSED;
+        /// `--out` or the bundle cannot be written.
+        OUTPUT_UNWRITABLE = "output-unwritable", exit::FAILED;
+        /// `--bundle` on a tree with uncommitted changes.
+        UNCOMMITTED_CHANGES = "uncommitted-changes", exit::REFUSED;
+        /// The staging area cannot be prepared.
+        STAGING_FAILED = "staging-failed", exit::FAILED;
+        /// `apply`: the tree changed since the plan.
+        TREE_CHANGED_SINCE_PLAN = "tree-changed-since-plan", exit::REFUSED;
+        /// `apply`: an edit cannot be made.
+        EDIT_FAILED = "edit-failed", exit::REFUSED;
+        /// `tag`: a tag exists at another commit.
+        TAG_EXISTS_ELSEWHERE = "tag-exists-elsewhere", exit::REFUSED;
+        /// `tag`: the plan records no commit.
+        PLAN_HAS_NO_COMMIT = "plan-has-no-commit", exit::REFUSED;
+        /// `apply`/`tag`: the plan has error diagnostics.
+        PLAN_HAS_ERRORS = "plan-has-errors", exit::REFUSED;
+    }
+}
+
+/// Every code `convoy-plan` can print: its own, the plan file's, the documents', the registry
+/// resolution's and the registry's.
+pub fn codes() -> Vec<ErrorCode> {
+    let lists: [&[ErrorCode]; 5] = [
+        PLAN_CODES,
+        convoy_cli::PLAN_FILE_CODES,
+        convoy_schema::codes::READ_CODES,
+        convoy_registry::resolve::RESOLVE_CODES,
+        convoy_registry::error::REGISTRY_CODES,
+    ];
+    let mut all: Vec<ErrorCode> = lists.concat();
+    // The runtime is the registry client's; an upload's codes are not the planner's.
+    all.retain(|c| {
+        ![
+            convoy_cli::RUNTIME_FAILED,
+            convoy_registry::error::ALREADY_EXISTS,
+            convoy_registry::error::OUTCOME_UNKNOWN,
+            convoy_registry::error::NEW_CRATE_NEEDS_API_TOKEN,
+        ]
+        .contains(c)
+    });
+    all.sort();
+    all.dedup();
+    all
+}
+
+impl ExpectedError for PlanError {
+    fn error_code(&self) -> ErrorCode {
         match self {
-            Self::NoManifest { .. } => "manifest-not-found",
-            Self::Workspace { .. } => "workspace-unreadable",
-            Self::Tool { .. } => "tool-failed",
-            Self::Read { .. } => "file-unreadable",
-            Self::ManifestSyntax { .. } => "manifest-invalid",
-            Self::UnknownPackage { .. } => "unknown-package",
-            Self::UnknownRegistry { .. } => "unknown-registry",
-            Self::CargoConfig { .. } => "cargo-config-invalid",
-            Self::InvalidIndexUrl { .. } => "invalid-index-url",
-            Self::Snapshot { source, .. } | Self::PlanRead { source, .. } => source.code(),
-            Self::SnapshotRegistryMismatch { .. } => "registry-snapshot-mismatch",
-            Self::DigestMismatch { .. } => "plan-digest-mismatch",
-            Self::Write { .. } => "output-unwritable",
-            Self::UncommittedChanges { .. } => "uncommitted-changes",
-            Self::Staging { .. } => "staging-failed",
-            Self::Registry { source, .. } => source.code(),
-            Self::TreeChanged { .. } => "tree-changed-since-plan",
-            Self::Edit(_) => "edit-failed",
-            Self::TagElsewhere { .. } => "tag-exists-elsewhere",
-            Self::NoCommit => "plan-has-no-commit",
-            Self::PlanHasErrors { .. } => "plan-has-errors",
+            Self::NoManifest { .. } => MANIFEST_NOT_FOUND,
+            Self::Workspace { .. } => WORKSPACE_UNREADABLE,
+            Self::Tool { .. } => TOOL_FAILED,
+            Self::Read { .. } => FILE_UNREADABLE,
+            Self::ManifestSyntax { .. } => MANIFEST_INVALID,
+            Self::UnknownPackage { .. } => UNKNOWN_PACKAGE,
+            Self::Resolve(error) => error.error_code(),
+            Self::Snapshot { source, .. } => source.error_code(),
+            Self::PlanFile(error) => error.error_code(),
+            Self::SnapshotRegistryMismatch { .. } => REGISTRY_SNAPSHOT_MISMATCH,
+            Self::Write { .. } => OUTPUT_UNWRITABLE,
+            Self::UncommittedChanges { .. } => UNCOMMITTED_CHANGES,
+            Self::Staging { .. } => STAGING_FAILED,
+            Self::Registry { source, .. } => source.error_code(),
+            Self::TreeChanged { .. } => TREE_CHANGED_SINCE_PLAN,
+            Self::Edit(_) => EDIT_FAILED,
+            Self::TagElsewhere { .. } => TAG_EXISTS_ELSEWHERE,
+            Self::NoCommit => PLAN_HAS_NO_COMMIT,
+            Self::PlanHasErrors { .. } => PLAN_HAS_ERRORS,
         }
     }
 
-    /// What to do about it.
-    pub fn help(&self) -> String {
+    fn help(&self) -> String {
         match self {
             Self::NoManifest { .. } => {
                 "run in the workspace root or pass --manifest-path PATH/Cargo.toml".to_owned()
@@ -220,19 +244,11 @@ impl PlanError {
             Self::UnknownPackage { members, .. } => {
                 format!("members are: {}", members.join(", "))
             }
-            Self::UnknownRegistry { name, variable } => format!(
-                "define it in .cargo/config.toml as [registries.{name}] index = \"sparse+https://…/\", set {variable}, or pass --index URL"
-            ),
-            Self::CargoConfig { .. } => "fix the file; cargo reads it too".to_owned(),
-            Self::InvalidIndexUrl { .. } => {
-                "give the index as cargo does, e.g. sparse+https://index.crates.io/".to_owned()
-            }
-            Self::Snapshot { source, .. } | Self::PlanRead { source, .. } => source.help(),
+            Self::Resolve(error) => error.help(),
+            Self::Snapshot { source, .. } => source.help(),
+            Self::PlanFile(error) => error.help(),
             Self::SnapshotRegistryMismatch { .. } => {
                 "take the snapshot of the registry you plan for, or choose that registry with --registry/--index".to_owned()
-            }
-            Self::DigestMismatch { .. } => {
-                "regenerate the plan with convoy-plan instead of editing it".to_owned()
             }
             Self::UncommittedChanges { .. } => "commit or stash them (`git status` lists them), or pass --allow-dirty to package the commit without them".to_owned(),
             Self::Staging { .. } => "check that git works and the temporary directory is writable (TMPDIR)".to_owned(),
@@ -242,24 +258,22 @@ impl PlanError {
             Self::NoCommit => "plan from a git checkout so the plan records the commit the release is made from".to_owned(),
             Self::PlanHasErrors { .. } => "fix the diagnostics (`convoy-plan show PLAN` lists them) and plan again".to_owned(),
             Self::Registry { source, .. } => match source {
-                convoy_registry::RegistryError::Auth { .. } => "set the registry's read token in CARGO_REGISTRIES_<NAME>_TOKEN (CARGO_REGISTRY_TOKEN for crates.io)".to_owned(),
-                convoy_registry::RegistryError::InsecureUrl { .. } => "use https, or pass --allow-http if plain HTTP is really meant".to_owned(),
+                convoy_registry::RegistryError::Auth { .. } | convoy_registry::RegistryError::InsecureUrl { .. } => source.read_help().to_owned(),
                 _ => "check the index URL and the network, or plan offline with --registry-state FILE".to_owned(),
             },
         }
     }
+}
+
+impl PlanError {
+    /// Stable kebab-case code.
+    pub fn code(&self) -> &'static str {
+        self.error_code().name
+    }
 
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            Self::Write { .. } | Self::Staging { .. } => exit::FAILED,
-            Self::Registry { source, .. } => match source {
-                convoy_registry::RegistryError::Protocol { .. }
-                | convoy_registry::RegistryError::InsecureUrl { .. } => exit::REFUSED,
-                _ => exit::REGISTRY,
-            },
-            _ => exit::REFUSED,
-        }
+        self.error_code().exit
     }
 }
 

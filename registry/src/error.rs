@@ -5,6 +5,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use convoy_schema::{exit, ErrorCode};
+
 /// A registry failure, by what the caller may do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
@@ -94,20 +96,68 @@ fn retry_words(retry_at: &Option<SystemTime>) -> String {
     }
 }
 
+convoy_schema::error_codes! {
+    /// The codes of [`RegistryError`], in every binary. The exit code is the one a command
+    /// ends with when the error stops it; the upload-only codes (`already-exists`,
+    /// `outcome-unknown`, `new-crate-needs-api-token`) end a publish run as a failed crate.
+    pub REGISTRY_CODES {
+        /// 429 asking to wait longer than the command may.
+        RATE_LIMITED = "rate-limited", exit::REGISTRY;
+        /// The registry already has the version.
+        ALREADY_EXISTS = "already-exists", exit::FAILED;
+        /// The registry refused the credentials.
+        REGISTRY_AUTH_FAILED = "registry-auth-failed", exit::REGISTRY;
+        /// A trusted-publishing token cannot create a crate.
+        NEW_CRATE_NEEDS_API_TOKEN = "new-crate-needs-api-token", exit::FAILED;
+        /// Another 4xx.
+        REGISTRY_REJECTED = "registry-rejected", exit::REGISTRY;
+        /// 5xx.
+        REGISTRY_SERVER_ERROR = "registry-server-error", exit::REGISTRY;
+        /// The request did not reach the registry.
+        REGISTRY_UNREACHABLE = "registry-unreachable", exit::REGISTRY;
+        /// Sent, but no answer came back.
+        OUTCOME_UNKNOWN = "outcome-unknown", exit::FAILED;
+        /// The answer is not the registry protocol.
+        REGISTRY_PROTOCOL_ERROR = "registry-protocol-error", exit::REFUSED;
+        /// Plain HTTP to another machine.
+        INSECURE_REGISTRY_URL = "insecure-registry-url", exit::REFUSED;
+    }
+}
+
 impl RegistryError {
+    /// Stable code, with the exit code of a command this error stops.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::RateLimited { .. } => RATE_LIMITED,
+            Self::AlreadyExists { .. } => ALREADY_EXISTS,
+            Self::Auth { .. } => REGISTRY_AUTH_FAILED,
+            Self::NeedsApiToken { .. } => NEW_CRATE_NEEDS_API_TOKEN,
+            Self::Client { .. } => REGISTRY_REJECTED,
+            Self::Server { .. } => REGISTRY_SERVER_ERROR,
+            Self::Network { .. } => REGISTRY_UNREACHABLE,
+            Self::OutcomeUnknown { .. } => OUTCOME_UNKNOWN,
+            Self::Protocol { .. } => REGISTRY_PROTOCOL_ERROR,
+            Self::InsecureUrl { .. } => INSECURE_REGISTRY_URL,
+        }
+    }
+
     /// Stable kebab-case code.
     pub fn code(&self) -> &'static str {
+        self.error_code().name
+    }
+
+    /// The exit code of a command this error stops: 2 for a URL or an answer that is not a
+    /// registry's (nothing to retry), 3 for the registry's failures.
+    pub fn exit_code(&self) -> i32 {
+        self.error_code().exit
+    }
+
+    /// What to do about it, for a command that only reads the registry (plan, verify).
+    pub fn read_help(&self) -> &'static str {
         match self {
-            Self::RateLimited { .. } => "rate-limited",
-            Self::AlreadyExists { .. } => "already-exists",
-            Self::Auth { .. } => "registry-auth-failed",
-            Self::NeedsApiToken { .. } => "new-crate-needs-api-token",
-            Self::Client { .. } => "registry-rejected",
-            Self::Server { .. } => "registry-server-error",
-            Self::Network { .. } => "registry-unreachable",
-            Self::OutcomeUnknown { .. } => "outcome-unknown",
-            Self::Protocol { .. } => "registry-protocol-error",
-            Self::InsecureUrl { .. } => "insecure-registry-url",
+            Self::Auth { .. } => "set the registry's read token in CARGO_REGISTRIES_<NAME>_TOKEN (CARGO_REGISTRY_TOKEN for crates.io)",
+            Self::InsecureUrl { .. } => "use https, or pass --allow-http if plain HTTP is really meant",
+            _ => "check the index URL and the network",
         }
     }
 

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use convoy_schema::snapshot::RegistryTarget;
+use convoy_schema::{exit, ErrorCode};
 
 use crate::{CRATES_IO, CRATES_IO_INDEX};
 
@@ -30,16 +31,26 @@ pub struct ConfigFile {
 }
 
 /// Where resolution failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// No definition of the named registry.
+    #[error("registry `{name}` is not configured: no {variable} variable and no `registries.{name}.index` in cargo's configuration")]
     Unknown {
         /// The name.
         name: String,
         /// The environment variable cargo would read.
         variable: String,
     },
+    /// A configuration file cannot be read.
+    #[error("cannot read cargo configuration {path}: {message}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
     /// A configuration file is not TOML.
+    #[error("cargo configuration {path} is not valid: {message}")]
     Config {
         /// The file.
         path: String,
@@ -47,12 +58,68 @@ pub enum ResolveError {
         message: String,
     },
     /// `--index` is not an index URL.
+    #[error("--index {url}: {why}")]
     BadIndex {
         /// The URL.
         url: String,
         /// Why.
         why: String,
     },
+}
+
+convoy_schema::error_codes! {
+    /// The codes of [`ResolveError`], in every binary.
+    pub RESOLVE_CODES {
+        /// `--registry NAME` is not defined.
+        UNKNOWN_REGISTRY = "unknown-registry", exit::REFUSED;
+        /// A cargo configuration file cannot be read.
+        FILE_UNREADABLE = "file-unreadable", exit::REFUSED;
+        /// A cargo configuration file is not valid TOML.
+        CARGO_CONFIG_INVALID = "cargo-config-invalid", exit::REFUSED;
+        /// `--index` is not an index URL.
+        INVALID_INDEX_URL = "invalid-index-url", exit::REFUSED;
+    }
+}
+
+impl ResolveError {
+    /// Stable code and exit code.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Unknown { .. } => UNKNOWN_REGISTRY,
+            Self::Unreadable { .. } => FILE_UNREADABLE,
+            Self::Config { .. } => CARGO_CONFIG_INVALID,
+            Self::BadIndex { .. } => INVALID_INDEX_URL,
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::Unknown { name, variable } => format!(
+                "define it in .cargo/config.toml as [registries.{name}] index = \"sparse+https://…/\", set {variable}, or pass --index URL"
+            ),
+            Self::Unreadable { .. } => "check that the file is readable".to_owned(),
+            Self::Config { .. } => "fix the file; cargo reads it too".to_owned(),
+            Self::BadIndex { .. } => {
+                "give the index as cargo does, e.g. sparse+https://index.crates.io/".to_owned()
+            }
+        }
+    }
+}
+
+/// The registry `choice` means for a command run in `dir`, resolved as cargo would: from the
+/// process environment and cargo's configuration files from `dir` up (not read for `--index`).
+/// The one IO edge around [`resolve`].
+pub fn resolve_target(choice: &RegistryChoice, dir: &Path) -> Result<RegistryTarget, ResolveError> {
+    let configs = match choice {
+        RegistryChoice::Index(_) => Vec::new(),
+        _ => cargo_config_files(dir).map_err(|(path, e)| ResolveError::Unreadable {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?,
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    resolve(choice, &env, &configs)
 }
 
 /// The variable cargo reads for a registry's index: `CARGO_REGISTRIES_<NAME>_INDEX`.

@@ -1,9 +1,10 @@
 //! Convoy's wire types: everything one Convoy stage writes and another reads.
 //!
 //! The room holds data definitions only — the release [`plan`], the registry-state
-//! [`snapshot`], the verify [`report`], the publish [`events`] (stream and journal), their [`version`] rules, the canonical [`digest`] form and the [`exit`] codes
-//! that are part of every binary's public interface. No IO, no policy.
+//! [`snapshot`], the verify [`report`], the publish [`events`] (stream and journal), their [`version`] rules, the canonical [`digest`] form, and the
+//! [`exit`] and error [`codes`] that are part of every binary's public interface. No IO, no policy.
 
+pub mod codes;
 pub mod digest;
 pub mod events;
 pub mod exit;
@@ -14,4 +15,5 @@ pub mod version;
 
 pub use plan::Plan;
 pub use snapshot::RegistrySnapshot;
+pub use codes::ErrorCode;
 pub use version::{FormatVersion, ReadError};

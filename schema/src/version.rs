@@ -128,14 +128,20 @@ pub enum ReadError {
 }
 
 impl ReadError {
+    /// Stable code of this error (one of [`crate::codes::READ_CODES`]).
+    pub fn error_code(&self) -> crate::ErrorCode {
+        use crate::codes::*;
+        match self {
+            Self::NotJson { .. } => DOCUMENT_NOT_JSON,
+            Self::MissingVersion { .. } => FORMAT_VERSION_MISSING,
+            Self::Unsupported { .. } => FORMAT_VERSION_UNSUPPORTED,
+            Self::Invalid { .. } => DOCUMENT_INVALID,
+        }
+    }
+
     /// Stable kebab-case code of this error.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::NotJson { .. } => "document-not-json",
-            Self::MissingVersion { .. } => "format-version-missing",
-            Self::Unsupported { .. } => "format-version-unsupported",
-            Self::Invalid { .. } => "document-invalid",
-        }
+        self.error_code().name
     }
 
     /// What the user can do about it.
