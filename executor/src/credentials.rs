@@ -27,6 +27,32 @@ pub fn lane(kind: Kind, api: bool, trusted: bool) -> Option<CredentialLane> {
     }
 }
 
+/// Which credentials a run holds (or, in a dry run, would hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lanes {
+    /// An API token.
+    pub api: bool,
+    /// A trusted-publishing token.
+    pub trusted: bool,
+}
+
+impl Lanes {
+    /// The credential an upload of `kind` carries ([`lane`]).
+    pub fn of(self, kind: Kind) -> Option<CredentialLane> {
+        lane(kind, self.api, self.trusted)
+    }
+
+    /// In words, for the dry run.
+    pub fn describe(self) -> &'static str {
+        match (self.api, self.trusted) {
+            (true, true) => "trusted publishing for new versions, the API token for new crates",
+            (false, true) => "trusted publishing only: new crates need an API token and are left for a rerun with one",
+            (true, false) => "the API token",
+            (false, false) => "none",
+        }
+    }
+}
+
 /// How long a trusted-publishing token lives, and how early it is replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetime {

@@ -3,7 +3,7 @@
 //! wake-up. Every decision (order, pacing, when to read, when to give up) is the schedule's;
 //! everything is timed by a [`Clock`] so tests run it on a manual clock without sleeping.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
@@ -12,16 +12,15 @@ use std::sync::Arc;
 
 use convoy_registry::auth::Token;
 use convoy_registry::clock::Clock;
-use convoy_registry::index::IndexEntry;
 use convoy_registry::{Freshness, IndexFile, RegistryClient, RegistryError};
 use convoy_schema::events::CredentialLane;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::credentials::{Credentials, TokenEvent};
 
-use crate::journal::EarlierRuns;
+pub use crate::release::Release;
 use crate::schedule::pace::Estimate;
-use crate::schedule::{Crate, Kind, ReadOutcome, Schedule, Seen, Settings, State, UploadResult};
+use crate::schedule::{Kind, ReadOutcome, Schedule, Seen, Settings, State, UploadResult};
 use crate::validate::Upload;
 
 /// How to run.
@@ -75,6 +74,13 @@ pub enum Event {
     Token(TokenEvent),
     /// The registry accepted an upload.
     Accepted(String),
+    /// The registry accepted an upload with warnings.
+    Warnings {
+        /// Crate.
+        name: String,
+        /// One line each.
+        warnings: Vec<String>,
+    },
     /// An upload will be retried.
     Retrying {
         /// Crate.
@@ -167,15 +173,6 @@ pub struct Outcome {
     pub index_reads: u64,
 }
 
-/// What the index shows for `version` with `sha256`.
-pub fn seen_in(entries: Option<&[IndexEntry]>, version: &semver::Version, sha256: &str) -> Seen {
-    match entries.and_then(|entries| entries.iter().find(|e| &e.vers == version)) {
-        Some(entry) if entry.cksum == sha256 => Seen::Present,
-        Some(entry) => Seen::OtherContent(entry.cksum.clone()),
-        None => Seen::Absent,
-    }
-}
-
 /// A deterministic jitter in [0.5, 1.5) of `base`, from the crate name and attempt.
 fn jittered(base: Duration, name: &str, attempt: u32) -> Duration {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -193,42 +190,11 @@ fn retry_delay(attempt: u32, name: &str) -> Duration {
 
 /// A request that ended.
 enum Finished {
-    Upload(String, Result<(), RegistryError>),
+    Upload(String, Result<Vec<String>, RegistryError>),
     Read(String, Result<IndexFile, RegistryError>),
 }
 
 type Request<'a> = Pin<Box<dyn Future<Output = Finished> + 'a>>;
-
-/// What to publish, and what the index showed before the run.
-#[derive(Debug, Clone, Copy)]
-pub struct Release<'a> {
-    /// Validated uploads.
-    pub uploads: &'a [Upload],
-    /// Crate → what the index showed before anything was uploaded.
-    pub initial: &'a BTreeMap<String, Seen>,
-    /// Crates with no version in the registry yet (they use the new-crate bucket).
-    pub new_crates: &'a BTreeSet<String>,
-    /// What earlier runs of this plan did (from its journal).
-    pub earlier: &'a EarlierRuns,
-}
-
-impl Release<'_> {
-    /// The crates as the schedule sees them.
-    pub fn crates(&self) -> Vec<Crate> {
-        self.uploads
-            .iter()
-            .map(|u| Crate {
-                name: u.name.clone(),
-                after: u.after.clone(),
-                kind: if self.new_crates.contains(&u.name) {
-                    Kind::NewCrate
-                } else {
-                    Kind::NewVersion
-                },
-            })
-            .collect()
-    }
-}
 
 /// One run's state: the schedule plus what the IO loop keeps around it.
 struct Run<'a> {
@@ -250,6 +216,25 @@ struct Run<'a> {
     needs_api_token: Vec<String>,
 }
 
+impl Outcome {
+    /// The exit code of the run: 3 when the registry refused the credentials or could not be
+    /// read, else 1 when a crate failed, 130 when interrupted, 4 when stopped resumably, 0.
+    pub fn exit_code(&self) -> i32 {
+        use convoy_schema::exit;
+        if self.auth_failure.is_some() || self.registry_failure.is_some() {
+            exit::REGISTRY
+        } else if !self.failed.is_empty() {
+            exit::FAILED
+        } else if self.interrupted {
+            exit::INTERRUPTED
+        } else if self.stopped_until.is_some() {
+            exit::RESUMABLE
+        } else {
+            exit::OK
+        }
+    }
+}
+
 /// Publishes a release through `client` with `credentials` (which the caller closes, revoking
 /// any trusted-publishing token, however the run ends).
 pub async fn run(
@@ -261,6 +246,11 @@ pub async fn run(
     events: &mut dyn FnMut(Event),
 ) -> Outcome {
     let start = clock.now();
+    let schedule = release.schedule(
+        options.schedule.clone(),
+        &|kind| credentials.lane(kind),
+        start,
+    );
     let mut run = Run {
         client,
         credentials,
@@ -272,7 +262,7 @@ pub async fn run(
             .iter()
             .map(|u| (u.name.as_str(), u))
             .collect(),
-        schedule: Schedule::new(&release.crates(), options.schedule.clone(), start),
+        schedule,
         deadline: options.max_wait.and_then(|wait| start.checked_add(wait)),
         in_flight: FuturesUnordered::new(),
         uploads_in_flight: 0,
@@ -311,6 +301,7 @@ pub async fn run(
 impl<'a> Run<'a> {
     /// Records what the index showed before the run and what an earlier run sent.
     fn begin(&mut self, release: Release<'_>, now: SystemTime) {
+        let held = release.needs_api_token(&|kind| self.credentials.lane(kind));
         for (name, seen) in release.initial {
             if *seen == Seen::Present {
                 (self.events)(
@@ -323,14 +314,8 @@ impl<'a> Run<'a> {
                     },
                 );
             }
-            self.schedule.initially_seen(name, seen.clone());
-            let kind = self.kind(name);
-            if *seen == Seen::Absent && self.credentials.lane(kind).is_none() {
+            if held.contains(name) {
                 self.needs_api_token.push(name.clone());
-                self.schedule.hold(
-                    name,
-                    "a new crate: the registry creates crates only with an API token, and this run holds only a trusted-publishing token".to_owned(),
-                );
                 (self.events)(Event::NeedsApiToken(name.clone()));
                 continue;
             }
@@ -432,7 +417,7 @@ impl<'a> Run<'a> {
                 let result = client
                     .publish(&token, &upload.metadata, &upload.bytes, now)
                     .await
-                    .map(|_| ());
+                    .map(|warnings| warnings.messages());
                 Finished::Upload(name, result)
             }));
         }
@@ -537,14 +522,20 @@ impl<'a> Run<'a> {
     }
 
     /// Records how an upload ended.
-    fn upload_finished(&mut self, name: String, result: Result<(), RegistryError>) {
+    fn upload_finished(&mut self, name: String, result: Result<Vec<String>, RegistryError>) {
         self.uploads_in_flight = self.uploads_in_flight.saturating_sub(1);
         let now = self.clock.now();
         let attempts = self.schedule.attempts(&name);
         let max_attempts = self.options.schedule.max_attempts;
         let outcome = match result {
-            Ok(()) => {
+            Ok(warnings) => {
                 (self.events)(Event::Accepted(name.clone()));
+                if !warnings.is_empty() {
+                    (self.events)(Event::Warnings {
+                        name: name.clone(),
+                        warnings,
+                    });
+                }
                 UploadResult::Accepted
             }
             Err(RegistryError::AlreadyExists { detail }) => {
@@ -634,7 +625,7 @@ impl<'a> Run<'a> {
                 self.last_read_error = None;
                 self.by_name
                     .get(name.as_str())
-                    .map(|u| seen_in(file.as_deref(), &u.version, &u.sha256))
+                    .map(|u| crate::validate::seen_in(file.as_deref(), &u.version, &u.sha256))
             }
             Err(error) => {
                 tracing::warn!(%error, "index read failed; will read again until --poll-timeout");

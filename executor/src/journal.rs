@@ -34,12 +34,22 @@ pub enum JournalError {
     },
 }
 
+convoy_schema::error_codes! {
+    /// The codes of [`JournalError`].
+    pub JOURNAL_CODES {
+        /// The journal or its lock cannot be used.
+        JOURNAL_UNWRITABLE = "journal-unwritable", convoy_schema::exit::REFUSED;
+        /// Another publisher holds the lock.
+        PUBLISH_ALREADY_RUNNING = "publish-already-running", convoy_schema::exit::REFUSED;
+    }
+}
+
 impl JournalError {
-    /// Stable kebab-case code.
-    pub fn code(&self) -> &'static str {
+    /// Stable code (one of [`JOURNAL_CODES`]).
+    pub fn error_code(&self) -> convoy_schema::ErrorCode {
         match self {
-            Self::Unwritable { .. } => "journal-unwritable",
-            Self::Locked { .. } => "publish-already-running",
+            Self::Unwritable { .. } => JOURNAL_UNWRITABLE,
+            Self::Locked { .. } => PUBLISH_ALREADY_RUNNING,
         }
     }
 
@@ -227,7 +237,11 @@ mod tests {
         assert_eq!(earlier, "");
         first.append("line").unwrap();
         let second = Journal::open(&path).unwrap_err();
-        assert_eq!(second.code(), "publish-already-running", "{second}");
+        assert_eq!(
+            second.error_code().name,
+            "publish-already-running",
+            "{second}"
+        );
         drop(first);
         let (_third, earlier) = Journal::open(&path).unwrap();
         assert_eq!(earlier, "line\n");
@@ -236,6 +250,6 @@ mod tests {
     #[test]
     fn an_unwritable_journal_is_an_error_not_a_silent_no_op() {
         let error = Journal::open(Path::new("/proc/no-such-dir/plan.journal")).unwrap_err();
-        assert_eq!(error.code(), "journal-unwritable", "{error}");
+        assert_eq!(error.error_code().name, "journal-unwritable", "{error}");
     }
 }

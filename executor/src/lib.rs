@@ -10,7 +10,12 @@
 pub mod cli;
 pub mod credentials;
 pub mod driver;
+pub mod error;
 pub mod journal;
 pub mod output;
+pub mod publish;
+pub mod release;
 pub mod schedule;
+pub mod signals;
+pub mod sink;
 pub mod validate;

@@ -1,6 +1,6 @@
 //! What a publish run shows: each event as a typed JSON line (the event stream and the journal,
-//! [`PublishEvent`]) or as words, and the outcome as a terminal summary and as Markdown for a
-//! CI's step summary. Pure: the command line decides where each goes.
+//! [`PublishEvent`]) or as words, the outcome as a terminal summary and as Markdown for a CI's
+//! step summary, and the [`dry_run`]'s schedule. Pure: the caller decides where each goes.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,9 +11,11 @@ use convoy_schema::events::{
     CredentialLane, EventKind, PublishEvent, UploadKind, EVENTS_FORMAT_VERSION,
 };
 
-use crate::credentials::TokenEvent;
+use crate::credentials::{Lanes, TokenEvent};
 use crate::driver::{Event, Outcome};
-use crate::schedule::Kind;
+use crate::release::{Expected, Release, ASSUMED};
+use crate::schedule::pace::Pacing;
+use crate::schedule::{Kind, Seen};
 
 /// Seconds since the epoch.
 pub fn unix(time: SystemTime) -> u64 {
@@ -72,6 +74,14 @@ pub fn event_record(
         Event::Accepted(name) => {
             let (name, version) = named(name);
             EventKind::Accepted { name, version }
+        }
+        Event::Warnings { name, warnings } => {
+            let (name, version) = named(name);
+            EventKind::RegistryWarning {
+                name,
+                version,
+                warnings: warnings.clone(),
+            }
         }
         Event::Retrying { name, reason, at } => {
             let (name, version) = named(name);
@@ -195,6 +205,11 @@ pub fn event_words(event: &Event, versions: &BTreeMap<String, String>) -> String
         Event::Accepted(name) => format!(
             "  accepted         {name} {}; waiting for the index",
             v(name)
+        ),
+        Event::Warnings { name, warnings } => format!(
+            "  registry warns   {name} {}: {}",
+            v(name),
+            warnings.join("; ")
         ),
         Event::Retrying { name, reason, at } => format!(
             "  retrying         {name} {} after {}: {reason}",
@@ -407,9 +422,150 @@ pub fn words_duration(duration: Duration) -> String {
     }
 }
 
+/// What `--dry-run` prints: the credentials and pacing the run would use, then each wave's crates
+/// with what happens to them and when each would start, and the expected duration on the
+/// assumed timings.
+pub fn dry_run(
+    digest: &str,
+    waves: &[Vec<String>],
+    release: Release<'_>,
+    expected: &Expected,
+    pacing: &Pacing,
+    lanes: Lanes,
+) -> String {
+    let mut out = format!(
+        "dry run of plan {}: nothing will be uploaded\ncredentials: {}\npacing of new crates: {}\npacing of new versions: {}\n",
+        digest,
+        lanes.describe(),
+        Pacing::describe(pacing.new_crates),
+        Pacing::describe(pacing.new_versions)
+    );
+    let held = release.needs_api_token(&|kind| lanes.of(kind));
+    for (wave, names) in waves.iter().enumerate() {
+        out.push_str(&format!("wave {wave}\n"));
+        for name in names {
+            let Some(upload) = release.uploads.iter().find(|u| &u.name == name) else {
+                continue;
+            };
+            let version = &upload.version;
+            let what = match expected.starts.get(name) {
+                None if release.initial.get(name) == Some(&Seen::Present) => {
+                    "already present".to_owned()
+                }
+                None if held.contains(name) => {
+                    "new crate: needs an API token, left for a rerun with one".to_owned()
+                }
+                None => "not started".to_owned(),
+                Some(at) => {
+                    let kind = release.kind(name);
+                    let lane = lanes.of(kind).map_or("no credential", lane_words);
+                    format!(
+                        "{}, {lane}, starts after +{}",
+                        kind.words(),
+                        words_duration(*at)
+                    )
+                }
+            };
+            out.push_str(&format!("  {name} {version}  {what}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "expected duration: {} ({} of it waiting for rate limits), if each upload takes {} and the index shows a version {} after accepting it\n",
+        words_duration(expected.duration),
+        words_duration(expected.paced_for),
+        words_duration(ASSUMED.upload),
+        words_duration(ASSUMED.index_latency)
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dry_run_shows_credentials_pacing_and_each_crates_start() {
+        use crate::credentials::Lanes;
+        use crate::journal::EarlierRuns;
+        use crate::schedule::Settings;
+        use crate::validate::Upload;
+        use convoy_registry::rate::RateLimit;
+        use std::collections::BTreeSet;
+
+        let upload = |name: &str, after: &[&str]| Upload {
+            name: name.to_owned(),
+            version: semver::Version::new(0, 2, 0),
+            bytes: Vec::new(),
+            sha256: String::new(),
+            metadata: convoy_schema::plan::PublishMetadata::new(name, "0.2.0"),
+            after: after.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let uploads = [
+            upload("base", &[]),
+            upload("done", &[]),
+            upload("fresh", &[]),
+            upload("mid", &["base"]),
+            upload("top", &["mid", "fresh"]),
+        ];
+        let initial: BTreeMap<String, Seen> = uploads
+            .iter()
+            .map(|u| {
+                let seen = if u.name == "done" {
+                    Seen::Present
+                } else {
+                    Seen::Absent
+                };
+                (u.name.clone(), seen)
+            })
+            .collect();
+        let new_crates = BTreeSet::from(["fresh".to_owned()]);
+        let earlier = EarlierRuns::default();
+        let release = Release {
+            uploads: &uploads,
+            initial: &initial,
+            new_crates: &new_crates,
+            earlier: &earlier,
+        };
+        let waves: Vec<Vec<String>> = [vec!["base", "done", "fresh"], vec!["mid"], vec!["top"]]
+            .iter()
+            .map(|w| w.iter().map(|s| (*s).to_owned()).collect())
+            .collect();
+        let pacing = Pacing::choose(
+            true,
+            None,
+            Some(RateLimit {
+                burst: 1,
+                refill: Duration::from_secs(60),
+            }),
+        );
+        let settings = Settings {
+            new_crates: pacing.new_crates.0,
+            new_versions: pacing.new_versions.0,
+            ..Settings::default()
+        };
+        let mut shown = String::new();
+        for lanes in [
+            Lanes {
+                api: true,
+                trusted: false,
+            },
+            Lanes {
+                api: false,
+                trusted: true,
+            },
+        ] {
+            let expected = release.expected(settings.clone(), &|kind| lanes.of(kind));
+            shown.push_str(&dry_run(
+                "sha256:abc",
+                &waves,
+                release,
+                &expected,
+                &pacing,
+                lanes,
+            ));
+        }
+        insta::assert_snapshot!(shown);
+    }
 
     #[test]
     fn durations_read_as_words() {
@@ -455,6 +611,10 @@ mod tests {
                 at: at(60),
             },
             Event::Accepted(name("app")),
+            Event::Warnings {
+                name: name("app"),
+                warnings: vec!["category `gamez` is not one the registry knows; ignored".into()],
+            },
             Event::Resolving {
                 name: name("app"),
                 reason: "outcome unknown".into(),

@@ -1,13 +1,19 @@
 //! The refusals: every reason `convoy-publish` must not upload anything, checked before the
-//! first request. Pure: the plan, what the command line asked for, and the bundle's files as
-//! bytes go in; a validated list of uploads or the first refusal comes out.
+//! first upload. Pure: the plan, what the command line asked for, and the bundle's files as
+//! bytes go in; a validated list of uploads or the first refusal comes out ([`validate`]); then
+//! the index files read before the run go in and the [`RegistryState`] the run starts from, or
+//! a refusal, comes out ([`registry_state`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use convoy_cli::BundleFile;
+use convoy_registry::index::IndexEntry;
 use convoy_schema::digest::sha256_hex;
 use convoy_schema::plan::{is_plain_file_name, Action, Plan, PublishMetadata, Severity};
 use convoy_schema::snapshot::RegistryTarget;
+use convoy_schema::{exit, ErrorCode};
+
+use crate::schedule::Seen;
 
 /// Why a plan is refused (exit 2, nothing uploaded).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +109,24 @@ pub enum Refusal {
         /// The command line's.
         given: String,
     },
+    /// The registry's `config.json` names no publish API.
+    #[error("the registry {index}'s config.json names no `api`: it accepts no publishes")]
+    ReadOnlyRegistry {
+        /// The index URL.
+        index: String,
+    },
+    /// The registry already has a planned version with other bytes.
+    #[error("`{name}` {version} is already in the registry with cksum {cksum}, not the planned {planned}")]
+    OtherContent {
+        /// The crate.
+        name: String,
+        /// The version.
+        version: String,
+        /// The registry's cksum.
+        cksum: String,
+        /// The plan's sha256.
+        planned: String,
+    },
     /// The metadata does not describe the artifact's package.
     #[error("`{package}`'s publish metadata names {name} {vers}, not the planned package")]
     MetadataMismatch {
@@ -115,38 +139,73 @@ pub enum Refusal {
     },
 }
 
+convoy_schema::error_codes! {
+    /// The codes of [`Refusal`]: every one exits 2 with nothing uploaded.
+    pub REFUSAL_CODES {
+        /// The digest does not match the content.
+        PLAN_DIGEST_MISMATCH = "plan-digest-mismatch", exit::REFUSED;
+        /// `--expect-digest` names another plan.
+        UNEXPECTED_PLAN_DIGEST = "unexpected-plan-digest", exit::REFUSED;
+        /// The plan has error diagnostics.
+        PLAN_HAS_ERRORS = "plan-has-errors", exit::REFUSED;
+        /// The plan was made without `--bundle`.
+        PLAN_WITHOUT_ARTIFACTS = "plan-without-artifacts", exit::REFUSED;
+        /// A package to publish lacks its artifact or metadata.
+        PLAN_INCOMPLETE = "plan-incomplete", exit::REFUSED;
+        /// An artifact name is not a plain file name.
+        ARTIFACT_OUTSIDE_BUNDLE = "artifact-outside-bundle", exit::REFUSED;
+        /// An artifact is not in the bundle.
+        ARTIFACT_MISSING = "artifact-missing", exit::REFUSED;
+        /// The plan contradicts itself.
+        PLAN_INCONSISTENT = "plan-inconsistent", exit::REFUSED;
+        /// An artifact is not a regular file inside the bundle.
+        ARTIFACT_UNREADABLE = "artifact-unreadable", exit::REFUSED;
+        /// An artifact has other bytes than planned.
+        ARTIFACT_CHANGED = "artifact-changed", exit::REFUSED;
+        /// The plan was made for another registry.
+        PLAN_FOR_OTHER_REGISTRY = "plan-for-other-registry", exit::REFUSED;
+        /// The metadata names another package.
+        METADATA_MISMATCH = "metadata-mismatch", exit::REFUSED;
+        /// The registry has no publish API.
+        REGISTRY_READ_ONLY = "registry-read-only", exit::REFUSED;
+        /// A planned version is in the registry with other bytes.
+        VERSION_EXISTS_WITH_DIFFERENT_CONTENT = "version-exists-with-different-content", exit::REFUSED;
+    }
+}
+
 impl Refusal {
-    /// Every refusal code, for documentation checks.
-    pub const CODES: [&'static str; 12] = [
-        "plan-digest-mismatch",
-        "unexpected-plan-digest",
-        "plan-has-errors",
-        "plan-without-artifacts",
-        "plan-incomplete",
-        "artifact-outside-bundle",
-        "artifact-missing",
-        "artifact-changed",
-        "plan-for-other-registry",
-        "metadata-mismatch",
-        "plan-inconsistent",
-        "artifact-unreadable",
-    ];
+    /// Stable code (one of [`REFUSAL_CODES`]).
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::DigestMismatch { .. } => PLAN_DIGEST_MISMATCH,
+            Self::UnexpectedDigest { .. } => UNEXPECTED_PLAN_DIGEST,
+            Self::PlanHasErrors { .. } => PLAN_HAS_ERRORS,
+            Self::NoArtifacts => PLAN_WITHOUT_ARTIFACTS,
+            Self::Incomplete { .. } => PLAN_INCOMPLETE,
+            Self::OutsideBundle { .. } => ARTIFACT_OUTSIDE_BUNDLE,
+            Self::MissingArtifact { .. } => ARTIFACT_MISSING,
+            Self::Inconsistent { .. } => PLAN_INCONSISTENT,
+            Self::UnreadableArtifact { .. } => ARTIFACT_UNREADABLE,
+            Self::ArtifactChanged { .. } => ARTIFACT_CHANGED,
+            Self::OtherRegistry { .. } => PLAN_FOR_OTHER_REGISTRY,
+            Self::MetadataMismatch { .. } => METADATA_MISMATCH,
+            Self::ReadOnlyRegistry { .. } => REGISTRY_READ_ONLY,
+            Self::OtherContent { .. } => VERSION_EXISTS_WITH_DIFFERENT_CONTENT,
+        }
+    }
 
     /// Stable kebab-case code.
     pub fn code(&self) -> &'static str {
+        self.error_code().name
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> &'static str {
         match self {
-            Self::DigestMismatch { .. } => "plan-digest-mismatch",
-            Self::UnexpectedDigest { .. } => "unexpected-plan-digest",
-            Self::PlanHasErrors { .. } => "plan-has-errors",
-            Self::NoArtifacts => "plan-without-artifacts",
-            Self::Incomplete { .. } => "plan-incomplete",
-            Self::OutsideBundle { .. } => "artifact-outside-bundle",
-            Self::MissingArtifact { .. } => "artifact-missing",
-            Self::Inconsistent { .. } => "plan-inconsistent",
-            Self::UnreadableArtifact { .. } => "artifact-unreadable",
-            Self::ArtifactChanged { .. } => "artifact-changed",
-            Self::OtherRegistry { .. } => "plan-for-other-registry",
-            Self::MetadataMismatch { .. } => "metadata-mismatch",
+            Self::UnexpectedDigest { .. } => "publish the plan that was reviewed; the digest is not a signature, so compare it with the one shown in the reviewed pull request",
+            Self::ReadOnlyRegistry { .. } => "publish to a registry that has a publish API (check the index URL)",
+            Self::OtherContent { .. } => "the sources changed since that version was published: bump the version and plan again",
+            _ => "make the plan again with convoy-plan --bundle, review it, and publish that plan unmodified",
         }
     }
 }
@@ -302,6 +361,53 @@ pub fn validate(
     Ok(uploads)
 }
 
+/// What the registry holds of a release before the run: what the index shows for each planned
+/// version, and which crates it has no version of at all (their first upload uses the new-crate
+/// rate limit and, on crates.io, needs an API token).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryState {
+    /// Crate → what the index shows for its planned version.
+    pub initial: BTreeMap<String, Seen>,
+    /// Crates without any version in the registry.
+    pub new_crates: BTreeSet<String>,
+}
+
+/// Decides [`RegistryState`] from the index files read before the run (`None`: no such crate),
+/// refusing (`version-exists-with-different-content`) a planned version the registry has with
+/// other bytes: nothing may be uploaded then.
+pub fn registry_state(
+    uploads: &[Upload],
+    files: &BTreeMap<String, Option<Vec<IndexEntry>>>,
+) -> Result<RegistryState, Refusal> {
+    let mut state = RegistryState::default();
+    for upload in uploads {
+        let entries = files.get(&upload.name).and_then(|f| f.as_deref());
+        if entries.is_none_or(<[_]>::is_empty) {
+            state.new_crates.insert(upload.name.clone());
+        }
+        let seen = seen_in(entries, &upload.version, &upload.sha256);
+        if let Seen::OtherContent(cksum) = &seen {
+            return Err(Refusal::OtherContent {
+                name: upload.name.clone(),
+                version: upload.version.to_string(),
+                cksum: cksum.clone(),
+                planned: upload.sha256.clone(),
+            });
+        }
+        state.initial.insert(upload.name.clone(), seen);
+    }
+    Ok(state)
+}
+
+/// What the index shows for `version` with `sha256`.
+pub fn seen_in(entries: Option<&[IndexEntry]>, version: &semver::Version, sha256: &str) -> Seen {
+    match entries.and_then(|entries| entries.iter().find(|e| &e.vers == version)) {
+        Some(entry) if entry.cksum == sha256 => Seen::Present,
+        Some(entry) => Seen::OtherContent(entry.cksum.clone()),
+        None => Seen::Absent,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,7 +508,7 @@ mod tests {
     fn code(result: Result<Vec<Upload>, Refusal>) -> &'static str {
         let code = result.map(|_| "accepted").unwrap_or_else(|r| r.code());
         assert!(
-            code == "accepted" || Refusal::CODES.contains(&code),
+            code == "accepted" || REFUSAL_CODES.iter().any(|c| c.name == code),
             "{code} not in CODES"
         );
         code

@@ -15,7 +15,7 @@ use std::process::Command;
 use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::{DependencyKind as MetadataKind, MetadataCommand};
 use convoy_registry::auth::{token_from_env, token_variable};
-use convoy_registry::{ClientOptions, Freshness, RegistryClient, RegistryError};
+use convoy_registry::{ClientOptions, Freshness, RegistryClient};
 use convoy_schema::digest::sha256_digest;
 use convoy_schema::plan::{
     DependencyKind, GitInputs, ObservationSource, ReleaseRequest, Selection,
@@ -431,16 +431,7 @@ fn read_index(
     let names: Vec<String> = names.into_iter().collect();
     let read_token = token_variable(registry.name.as_deref(), None)
         .and_then(|variable| token_from_env(&variable, &|v| std::env::var(v).ok()));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| PlanError::Registry {
-            index: registry.index.clone(),
-            source: RegistryError::Network {
-                detail: e.to_string(),
-            },
-        })?;
-    let files = runtime
+    let files = convoy_cli::runtime()?
         .block_on(async {
             let client = RegistryClient::connect(
                 &registry.index,

@@ -2,7 +2,7 @@
 //! an exit code ([`ExpectedError`]), from the list [`codes`]. Findings about the workspace are
 //! not errors: they are plan diagnostics.
 
-use convoy_cli::{ExpectedError, PlanFileError};
+use convoy_cli::{ExpectedError, PlanFileError, RuntimeError};
 use convoy_registry::resolve::ResolveError;
 use convoy_schema::{error_codes, exit, ErrorCode, ReadError};
 
@@ -99,6 +99,9 @@ pub enum PlanError {
         /// What failed.
         message: String,
     },
+    /// The async runtime for reading the registry did not start.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
     /// The registry could not be read.
     #[error("registry {index}: {source}")]
     Registry {
@@ -189,19 +192,9 @@ pub fn codes() -> Vec<ErrorCode> {
         convoy_cli::PLAN_FILE_CODES,
         convoy_schema::codes::READ_CODES,
         convoy_registry::resolve::RESOLVE_CODES,
-        convoy_registry::error::REGISTRY_CODES,
+        &convoy_registry::error::stopping_codes(),
     ];
     let mut all: Vec<ErrorCode> = lists.concat();
-    // The runtime is the registry client's; an upload's codes are not the planner's.
-    all.retain(|c| {
-        ![
-            convoy_cli::RUNTIME_FAILED,
-            convoy_registry::error::ALREADY_EXISTS,
-            convoy_registry::error::OUTCOME_UNKNOWN,
-            convoy_registry::error::NEW_CRATE_NEEDS_API_TOKEN,
-        ]
-        .contains(c)
-    });
     all.sort();
     all.dedup();
     all
@@ -224,6 +217,7 @@ impl ExpectedError for PlanError {
             Self::UncommittedChanges { .. } => UNCOMMITTED_CHANGES,
             Self::Staging { .. } => STAGING_FAILED,
             Self::Registry { source, .. } => source.error_code(),
+            Self::Runtime(error) => error.error_code(),
             Self::TreeChanged { .. } => TREE_CHANGED_SINCE_PLAN,
             Self::Edit(_) => EDIT_FAILED,
             Self::TagElsewhere { .. } => TAG_EXISTS_ELSEWHERE,
@@ -257,6 +251,7 @@ impl ExpectedError for PlanError {
             Self::TagElsewhere { tag, .. } => format!("the release was tagged before at another commit: check `git show {tag}`; delete the tag only if that release never happened"),
             Self::NoCommit => "plan from a git checkout so the plan records the commit the release is made from".to_owned(),
             Self::PlanHasErrors { .. } => "fix the diagnostics (`convoy-plan show PLAN` lists them) and plan again".to_owned(),
+            Self::Runtime(error) => error.help(),
             Self::Registry { source, .. } => match source {
                 convoy_registry::RegistryError::Auth { .. } | convoy_registry::RegistryError::InsecureUrl { .. } => source.read_help().to_owned(),
                 _ => "check the index URL and the network, or plan offline with --registry-state FILE".to_owned(),

@@ -67,6 +67,50 @@ pub struct PublishWarnings {
     pub other: Vec<String>,
 }
 
+impl PublishWarnings {
+    /// At most this many warnings are kept, each at most this many characters: a registry's
+    /// answer is not trusted to be small.
+    const LIMIT: (usize, usize) = (32, 500);
+
+    /// Every warning as one line, e.g. "category `x` is not one the registry knows; ignored".
+    pub fn messages(&self) -> Vec<String> {
+        let (count, chars) = Self::LIMIT;
+        let quoted = |what: &str, items: &[String]| -> Vec<String> {
+            items
+                .iter()
+                .map(|item| format!("{what} `{item}` is not one the registry knows; ignored"))
+                .collect()
+        };
+        quoted("category", &self.invalid_categories)
+            .into_iter()
+            .chain(quoted("badge", &self.invalid_badges))
+            .chain(self.other.iter().cloned())
+            .take(count)
+            .map(|line| {
+                let line = line.replace(['\n', '\r'], " ");
+                match line.char_indices().nth(chars) {
+                    Some((cut, _)) => format!("{}…", &line[..cut]),
+                    None => line,
+                }
+            })
+            .collect()
+    }
+
+    fn redacted(self, secrets: &[&Token]) -> Self {
+        let scrub = |items: Vec<String>| -> Vec<String> {
+            items
+                .iter()
+                .map(|i| crate::auth::redact(i, secrets))
+                .collect()
+        };
+        Self {
+            invalid_categories: scrub(self.invalid_categories),
+            invalid_badges: scrub(self.invalid_badges),
+            other: scrub(self.other),
+        }
+    }
+}
+
 /// A crate's index entries; `None` when the registry has no such crate.
 pub type IndexFile = Option<Vec<IndexEntry>>;
 
@@ -476,9 +520,11 @@ impl RegistryClient {
         crate_bytes: &[u8],
         now: SystemTime,
     ) -> Result<PublishWarnings, RegistryError> {
-        self.publish_once(token, metadata, crate_bytes, now)
-            .await
-            .map_err(|e| self.scrub(e, Some(token)))
+        match self.publish_once(token, metadata, crate_bytes, now).await {
+            // What the registry says goes to the terminal and the journal: without the token.
+            Ok(warnings) => Ok(warnings.redacted(&[token])),
+            Err(e) => Err(self.scrub(e, Some(token))),
+        }
     }
 
     async fn publish_once(
@@ -715,5 +761,35 @@ fn parse_warnings(body: &str) -> PublishWarnings {
         invalid_categories: list("invalid_categories"),
         invalid_badges: list("invalid_badges"),
         other: list("other"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_warnings_become_bounded_lines_without_the_token() {
+        let token = Token::new("cio-secret-token".to_owned());
+        let warnings = parse_warnings(
+            r#"{"warnings":{"invalid_categories":["gamez"],"invalid_badges":["travis"],"other":["your token cio-secret-token\nis old"]}}"#,
+        )
+        .redacted(&[&token]);
+        let lines = warnings.messages();
+        assert_eq!(
+            lines,
+            [
+                "category `gamez` is not one the registry knows; ignored",
+                "badge `travis` is not one the registry knows; ignored",
+                "your token <redacted> is old",
+            ]
+        );
+        let flood = PublishWarnings {
+            other: vec!["x".repeat(10_000); 1000],
+            ..PublishWarnings::default()
+        };
+        let lines = flood.messages();
+        assert_eq!(lines.len(), 32);
+        assert!(lines.iter().all(|l| l.chars().count() == 501));
     }
 }

@@ -124,6 +124,17 @@ convoy_schema::error_codes! {
     }
 }
 
+/// The codes a command can stop with (and print): all but those only an upload answer has,
+/// which end a publish run as a failed crate in its events instead.
+pub fn stopping_codes() -> Vec<ErrorCode> {
+    let upload_only = [ALREADY_EXISTS, OUTCOME_UNKNOWN, NEW_CRATE_NEEDS_API_TOKEN];
+    REGISTRY_CODES
+        .iter()
+        .copied()
+        .filter(|code| !upload_only.contains(code))
+        .collect()
+}
+
 impl RegistryError {
     /// Stable code, with the exit code of a command this error stops.
     pub fn error_code(&self) -> ErrorCode {
@@ -311,23 +322,20 @@ pub fn retry_time(header: Option<&str>, detail: &str, now: SystemTime) -> Option
     parse_date(rest[..end].trim_end_matches('.').trim())
 }
 
-/// Parses an RFC 2822 / HTTP date: `[Day, ]DD Mon YYYY HH:MM:SS (GMT|UTC|Z|+hhmm|-hhmm)`.
+/// Parses a date as registries write them: an HTTP date (`Sat, 21 Nov 2026 14:00:00 GMT`, and
+/// the obsolete forms HTTP allows), by `httpdate`; or the RFC 2822 form crates.io's messages use,
+/// `[Day, ]D Mon YYYY HH:MM:SS (GMT|UTC|UT|Z|+hhmm|-hhmm)`, rewritten into an HTTP date (the
+/// weekday is whichever one `httpdate` accepts for that day) and shifted by its zone.
 pub fn parse_date(text: &str) -> Option<SystemTime> {
+    if let Ok(at) = httpdate::parse_http_date(text) {
+        return Some(at);
+    }
     let text = text.split_once(", ").map_or(text, |(_, rest)| rest);
     let parts: Vec<&str> = text.split_whitespace().collect();
     let [day, month, year, time, zone] = parts.as_slice() else {
         return None;
     };
-    let day: u32 = day.parse().ok()?;
-    let month = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ]
-    .iter()
-    .position(|m| month.eq_ignore_ascii_case(m))? as u32
-        + 1;
-    let year: i64 = year.parse().ok()?;
-    let mut clock = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    let day: u8 = day.parse().ok()?;
     let offset_minutes: i64 = match *zone {
         "GMT" | "UTC" | "UT" | "Z" => 0,
         zone if zone.len() == 5 && (zone.starts_with('+') || zone.starts_with('-')) => {
@@ -339,65 +347,31 @@ pub fn parse_date(text: &str) -> Option<SystemTime> {
         }
         _ => return None,
     };
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
+    let utc = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        .iter()
+        .find_map(|weekday| {
+            httpdate::parse_http_date(&format!("{weekday}, {day:02} {month} {year} {time} GMT"))
+                .ok()
+        })?;
+    let shift = Duration::from_secs(offset_minutes.unsigned_abs() * 60);
+    if offset_minutes >= 0 {
+        utc.checked_sub(shift)
+    } else {
+        utc.checked_add(shift)
     }
-    // Years far outside any real date would overflow the arithmetic below.
-    if !(1970..=9999).contains(&year) {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    u64::try_from(seconds)
-        .ok()
-        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
 }
 
 /// Formats a time as an HTTP date (`Sat, 21 Nov 2026 14:00:00 GMT`), the form crates.io uses in
-/// "try again after" messages and `parse_date` reads.
+/// "try again after" messages and [`parse_date`] reads; a time an HTTP date cannot show (before
+/// 1970, after 9999) as seconds since the epoch.
 pub fn format_date(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let month_name = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
-    format!(
-        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
-}
-
-/// The date of a day count since 1970-01-01 (inverse of `days_from_civil`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // httpdate panics past the year 9999 (253402300800 s); a registry's answer must not.
+    if seconds < 253_402_300_800 {
+        httpdate::fmt_http_date(time.max(UNIX_EPOCH))
+    } else {
+        format!("{seconds} s after 1970 (unix time)")
+    }
 }
 
 #[cfg(test)]

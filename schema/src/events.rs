@@ -117,6 +117,17 @@ pub enum EventKind {
         /// Planned version.
         version: String,
     },
+    /// The registry accepted the upload with warnings (crates.io: categories or badges it
+    /// ignored); shown, never fatal.
+    RegistryWarning {
+        /// Crate.
+        #[serde(rename = "crate")]
+        name: String,
+        /// Planned version.
+        version: String,
+        /// What the registry said, one line each, the token redacted.
+        warnings: Vec<String>,
+    },
     /// The upload will be sent again (the registry answered that nothing was stored).
     Retrying {
         /// Crate.
@@ -230,6 +241,7 @@ impl EventKind {
             | Self::PublishedEarlier { name, .. }
             | Self::Uploading { name, .. }
             | Self::Accepted { name, .. }
+            | Self::RegistryWarning { name, .. }
             | Self::Retrying { name, .. }
             | Self::Resolving { name, .. }
             | Self::Visible { name, .. }

@@ -13,7 +13,7 @@ pub mod report;
 pub mod snapshot;
 pub mod version;
 
+pub use codes::ErrorCode;
 pub use plan::Plan;
 pub use snapshot::RegistrySnapshot;
-pub use codes::ErrorCode;
 pub use version::{FormatVersion, ReadError};

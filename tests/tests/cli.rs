@@ -1,6 +1,7 @@
 //! `convoy-plan` (and the placeholder binaries) run as processes: determinism across paths and
 //! environments, exit codes, side-effect freedom, `show`, and the documented digest rule.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -327,36 +328,58 @@ fn readme_documents_every_exit_code() {
     }
 }
 
+/// `docs/errors.md`'s rows, by section (`## convoy-plan`, …, `## Every binary`): code → exit.
+fn documented_codes() -> BTreeMap<String, BTreeMap<String, i32>> {
+    let docs = read_doc("docs/errors.md");
+    let mut sections: BTreeMap<String, BTreeMap<String, i32>> = BTreeMap::new();
+    let mut section = String::new();
+    for line in docs.lines() {
+        if let Some(title) = line.strip_prefix("## ") {
+            section = title.trim().to_owned();
+        } else if let Some(row) = line.strip_prefix("| `") {
+            let mut cells = row.split(" | ");
+            let code = cells.next().unwrap().trim_end_matches('`').to_owned();
+            let exit: i32 = cells.next().unwrap().trim().parse().expect(line);
+            let previous = sections.entry(section.clone()).or_default().insert(code, exit);
+            assert!(previous.is_none(), "docs/errors.md lists twice: {line}");
+        }
+    }
+    sections
+}
+
 #[test]
-fn readme_documents_every_publish_and_registry_code() {
-    let readme = read_doc("README.md");
-    let codes = convoy_executor::validate::Refusal::CODES
-        .into_iter()
-        .chain([
-            "journal-unwritable",
-            "publish-already-running",
-            "registry-read-only",
-            "token-missing",
-            "token-variable-unknown",
-            "version-exists-with-different-content",
-            "rate-limited",
-            "registry-rejected",
-            "registry-server-error",
-            "registry-unreachable",
-            "registry-auth-failed",
-            "registry-protocol-error",
-            "insecure-registry-url",
-            // convoy-plan apply and tag
-            "tree-changed-since-plan",
-            "edit-failed",
-            "plan-has-errors",
-            "plan-has-no-commit",
-            "tag-exists-elsewhere",
-        ]);
-    for code in codes {
+fn docs_list_exactly_the_codes_each_binary_can_print() {
+    let docs = documented_codes();
+    let shared = &docs["Every binary"];
+    let binaries = [
+        ("convoy-plan", convoy_planner::error::codes()),
+        ("convoy-publish", convoy_executor::error::codes()),
+    ];
+    let mut printed = std::collections::BTreeSet::new();
+    for (binary, codes) in &binaries {
+        let own = &docs[*binary];
+        for code in codes {
+            printed.insert(code.name);
+            let exit = own.get(code.name).or_else(|| shared.get(code.name));
+            assert_eq!(
+                exit,
+                Some(&code.exit),
+                "{binary} prints `{}` (exit {}), which docs/errors.md does not list with that exit code under `## {binary}` or `## Every binary`",
+                code.name,
+                code.exit
+            );
+        }
+        for code in own.keys() {
+            assert!(
+                codes.iter().any(|c| c.name == code),
+                "docs/errors.md lists `{code}` under {binary}, which cannot print it"
+            );
+        }
+    }
+    for code in shared.keys() {
         assert!(
-            readme.contains(&format!("`{code}`")),
-            "README.md lacks `{code}`"
+            printed.contains(code.as_str()),
+            "docs/errors.md lists `{code}`, which no binary prints"
         );
     }
 }

@@ -12,7 +12,7 @@ use convoy_executor::driver::{self, Release, RunOptions};
 use convoy_executor::journal::EarlierRuns;
 use convoy_executor::schedule::poll::PollPolicy;
 use convoy_executor::schedule::{Seen, Settings};
-use convoy_executor::validate::Upload;
+use convoy_executor::validate::{registry_state, RegistryState, Upload};
 use convoy_registry::clock::{Clock, ManualClock};
 use convoy_registry::trusted::IdTokenSource;
 use convoy_registry::{ClientOptions, RegistryClient};
@@ -523,18 +523,10 @@ fn run_uploads_with(
             .index_files(&names, 4, convoy_registry::Freshness::Fresh)
             .await
             .unwrap();
-        let mut new_crates = BTreeSet::new();
-        let mut initial = BTreeMap::new();
-        for u in &uploads {
-            let entries = files.get(&u.name).and_then(|f| f.as_deref());
-            if entries.is_none_or(<[_]>::is_empty) {
-                new_crates.insert(u.name.clone());
-            }
-            initial.insert(
-                u.name.clone(),
-                driver::seen_in(entries, &u.version, &u.sha256),
-            );
-        }
+        let RegistryState {
+            initial,
+            new_crates,
+        } = registry_state(&uploads, &files).unwrap();
         let mut credentials = match trusted {
             None => Credentials::api(convoy_registry::auth::Token::new(TOKEN.into())),
             Some(source) => {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use convoy_cli::ExpectedError;
 use convoy_planner::error::PlanError;
 use convoy_registry::resolve::RegistryChoice;
 use convoy_schema::plan::{Action, DependencyKind, ObservationSource, Plan, Severity};

@@ -12,6 +12,70 @@ use std::time::{Duration, SystemTime};
 
 use convoy_registry::rate::{Bucket, RateLimit};
 
+/// Where the starting estimate of a bucket comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// crates.io's published limits.
+    CratesIo,
+    /// `--rate-limit-new-crates` / `--rate-limit-new-versions`.
+    Declared,
+    /// None known: unpaced until the registry answers 429.
+    Unknown,
+}
+
+/// The starting estimates of the registry's limits, with where they come from: what both the
+/// dry run and the real run start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// The new-crate bucket.
+    pub new_crates: (Option<RateLimit>, Source),
+    /// The new-version bucket.
+    pub new_versions: (Option<RateLimit>, Source),
+}
+
+impl Pacing {
+    /// Declared limits win; crates.io's published ones are the default there; elsewhere none
+    /// (unpaced until the registry answers 429, then paced by what it says).
+    pub fn choose(
+        crates_io: bool,
+        new_crates: Option<RateLimit>,
+        new_versions: Option<RateLimit>,
+    ) -> Self {
+        let pick = |declared: Option<RateLimit>, built_in: RateLimit| match declared {
+            Some(limit) => (Some(limit), Source::Declared),
+            None if crates_io => (Some(built_in), Source::CratesIo),
+            None => (None, Source::Unknown),
+        };
+        Self {
+            new_crates: pick(new_crates, RateLimit::CRATES_IO_NEW_CRATES),
+            new_versions: pick(new_versions, RateLimit::CRATES_IO_NEW_VERSIONS),
+        }
+    }
+
+    /// One bucket's estimate in words.
+    pub fn describe(limit: (Option<RateLimit>, Source)) -> String {
+        match limit {
+            (Some(limit), Source::CratesIo) => {
+                format!("{limit} (crates.io's published limit; its 429s override it)")
+            }
+            (Some(limit), _) => format!("{limit} (declared; the registry's 429s override it)"),
+            (None, _) => {
+                "no limit known: unpaced until the registry answers 429, then paced by what it says"
+                    .to_owned()
+            }
+        }
+    }
+
+    /// Where the estimates come from, in words.
+    pub fn source(&self) -> &'static str {
+        match (self.new_crates.1, self.new_versions.1) {
+            (Source::Declared, _) | (_, Source::Declared) => "declared limits",
+            (Source::CratesIo, _) => "crates.io's published limits",
+            _ => "no known limits",
+        }
+    }
+}
+
 /// Retry time assumed for a 429 that gives none, when no refill interval is known yet.
 pub const UNTIMED_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
@@ -182,6 +246,25 @@ impl Gate {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pacing_starts_from_declared_limits_then_crates_io_then_nothing() {
+        let declared = RateLimit {
+            burst: 2,
+            refill: Duration::from_secs(7),
+        };
+        let crates_io = Pacing::choose(true, None, Some(declared));
+        assert_eq!(
+            crates_io.new_crates,
+            (Some(RateLimit::CRATES_IO_NEW_CRATES), Source::CratesIo)
+        );
+        assert_eq!(crates_io.new_versions, (Some(declared), Source::Declared));
+        assert_eq!(crates_io.source(), "declared limits");
+        let elsewhere = Pacing::choose(false, None, None);
+        assert_eq!(elsewhere.new_crates, (None, Source::Unknown));
+        assert_eq!(elsewhere.source(), "no known limits");
+        assert!(Pacing::describe(elsewhere.new_versions).starts_with("no limit known"));
+    }
+
     use super::*;
 
     fn at(seconds: u64) -> SystemTime {

@@ -1,0 +1,302 @@
+//! The publish operation, from a parsed command line to an exit code: read and refuse
+//! ([`crate::validate`]), read the registry's state, then either show the dry run or run the
+//! schedule ([`crate::driver`]) with the credentials ([`crate::credentials`]), journaling every
+//! event ([`crate::sink`]). Each step is a short function; every decision is in a pure module.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use convoy_registry::auth::{token_from_env, token_variable, Token};
+use convoy_registry::clock::{Clock, SystemClock};
+use convoy_registry::rate::RateLimit;
+use convoy_registry::resolve::{resolve_target, RegistryChoice};
+use convoy_registry::trusted::{self, IdTokenSource};
+use convoy_registry::{ClientOptions, Freshness, RegistryClient, CRATES_IO};
+use convoy_schema::exit;
+use convoy_schema::plan::Plan;
+use convoy_schema::snapshot::RegistryTarget;
+
+use crate::credentials::{Credentials, Lanes, Lifetime};
+use crate::driver::{self, Event, Outcome, Release, RunOptions};
+use crate::error::PublishError;
+use crate::journal::{self, Journal};
+use crate::output::{self, words_duration};
+use crate::schedule::pace::Pacing;
+use crate::schedule::Settings;
+use crate::sink::{EventSink, Format};
+use crate::validate::{self, validate, Refusal, RegistryState, Upload};
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The plan file.
+    pub plan: PathBuf,
+    /// The bundle directory (default: the plan's).
+    pub bundle: Option<PathBuf>,
+    /// The target registry.
+    pub registry: RegistryChoice,
+    /// Plain HTTP to another machine is allowed.
+    pub allow_http: bool,
+    /// The token variable, if named.
+    pub token_env: Option<String>,
+    /// Trusted publishing, if asked for.
+    pub trusted: Option<TrustedRequest>,
+    /// The digest the plan must have.
+    pub expect_digest: Option<String>,
+    /// Show the schedule; upload nothing.
+    pub dry_run: bool,
+    /// Concurrency, poll timeout and start order (the rate limits come from `rate_limits`).
+    pub settings: Settings,
+    /// Declared new-crate and new-version limits.
+    pub rate_limits: (Option<RateLimit>, Option<RateLimit>),
+    /// `--max-wait`.
+    pub max_wait: Option<Duration>,
+    /// The journal (default: the plan's path with `.journal`).
+    pub journal: Option<PathBuf>,
+    /// How events are shown.
+    pub format: Format,
+}
+
+/// `--trusted-publishing` and its options.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedRequest {
+    /// The variable holding the identity token (instead of GitHub's service).
+    pub oidc_token_env: Option<String>,
+    /// The identity token's audience (default: the API's host).
+    pub audience: Option<String>,
+}
+
+/// Everything checked before the registry is contacted.
+struct Checked {
+    plan: Plan,
+    registry: RegistryTarget,
+    uploads: Vec<Upload>,
+    variable: Option<String>,
+    api_token: Option<Token>,
+    id_source: Option<IdTokenSource>,
+}
+
+/// Runs the request; the exit code of a run that happened, or why none did.
+pub fn publish(request: &Request) -> Result<i32, PublishError> {
+    let checked = check(request)?;
+    convoy_cli::runtime()?.block_on(run(request, checked))
+}
+
+fn check(request: &Request) -> Result<Checked, PublishError> {
+    let plan = convoy_cli::read_plan(&request.plan)?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let registry = resolve_target(&request.registry, &cwd)?;
+    let bundle_dir = request.bundle.clone().unwrap_or_else(|| {
+        request
+            .plan
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    });
+    let bundle = convoy_cli::read_bundle(&plan, &bundle_dir);
+    let uploads = validate(&plan, request.expect_digest.as_deref(), &registry, &bundle)?;
+    let trusted = request.trusted.is_some();
+    let variable = token_variable(registry.name.as_deref(), request.token_env.as_deref());
+    if variable.is_none() && !trusted {
+        return Err(PublishError::TokenVariableUnknown);
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let api_token = variable.as_deref().and_then(|v| token_from_env(v, &env));
+    if api_token.is_none() && !trusted && !request.dry_run {
+        return Err(PublishError::NoToken {
+            variable: variable.unwrap_or_default(),
+        });
+    }
+    // The identity token's source is checked before anything is read or uploaded; the dry run
+    // does not need one (it runs where no identity token is offered).
+    let id_source = match (&request.trusted, request.dry_run) {
+        (Some(trusted), false) => Some(IdTokenSource::from_env(
+            trusted.oidc_token_env.as_deref(),
+            &env,
+            request.allow_http,
+        )?),
+        _ => None,
+    };
+    Ok(Checked {
+        plan,
+        registry,
+        uploads,
+        variable,
+        api_token,
+        id_source,
+    })
+}
+
+async fn run(request: &Request, checked: Checked) -> Result<i32, PublishError> {
+    let registry_error = |source| PublishError::Registry {
+        index: checked.registry.index.clone(),
+        source,
+    };
+    let client = RegistryClient::connect(
+        &checked.registry.index,
+        ClientOptions {
+            allow_http: request.allow_http,
+            read_token: checked.api_token.clone(),
+        },
+    )
+    .await
+    .map_err(registry_error)?;
+    if client.api().is_none() {
+        return Err(Refusal::ReadOnlyRegistry {
+            index: checked.registry.index.clone(),
+        }
+        .into());
+    }
+    let names: Vec<String> = checked.uploads.iter().map(|u| u.name.clone()).collect();
+    let files = client
+        .index_files(&names, 16, Freshness::Fresh)
+        .await
+        .map_err(registry_error)?;
+    let state = validate::registry_state(&checked.uploads, &files)?;
+    let (new_crates, new_versions) = request.rate_limits;
+    let pacing = Pacing::choose(
+        checked.registry.name.as_deref() == Some(CRATES_IO),
+        new_crates,
+        new_versions,
+    );
+    let options = RunOptions {
+        schedule: Settings {
+            new_crates: pacing.new_crates.0,
+            new_versions: pacing.new_versions.0,
+            ..request.settings.clone()
+        },
+        max_wait: request.max_wait,
+        ..RunOptions::default()
+    };
+    let earlier = journal::EarlierRuns::default();
+    let release = Release {
+        uploads: &checked.uploads,
+        initial: &state.initial,
+        new_crates: &state.new_crates,
+        earlier: &earlier,
+    };
+    // A dry run without --trusted-publishing plans as if the API token were set.
+    let lanes = Lanes {
+        api: checked.api_token.is_some() || request.trusted.is_none(),
+        trusted: request.trusted.is_some(),
+    };
+    let expected = release.expected(options.schedule.clone(), &|kind| lanes.of(kind));
+    if request.dry_run {
+        print!(
+            "{}",
+            output::dry_run(
+                &checked.plan.digest,
+                &checked.plan.waves,
+                release,
+                &expected,
+                &pacing,
+                lanes
+            )
+        );
+        return Ok(exit::OK);
+    }
+    if expected.paced_for > Duration::from_secs(60) {
+        eprintln!(
+            "convoy-publish: paced by the registry's rate limits ({}): expected to take at least {}",
+            pacing.source(),
+            words_duration(expected.duration)
+        );
+    }
+    execute(request, checked, &client, &state, options).await
+}
+
+/// The real run: journal, credentials, the driver, and the token closed however it ends.
+async fn execute(
+    request: &Request,
+    checked: Checked,
+    client: &RegistryClient,
+    state: &RegistryState,
+    mut options: RunOptions,
+) -> Result<i32, PublishError> {
+    let journal_path = request.journal.clone().unwrap_or_else(|| {
+        let mut path = request.plan.clone().into_os_string();
+        path.push(".journal");
+        PathBuf::from(path)
+    });
+    let (journal, earlier) = Journal::open(&journal_path)?;
+    let earlier = journal::earlier_runs(&earlier, &checked.plan.digest);
+    let clock = SystemClock;
+    let mut sink = EventSink::new(
+        journal,
+        &checked.uploads,
+        &checked.plan.digest,
+        request.format,
+        &clock,
+    );
+    let mut credentials = match (checked.id_source, checked.api_token) {
+        (Some(source), api_token) => {
+            let audience = request
+                .trusted
+                .as_ref()
+                .and_then(|t| t.audience.clone())
+                .unwrap_or_else(|| client.api().map(trusted::audience).unwrap_or_default());
+            let (credentials, issued) = Credentials::trusted(
+                api_token,
+                client,
+                source,
+                audience,
+                Lifetime::CRATES_IO,
+                clock.now(),
+            )
+            .await
+            .map_err(|source| PublishError::TrustedPublishing { source })?;
+            sink.emit(Event::Token(issued));
+            if !credentials.refreshable() {
+                // An identity token is exchanged once: end (resumably) before its token expires.
+                options.max_wait = Some(Lifetime::CRATES_IO.bound_wait(options.max_wait));
+            }
+            credentials
+        }
+        (None, Some(token)) => Credentials::api(token),
+        (None, None) => {
+            return Err(PublishError::NoToken {
+                variable: checked.variable.unwrap_or_default(),
+            })
+        }
+    };
+    options.interrupt = Some(crate::signals::interrupt_on_signals());
+    let release = Release {
+        uploads: &checked.uploads,
+        initial: &state.initial,
+        new_crates: &state.new_crates,
+        earlier: &earlier,
+    };
+    let mut on_event = |event| sink.emit(event);
+    let outcome = driver::run(
+        client,
+        &mut credentials,
+        release,
+        &clock,
+        &options,
+        &mut on_event,
+    )
+    .await;
+    // However the run ended: no trusted-publishing token outlives it.
+    for event in credentials.close(client).await {
+        sink.emit(Event::Token(event));
+    }
+    sink.finish();
+    report(&outcome, &checked.plan, request.format);
+    Ok(outcome.exit_code())
+}
+
+fn report(outcome: &Outcome, plan: &Plan, format: Format) {
+    if format == Format::Human {
+        eprintln!("{}", output::summary(outcome, &plan.digest));
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{}", output::step_summary(outcome, &plan.digest));
+        }
+    }
+}
