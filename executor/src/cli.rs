@@ -1,5 +1,5 @@
 //! The `convoy-publish` command line: parses the arguments into a [`Request`], runs
-//! [`publish`](crate::publish::publish) and reports its error, if any. Nothing else.
+//! [`publish`] and reports its error, if any. Nothing else.
 
 use std::path::PathBuf;
 use std::time::Duration;
