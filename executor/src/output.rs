@@ -488,18 +488,10 @@ mod tests {
         use crate::credentials::Lanes;
         use crate::journal::EarlierRuns;
         use crate::schedule::Settings;
-        use crate::validate::Upload;
         use convoy_registry::rate::RateLimit;
         use std::collections::BTreeSet;
 
-        let upload = |name: &str, after: &[&str]| Upload {
-            name: name.to_owned(),
-            version: semver::Version::new(0, 2, 0),
-            bytes: Vec::new(),
-            sha256: String::new(),
-            metadata: convoy_schema::plan::PublishMetadata::new(name, "0.2.0"),
-            after: after.iter().map(|s| (*s).to_owned()).collect(),
-        };
+        use crate::release::upload;
         let uploads = [
             upload("base", &[]),
             upload("done", &[]),

@@ -118,21 +118,23 @@ impl Release<'_> {
     }
 }
 
+/// An upload of `name` 1.0.0 without bytes that waits for `after`, for the schedule's tests.
+#[cfg(test)]
+pub(crate) fn upload(name: &str, after: &[&str]) -> Upload {
+    Upload {
+        name: name.to_owned(),
+        version: semver::Version::new(1, 0, 0),
+        bytes: Vec::new(),
+        sha256: String::new(),
+        metadata: convoy_schema::plan::PublishMetadata::new(name, "1.0.0"),
+        after: after.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::credentials::Lanes;
-
-    fn upload(name: &str, after: &[&str]) -> Upload {
-        Upload {
-            name: name.to_owned(),
-            version: semver::Version::new(1, 0, 0),
-            bytes: Vec::new(),
-            sha256: String::new(),
-            metadata: convoy_schema::plan::PublishMetadata::new(name, "1.0.0"),
-            after: after.iter().map(|s| (*s).to_owned()).collect(),
-        }
-    }
 
     #[test]
     fn the_dry_run_leaves_out_what_the_run_cannot_upload_and_paces_like_it() {
