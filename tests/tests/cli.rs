@@ -340,7 +340,10 @@ fn documented_codes() -> BTreeMap<String, BTreeMap<String, i32>> {
             let mut cells = row.split(" | ");
             let code = cells.next().unwrap().trim_end_matches('`').to_owned();
             let exit: i32 = cells.next().unwrap().trim().parse().expect(line);
-            let previous = sections.entry(section.clone()).or_default().insert(code, exit);
+            let previous = sections
+                .entry(section.clone())
+                .or_default()
+                .insert(code, exit);
             assert!(previous.is_none(), "docs/errors.md lists twice: {line}");
         }
     }
