@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use convoy_registry::resolve::RegistryChoice;
+use convoy_schema::codes::FILE_UNREADABLE;
 use convoy_schema::plan::{is_plain_file_name, Plan};
 use convoy_schema::{error_codes, exit, ErrorCode, ReadError};
 
@@ -162,8 +163,6 @@ pub fn read_document(path: &Path) -> Result<String, String> {
 error_codes! {
     /// The codes of [`PlanFileError`] and [`RuntimeError`], in every binary that reads a plan.
     pub PLAN_FILE_CODES {
-        /// The plan file cannot be read.
-        FILE_UNREADABLE = "file-unreadable", exit::REFUSED;
         /// The plan's digest does not match its content.
         PLAN_DIGEST_MISMATCH = "plan-digest-mismatch", exit::REFUSED;
         /// The async runtime cannot start.

@@ -28,7 +28,7 @@ error_codes! {
 
 /// Every code `convoy-publish` can print.
 pub fn codes() -> Vec<ErrorCode> {
-    let lists: [&[ErrorCode]; 7] = [
+    convoy_schema::codes::union(&[
         PUBLISH_CODES,
         crate::validate::REFUSAL_CODES,
         crate::journal::JOURNAL_CODES,
@@ -36,11 +36,7 @@ pub fn codes() -> Vec<ErrorCode> {
         convoy_schema::codes::READ_CODES,
         convoy_registry::resolve::RESOLVE_CODES,
         &convoy_registry::error::stopping_codes(),
-    ];
-    let mut all = lists.concat();
-    all.sort();
-    all.dedup();
-    all
+    ])
 }
 
 /// Why a publish did not run (or stopped before its first upload).

@@ -1,36 +1,18 @@
 //! Attaching packaged `.crate` files to a plan, purely: artifacts, the normalized manifests,
 //! publish metadata, the sibling checksums each lockfile pins, and the diagnostics that only the
-//! bytes can show. The IO that makes the bytes is in [`crate::package`].
+//! bytes can show. The IO that makes the bytes is in [`crate::package`] (`convoy-package`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use convoy_schema::digest::{sha256_digest, sha256_hex};
-use convoy_schema::plan::{Action, Artifact, Diagnostic, Packaging, Plan};
+use convoy_schema::plan::{Action, Artifact, Diagnostic, Plan};
 
 use crate::artifacts::{locked_crates, publish_metadata, CrateArchive, MAX_CRATE_SIZE};
 use crate::diagnostics::{self, diagnostic, Code};
 use crate::model::{GitState, WorkspaceInput};
 use crate::planning::observed;
 
-/// One packaged crate's bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackagedCrate {
-    /// Package name.
-    pub name: String,
-    /// The `.crate` file's bytes.
-    pub bytes: Vec<u8>,
-}
-
-/// What packaging produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackagingOutcome {
-    /// How it was done.
-    pub packaging: Packaging,
-    /// The crates, or cargo's message when `cargo package` failed.
-    pub result: Result<Vec<PackagedCrate>, String>,
-    /// The crates of a second run in another staging directory (`--check-reproducible`).
-    pub second_run: Option<Vec<PackagedCrate>>,
-}
+pub use convoy_package::staging::{PackagedCrate, PackagingOutcome};
 
 /// The `.crate` file name of a package version.
 pub fn crate_file_name(name: &str, version: &semver::Version) -> String {
@@ -291,20 +273,7 @@ fn check_reproducible(
             continue;
         }
         let prefix = format!("{}-{}", package.name, package.version);
-        let differing = match (
-            CrateArchive::read(&a.bytes, &prefix),
-            CrateArchive::read(&b.bytes, &prefix),
-        ) {
-            (Ok(x), Ok(y)) => {
-                let files = x.differing_files(&y);
-                if files.is_empty() {
-                    "the files are equal, so the archive headers or compression differ".to_owned()
-                } else {
-                    format!("differing files: {}", files.join(", "))
-                }
-            }
-            _ => "one of the archives cannot be read".to_owned(),
-        };
+        let differing = CrateArchive::describe_difference(&a.bytes, &b.bytes, &prefix);
         found.push(diagnostic(
             Code::NotReproducible,
             Some(&package.name),
@@ -324,7 +293,7 @@ mod tests {
     use super::*;
     use crate::planning::plan;
     use crate::testing::{member, workspace};
-    use convoy_schema::plan::{DependencyKind, PackagingSource};
+    use convoy_schema::plan::{DependencyKind, Packaging, PackagingSource};
 
     /// A `.crate` made in memory from `(path, contents)` pairs under `<prefix>/`.
     fn archive(prefix: &str, files: &[(&str, &str)]) -> Vec<u8> {

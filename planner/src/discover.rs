@@ -332,27 +332,11 @@ fn read_text(path: &Path) -> Result<String, PlanError> {
 }
 
 /// The cargo that `cargo metadata` ran: `$CARGO`, else `cargo` on PATH.
-pub(crate) fn cargo_program() -> PathBuf {
-    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
-}
+pub(crate) use convoy_package::cargo::cargo_program;
 
+/// `cargo --version`, as packaging runs it.
 fn cargo_version() -> Result<String, PlanError> {
-    let program = cargo_program();
-    let failed = |message: String| PlanError::Tool {
-        program: program.display().to_string(),
-        args: "--version".to_owned(),
-        message,
-    };
-    let output = Command::new(&program)
-        .arg("--version")
-        .output()
-        .map_err(|e| failed(e.to_string()))?;
-    if !output.status.success() {
-        return Err(failed(
-            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    Ok(convoy_package::cargo::cargo_version()?)
 }
 
 /// Runs git in `dir`; `None` when git is missing or the command fails.

@@ -3,7 +3,11 @@
 //! not errors: they are plan diagnostics.
 
 use convoy_cli::{ExpectedError, PlanFileError, RuntimeError};
+use convoy_package::error::{
+    MANIFEST_NOT_FOUND, STAGING_FAILED, TOOL_FAILED, WORKSPACE_UNREADABLE,
+};
 use convoy_registry::resolve::ResolveError;
+use convoy_schema::codes::FILE_UNREADABLE;
 use convoy_schema::{error_codes, exit, ErrorCode, ReadError};
 
 use crate::planning::PlanningError;
@@ -151,14 +155,6 @@ pub enum PlanError {
 error_codes! {
     /// `convoy-plan`'s own codes; [`codes`] adds those of what it reads.
     pub PLAN_CODES {
-        /// No `Cargo.toml` at `--manifest-path`.
-        MANIFEST_NOT_FOUND = "manifest-not-found", exit::REFUSED;
-        /// `cargo metadata --no-deps` refuses the workspace.
-        WORKSPACE_UNREADABLE = "workspace-unreadable", exit::REFUSED;
-        /// cargo or git cannot be run.
-        TOOL_FAILED = "tool-failed", exit::REFUSED;
-        /// A manifest, lockfile or snapshot cannot be read.
-        FILE_UNREADABLE = "file-unreadable", exit::REFUSED;
         /// A manifest is not valid TOML.
         MANIFEST_INVALID = "manifest-invalid", exit::REFUSED;
         /// `--package`/`--exclude` names a non-member.
@@ -169,8 +165,6 @@ error_codes! {
         OUTPUT_UNWRITABLE = "output-unwritable", exit::FAILED;
         /// `--bundle` on a tree with uncommitted changes.
         UNCOMMITTED_CHANGES = "uncommitted-changes", exit::REFUSED;
-        /// The staging area cannot be prepared.
-        STAGING_FAILED = "staging-failed", exit::FAILED;
         /// `apply`: the tree changed since the plan.
         TREE_CHANGED_SINCE_PLAN = "tree-changed-since-plan", exit::REFUSED;
         /// `apply`: an edit cannot be made.
@@ -187,17 +181,14 @@ error_codes! {
 /// Every code `convoy-plan` can print: its own, the plan file's, the documents', the registry
 /// resolution's and the registry's.
 pub fn codes() -> Vec<ErrorCode> {
-    let lists: [&[ErrorCode]; 5] = [
+    convoy_schema::codes::union(&[
         PLAN_CODES,
+        convoy_package::error::PACKAGE_CODES,
         convoy_cli::PLAN_FILE_CODES,
         convoy_schema::codes::READ_CODES,
         convoy_registry::resolve::RESOLVE_CODES,
         &convoy_registry::error::stopping_codes(),
-    ];
-    let mut all: Vec<ErrorCode> = lists.concat();
-    all.sort();
-    all.dedup();
-    all
+    ])
 }
 
 impl ExpectedError for PlanError {
@@ -279,6 +270,28 @@ impl From<PlanningError> for PlanError {
                 path: file,
                 message,
             },
+        }
+    }
+}
+
+impl From<convoy_package::PackageError> for PlanError {
+    /// Packaging's errors are the planner's own, with the same codes and messages.
+    fn from(error: convoy_package::PackageError) -> Self {
+        use convoy_package::PackageError;
+        match error {
+            PackageError::NoManifest { path } => Self::NoManifest { path },
+            PackageError::Workspace { manifest, message } => Self::Workspace { manifest, message },
+            PackageError::Tool {
+                program,
+                args,
+                message,
+            } => Self::Tool {
+                program,
+                args,
+                message,
+            },
+            PackageError::Read { path, source } => Self::Read { path, source },
+            PackageError::Staging { message } => Self::Staging { message },
         }
     }
 }

@@ -4,16 +4,20 @@
 //! [`bundle`], [`render`], [`diff`]) takes data and returns data; [`discover`] and [`package`]
 //! are the only modules that read files, run cargo and git, or look at the environment, and
 //! [`cli`] is the command line around them.
+//!
+//! Packaging itself — staging, the plan's edits ([`edits`]), `cargo package`, reading `.crate`
+//! archives ([`artifacts`]) — lives in the `convoy-package` crate, which the verifier shares;
+//! [`artifacts`] and [`edits`] are its modules, re-exported here.
 
 pub mod apply;
-pub mod artifacts;
+pub use convoy_package::artifacts;
 pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
 pub mod diff;
 pub mod discover;
-pub mod edits;
+pub use convoy_package::edits;
 pub mod error;
 pub mod graph;
 pub mod history;

@@ -1,465 +1,99 @@
-//! Packaging, the planner's second IO edge: makes the `.crate` files a plan names without
-//! touching the user's tree or `target/`.
-//!
-//! Each run stages the workspace in a fresh temporary directory — a `git clone --shared` of the
-//! repository checked out at the planned commit, or a copy when the workspace is not in git —
-//! applies only the plan's manifest edits there, and runs
-//! `cargo package --no-verify -p <each package to publish or skip>` with a target directory
-//! inside the staging area. With no edits, the archives are byte for byte what `cargo package` makes in a
-//! clean checkout of the commit, `.cargo_vcs_info.json` included; with edits, cargo records the
-//! staged tree as `"dirty": true`, as it would for any change not committed.
-//!
-//! An interrupt (SIGINT, SIGTERM, SIGHUP; Ctrl-C on Windows) must not leave staging areas behind
-//! in `/dev/shm`: [`clean_up_on_interrupt`] installs a handler that ends the cargo and git
-//! processes packaging waits for, removes every staging directory still in use, and exits with
-//! [`exit::INTERRUPTED`]. Those processes run in process groups of their own, so that the handler
-//! reaches the compilers `cargo package` starts too.
+//! The planner's side of packaging, its second IO edge: the `.crate` files a plan names, made by
+//! `convoy-package` (staging in a temporary directory, the plan's edits, `cargo package`,
+//! clean-up after an interrupt; see [`convoy_package::staging`]) from the planner's
+//! [`WorkspaceInput`], with failures to stage as [`PlanError`]s.
 
-// An IO edge: planner/clippy.toml forbids these calls everywhere else in the planner.
-#![allow(clippy::disallowed_methods)]
+use convoy_package::staging::{self, PackageInput};
+use convoy_schema::plan::Plan;
 
-use std::collections::BTreeSet;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard, Once, PoisonError};
+pub use convoy_package::staging::PackageOptions;
 
-use convoy_schema::exit;
-use convoy_schema::plan::{Action, Packaging, PackagingSource, Plan};
-
-use crate::bundle::{PackagedCrate, PackagingOutcome};
-use crate::edits;
+use crate::bundle::PackagingOutcome;
 use crate::error::PlanError;
 use crate::model::{GitState, WorkspaceInput};
-use crate::CRATES_IO;
 
-/// What to package and how.
-#[derive(Debug, Clone)]
-pub struct PackageOptions {
-    /// Absolute path of the workspace root.
-    pub workspace_root: PathBuf,
-    /// Build each packaged crate against the staged siblings (`cargo package` without
-    /// `--no-verify`).
-    pub verify_build: bool,
-    /// Package a second time in another staging directory and compare.
-    pub check_reproducible: bool,
-}
-
-/// Packages the plan's `publish` packages. A failure of cargo itself is reported in the
-/// outcome (it becomes a plan diagnostic); failures to stage are errors.
+/// Packages the plan's `publish` packages (and those it skips, to compare their bytes with the
+/// registry's). A failure of cargo itself is reported in the outcome (it becomes a plan
+/// diagnostic); failures to stage are errors.
 pub fn package(
     input: &WorkspaceInput,
     plan: &Plan,
     options: &PackageOptions,
 ) -> Result<PackagingOutcome, PlanError> {
-    // Versions the registry already has are packaged too, so their bytes can be compared with
-    // the registry's: a skip is only a skip when the content is the same.
-    let packages: Vec<(String, String)> = plan
-        .packages
-        .iter()
-        .filter(|p| p.action != Action::Excluded)
-        .map(|p| (p.name.clone(), p.version.to_string()))
-        .collect();
-    // Every edit the plan names, excluded members' included: a requirement rewritten in a
-    // member that is never published still has to resolve for the workspace to build.
-    let has_edits = !edits::manifest_edits(plan).is_empty()
-        || !plan.lockfile_edits.is_empty()
-        || plan
-            .packages
-            .iter()
-            .any(|p| p.release.as_ref().is_some_and(|r| r.changelog.is_some()));
-    let source = match input.git {
-        GitState::Checkout(_) => PackagingSource::GitCommit,
-        GitState::Absent(_) => PackagingSource::Copy,
-    };
-    let packaging = Packaging {
-        cargo_version: input.cargo_version.clone(),
-        source,
-        edits_applied: has_edits,
-        build_verified: options.verify_build,
-        reproducibility_checked: options.check_reproducible,
-    };
-    if packages.is_empty() {
-        // An empty release: `cargo package` without `--package` would package the whole
-        // workspace, excluded and unpublishable members included.
-        return Ok(PackagingOutcome {
-            packaging,
-            result: Ok(Vec::new()),
-            second_run: None,
-        });
-    }
-    let first = package_once(input, plan, &packages, has_edits, options, "stage")?;
-    let second = match (&first, options.check_reproducible) {
-        (Ok(_), true) => Some(package_once(
-            input,
-            plan,
-            &packages,
-            has_edits,
-            options,
-            "second/deeper/stage",
-        )?),
-        _ => None,
-    };
-    let second = match second {
-        Some(Ok(crates)) => Some(crates),
-        Some(Err(message)) => {
-            return Ok(PackagingOutcome {
-                packaging,
-                result: Err(message),
-                second_run: None,
-            })
-        }
-        None => None,
-    };
-    Ok(PackagingOutcome {
-        packaging,
-        result: first,
-        second_run: second,
-    })
+    Ok(staging::package(&package_input(input), plan, options)?)
 }
 
-/// One staging and packaging run; `Ok(Err(..))` carries cargo's own failure message.
-fn package_once(
-    input: &WorkspaceInput,
-    plan: &Plan,
-    packages: &[(String, String)],
-    has_edits: bool,
-    options: &PackageOptions,
-    subdir: &str,
-) -> Result<Result<Vec<PackagedCrate>, String>, PlanError> {
-    let staging = staging_directory(options.verify_build)?;
-    let stage_root = staging.path().join(subdir);
-    let workspace = match &input.git {
-        GitState::Checkout(git) => {
-            let repository = repository_root(&options.workspace_root, &git.workspace_path);
-            clone_commit(&repository, &git.commit, &stage_root)?;
-            if git.workspace_path.is_empty() {
-                stage_root.clone()
-            } else {
-                stage_root.join(&git.workspace_path)
-            }
-        }
-        GitState::Absent(_) => {
-            copy_tree(&options.workspace_root, &stage_root)?;
-            stage_root.clone()
-        }
-    };
-    let edited = edits::edited_files(plan, |file| std::fs::read_to_string(workspace.join(file)))
-        .map_err(|e| staging_failed(format!("cannot apply the plan's edits: {e}")))?;
-    for (file, text) in &edited {
-        std::fs::write(workspace.join(file), text)
-            .map_err(|e| staging_failed(format!("cannot write the staged {file}: {e}")))?;
-    }
-    let target_dir = staging.path().join("target");
-    let mut cargo = Command::new(crate::discover::cargo_program());
-    cargo
-        .arg("package")
-        .arg("--manifest-path")
-        .arg(workspace.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(&workspace);
-    if !options.verify_build {
-        cargo.arg("--no-verify");
-    }
-    if has_edits {
-        cargo.arg("--allow-dirty");
-    }
-    if plan.registry.name.as_deref() != Some(CRATES_IO) {
-        // The staged tree may lack the cargo configuration that names the registry, so the
-        // index is passed directly; cargo records the same source URL either way.
-        cargo.arg("--index").arg(&plan.registry.index);
-    }
-    for (name, _) in packages {
-        cargo.arg("--package").arg(name);
-    }
-    tracing::debug!(command = ?cargo, "packaging");
-    let output =
-        output_of(&mut cargo).map_err(|e| staging_failed(format!("cannot run cargo: {e}")))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let message = stderr
-            .lines()
-            .filter(|line| {
-                !line.trim_start().starts_with("Packaging")
-                    && !line.trim_start().starts_with("Packaged")
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-            .replace(&*staging.path().to_string_lossy(), "<staging>");
-        return Ok(Err(message.trim().to_owned()));
-    }
-    let mut crates = Vec::with_capacity(packages.len());
-    for (name, version) in packages {
-        let path = target_dir
-            .join("package")
-            .join(format!("{name}-{version}.crate"));
-        let bytes = std::fs::read(&path).map_err(|source| PlanError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        crates.push(PackagedCrate {
-            name: name.clone(),
-            bytes,
-        });
-    }
-    Ok(Ok(crates))
-}
-
-/// What an interrupt has to clean up: the staging directories in use and the processes working
-/// in them.
-struct InFlight {
-    staging: Vec<PathBuf>,
-    children: Vec<Child>,
-}
-
-static IN_FLIGHT: Mutex<InFlight> = Mutex::new(InFlight {
-    staging: Vec::new(),
-    children: Vec::new(),
-});
-
-fn in_flight() -> MutexGuard<'static, InFlight> {
-    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Installs (once per process) the handler that cleans up after an interrupt; see the module
-/// documentation. If no handler can be installed, packaging goes on without one.
+/// Installs (once per process) the handler that ends packaging's processes and removes its
+/// staging areas after an interrupt, printing `convoy-plan: interrupted; staging areas removed`.
 pub fn clean_up_on_interrupt() {
-    static INSTALLED: Once = Once::new();
-    INSTALLED.call_once(|| {
-        if let Err(error) = ctrlc::set_handler(interrupted) {
-            tracing::warn!(%error, "no interrupt handler: an interrupt may leave staging areas behind");
-        }
-    });
+    staging::clean_up_on_interrupt("convoy-plan");
 }
 
-/// The interrupt handler (on a thread of its own). It keeps the lock until the process exits,
-/// so packaging cannot register anything new, nor go on past a process the handler ended.
-fn interrupted() {
-    let mut in_flight = in_flight();
-    for child in &mut in_flight.children {
-        end_process_group(child);
-    }
-    for dir in &in_flight.staging {
-        remove_staging(dir);
-    }
-    eprintln!("convoy-plan: interrupted; staging areas removed");
-    std::process::exit(exit::INTERRUPTED);
-}
-
-/// Kills `child` and everything it started (its process group), and reaps it.
-fn end_process_group(child: &mut Child) {
-    #[cfg(unix)]
-    if let Ok(group) = i32::try_from(child.id()) {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(group),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Removes a staging directory. A process killed a moment ago may still finish a write, which
-/// makes one pass fail with "directory not empty"; a few passes, a moment apart, get past it.
-fn remove_staging(dir: &Path) {
-    for _ in 0..20 {
-        match std::fs::remove_dir_all(dir) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            _ => return,
-        }
+/// What packaging needs from the planner's input: the cargo version and the commit to stage.
+fn package_input(input: &WorkspaceInput) -> PackageInput {
+    PackageInput {
+        cargo_version: input.cargo_version.clone(),
+        git: match &input.git {
+            GitState::Checkout(git) => Some(git.clone()),
+            GitState::Absent(_) => None,
+        },
     }
 }
 
-/// A staging directory, registered for the interrupt handler while it exists.
-struct Staging {
-    dir: Option<tempfile::TempDir>,
-    path: PathBuf,
-}
+#[cfg(test)]
+mod tests {
+    use convoy_cli::ExpectedError;
+    use convoy_package::PackageError;
+    use convoy_schema::plan::GitInputs;
 
-impl Staging {
-    fn path(&self) -> &Path {
-        &self.path
+    use super::*;
+    use crate::testing::{member, workspace};
+
+    #[test]
+    fn the_input_names_the_commit_or_none() {
+        let mut input = workspace(vec![member("a", "0.1.0", &[], "")]);
+        input.git = GitState::Absent("no git".into());
+        assert_eq!(package_input(&input).git, None);
+        let git = GitInputs {
+            commit: "c".repeat(40),
+            tree: "t".repeat(40),
+            dirty: false,
+            workspace_path: "w".into(),
+        };
+        input.git = GitState::Checkout(git.clone());
+        let converted = package_input(&input);
+        assert_eq!(converted.git, Some(git));
+        assert_eq!(converted.cargo_version, input.cargo_version);
     }
-}
 
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if let Some(dir) = self.dir.take() {
-            let _ = dir.close();
-        }
-        in_flight().staging.retain(|p| *p != self.path);
-    }
-}
-
-/// Runs `command` to completion as [`Command::output`] does, in a process group of its own, and
-/// registered so an interrupt ends it (and what it started).
-fn output_of(command: &mut Command) -> std::io::Result<Output> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(command, 0);
-    let (id, stdout, stderr) = {
-        let mut in_flight = in_flight();
-        let mut child = command.spawn()?;
-        let pipes = (child.id(), child.stdout.take(), child.stderr.take());
-        in_flight.children.push(child);
-        pipes
-    };
-    let stderr = std::thread::spawn(move || read_all(stderr));
-    let stdout = read_all(stdout);
-    let stderr = stderr.join().unwrap_or_default();
-    // After an interrupt the handler holds the lock until the process exits: this waits for that.
-    let child = {
-        let mut in_flight = in_flight();
-        let at = in_flight.children.iter().position(|c| c.id() == id);
-        at.map(|at| in_flight.children.swap_remove(at))
-    };
-    let status = child
-        .ok_or_else(|| std::io::Error::other("the process was ended by an interrupt"))?
-        .wait()?;
-    Ok(Output {
-        status,
-        stdout,
-        stderr,
-    })
-}
-
-/// Everything a child writes to `pipe`, until it closes it.
-fn read_all(pipe: Option<impl Read>) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    if let Some(mut pipe) = pipe {
-        let _ = pipe.read_to_end(&mut bytes);
-    }
-    bytes
-}
-
-/// Where staging areas are made: `$CONVOY_STAGING_DIR` if set; else the system's temporary
-/// directory when `TMPDIR` is set or a build is verified (compiling can take gigabytes); else
-/// `/dev/shm` when it is writable, because a staging area is thrown away and creating thousands
-/// of small files costs several times more on disk than in memory. It is registered for the
-/// interrupt handler as it is made.
-fn staging_directory(verify_build: bool) -> Result<Staging, PlanError> {
-    let mut in_flight = in_flight();
-    let dir = temporary_directory(verify_build)?;
-    let path = dir.path().to_path_buf();
-    in_flight.staging.push(path.clone());
-    Ok(Staging {
-        dir: Some(dir),
-        path,
-    })
-}
-
-fn temporary_directory(verify_build: bool) -> Result<tempfile::TempDir, PlanError> {
-    let builder = || {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix("convoy-package-");
-        builder
-    };
-    let failed =
-        |e: std::io::Error| staging_failed(format!("cannot create a temporary directory: {e}"));
-    if let Some(dir) = std::env::var_os("CONVOY_STAGING_DIR") {
-        return builder().tempdir_in(dir).map_err(failed);
-    }
-    let memory = Path::new("/dev/shm");
-    if std::env::var_os("TMPDIR").is_none() && !verify_build && memory.is_dir() {
-        if let Ok(dir) = builder().tempdir_in(memory) {
-            return Ok(dir);
+    #[test]
+    fn package_errors_keep_their_code_and_message_as_plan_errors() {
+        let errors = [
+            PackageError::NoManifest {
+                path: "x/Cargo.toml".into(),
+            },
+            PackageError::Workspace {
+                manifest: "x/Cargo.toml".into(),
+                message: "boom".into(),
+            },
+            PackageError::Tool {
+                program: "cargo".into(),
+                args: "--version".into(),
+                message: "not found".into(),
+            },
+            PackageError::Read {
+                path: "a.crate".into(),
+                source: std::io::Error::other("gone"),
+            },
+            PackageError::Staging {
+                message: "no space".into(),
+            },
+        ];
+        for error in errors {
+            let (code, message) = (error.error_code(), error.to_string());
+            let converted = PlanError::from(error);
+            assert_eq!(converted.error_code(), code);
+            assert_eq!(converted.to_string(), message);
         }
     }
-    builder().tempdir().map_err(failed)
-}
-
-fn staging_failed(message: String) -> PlanError {
-    PlanError::Staging { message }
-}
-
-/// The repository's top directory: the workspace root less its path inside the repository.
-fn repository_root(workspace_root: &Path, workspace_path: &str) -> PathBuf {
-    let depth = workspace_path.split('/').filter(|p| !p.is_empty()).count();
-    workspace_root
-        .ancestors()
-        .nth(depth)
-        .unwrap_or(workspace_root)
-        .to_path_buf()
-}
-
-fn run_git(args: &[&std::ffi::OsStr]) -> Result<(), PlanError> {
-    let output = output_of(Command::new("git").args(args).env("LC_ALL", "C"))
-        .map_err(|e| staging_failed(format!("cannot run git: {e}")))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(staging_failed(format!(
-            "git {} failed: {}",
-            args.iter()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )))
-    }
-}
-
-/// A checkout of `commit` at `destination` that shares the repository's objects.
-fn clone_commit(repository: &Path, commit: &str, destination: &Path) -> Result<(), PlanError> {
-    if let Some(parent) = destination.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| staging_failed(format!("cannot create {}: {e}", parent.display())))?;
-    }
-    run_git(&[
-        "clone".as_ref(),
-        "--quiet".as_ref(),
-        "--shared".as_ref(),
-        "--no-checkout".as_ref(),
-        repository.as_os_str(),
-        destination.as_os_str(),
-    ])?;
-    run_git(&[
-        "-C".as_ref(),
-        destination.as_os_str(),
-        "checkout".as_ref(),
-        "--quiet".as_ref(),
-        "--detach".as_ref(),
-        commit.as_ref(),
-    ])
-}
-
-/// Copies a workspace outside git, leaving out `target/` directories and VCS metadata.
-fn copy_tree(from: &Path, to: &Path) -> Result<(), PlanError> {
-    let skip: BTreeSet<&str> = ["target", ".git"].into();
-    let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
-    while let Some((source, destination)) = pending.pop() {
-        std::fs::create_dir_all(&destination)
-            .map_err(|e| staging_failed(format!("cannot create {}: {e}", destination.display())))?;
-        let entries = std::fs::read_dir(&source).map_err(|e| PlanError::Read {
-            path: source.display().to_string(),
-            source: e,
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|e| PlanError::Read {
-                path: source.display().to_string(),
-                source: e,
-            })?;
-            let name = entry.file_name();
-            let kind = entry.file_type().map_err(|e| PlanError::Read {
-                path: entry.path().display().to_string(),
-                source: e,
-            })?;
-            if kind.is_dir() {
-                if !skip.contains(name.to_string_lossy().as_ref()) {
-                    pending.push((entry.path(), destination.join(&name)));
-                }
-            } else if kind.is_file() {
-                std::fs::copy(entry.path(), destination.join(&name)).map_err(|e| {
-                    staging_failed(format!("cannot copy {}: {e}", entry.path().display()))
-                })?;
-            }
-        }
-    }
-    Ok(())
 }

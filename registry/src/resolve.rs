@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use convoy_schema::codes::FILE_UNREADABLE;
 use convoy_schema::snapshot::RegistryTarget;
 use convoy_schema::{exit, ErrorCode};
 
@@ -72,8 +73,6 @@ convoy_schema::error_codes! {
     pub RESOLVE_CODES {
         /// `--registry NAME` is not defined.
         UNKNOWN_REGISTRY = "unknown-registry", exit::REFUSED;
-        /// A cargo configuration file cannot be read.
-        FILE_UNREADABLE = "file-unreadable", exit::REFUSED;
         /// A cargo configuration file is not valid TOML.
         CARGO_CONFIG_INVALID = "cargo-config-invalid", exit::REFUSED;
         /// `--index` is not an index URL.

@@ -59,9 +59,21 @@ macro_rules! error_codes {
 
 use crate::exit;
 
+/// Every code of `lists`, sorted by name, each once: a binary's `codes()` is the union of its own
+/// list and those of everything it reads.
+pub fn union(lists: &[&[ErrorCode]]) -> Vec<ErrorCode> {
+    let mut all: Vec<ErrorCode> = lists.concat();
+    all.sort();
+    all.dedup();
+    all
+}
+
 error_codes! {
-    /// The codes of [`crate::ReadError`]: reading any Convoy document (plan, snapshot).
+    /// Reading any file (plan, snapshot, manifest, configuration) and the codes of
+    /// [`crate::ReadError`]: reading any Convoy document.
     pub READ_CODES {
+        /// The file cannot be read (not a regular file, too large, not UTF-8, an OS error).
+        FILE_UNREADABLE = "file-unreadable", exit::REFUSED;
         /// The text is not JSON.
         DOCUMENT_NOT_JSON = "document-not-json", exit::REFUSED;
         /// No valid `format_version`.

@@ -686,7 +686,7 @@ proptest! {
         digest in text(),
         registry in registry(),
         packages in proptest::collection::vec((name(), version(), proptest::option::of("[0-9a-f]{64}"), proptest::option::of("[0-9a-f]{64}"), any::<bool>()), 0..3),
-        findings in proptest::collection::vec((name(), any::<bool>(), name(), text()), 0..3),
+        findings in proptest::collection::vec((proptest::sample::select(&convoy_schema::report::FindingCode::ALL[..]), any::<bool>(), name(), text()), 0..3),
     ) {
         use convoy_schema::report::{CheckedPackage, Finding, VerifyReport, REPORT_FORMAT_VERSION};
         let report = VerifyReport {

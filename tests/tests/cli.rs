@@ -357,6 +357,7 @@ fn docs_list_exactly_the_codes_each_binary_can_print() {
     let binaries = [
         ("convoy-plan", convoy_planner::error::codes()),
         ("convoy-publish", convoy_executor::error::codes()),
+        ("convoy-verify", convoy_verifier::error::codes()),
     ];
     let mut printed = std::collections::BTreeSet::new();
     for (binary, codes) in &binaries {
@@ -406,5 +407,41 @@ fn plan_format_documents_every_diagnostic_code() {
         documented,
         convoy_planner::diagnostics::Code::ALL.len(),
         "stale codes in docs/plan-format.md"
+    );
+}
+
+#[test]
+fn readme_documents_every_verify_finding_code() {
+    let readme = read_doc("README.md");
+    let section = readme
+        .split("## `convoy-verify`")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README.md has a `convoy-verify` section");
+    for code in convoy_schema::report::FindingCode::ALL {
+        let severity = match code.severity() {
+            convoy_schema::plan::Severity::Error => "error",
+            convoy_schema::plan::Severity::Warning => "warning",
+        };
+        let row = format!(
+            "| `{}` | {severity} | {} |",
+            code.as_str(),
+            code.description()
+        );
+        assert!(
+            section.lines().any(|line| line == row),
+            "README.md's `convoy-verify` section lacks the row `{row}`"
+        );
+    }
+    let documented = section
+        .lines()
+        .filter(|l| {
+            l.starts_with("| `") && (l.contains("` | error |") || l.contains("` | warning |"))
+        })
+        .count();
+    assert_eq!(
+        documented,
+        convoy_schema::report::FindingCode::ALL.len(),
+        "stale finding codes in README.md's `convoy-verify` section"
     );
 }

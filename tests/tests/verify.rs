@@ -100,7 +100,7 @@ fn codes(report: &VerifyReport) -> BTreeSet<(String, String)> {
     report
         .findings
         .iter()
-        .map(|f| (f.code.clone(), f.package.clone()))
+        .map(|f| (f.code.as_str().to_owned(), f.package.clone()))
         .collect()
 }
 
@@ -374,7 +374,10 @@ fn a_read_token_goes_only_to_registries_that_require_one() {
         with_token.stderr()
     );
     let report = VerifyReport::from_json(&with_token.stdout()).unwrap();
-    assert!(report.findings.iter().all(|f| f.code == "missing-version"));
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.code == convoy_schema::report::FindingCode::MissingVersion));
     let reads: Vec<_> = private
         .requests()
         .into_iter()

@@ -5,13 +5,36 @@
 use std::collections::BTreeMap;
 
 use convoy_registry::{Freshness, RegistryClient, RegistryError};
+use convoy_schema::plan::Package;
+use convoy_schema::Plan;
 use futures_util::stream::{self, StreamExt};
 
-use crate::compare::Observed;
+use crate::compare::{expected_cksum, Observed};
 
 /// One `.crate` to download: name, version, expected cksum (for `{sha256-checksum}` templates)
 /// and the most bytes to read (the planned size: anything larger is not the planned file).
 pub type Wanted = (String, String, String, u64);
+
+/// The most bytes read of a `.crate` the plan has no artifact for (a skipped package): crates.io's
+/// own upload limit.
+pub const UNPLANNED_CRATE_LIMIT: u64 = 10 << 20;
+
+/// The `.crate` of each of `packages` (of `plan`), for `--download`.
+pub fn wanted(plan: &Plan, packages: &[&Package]) -> Vec<Wanted> {
+    packages
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.version.to_string(),
+                expected_cksum(plan, p).unwrap_or_default(),
+                p.artifact
+                    .as_ref()
+                    .map_or(UNPLANNED_CRATE_LIMIT, |a| a.size),
+            )
+        })
+        .collect()
+}
 
 /// Reads the index files of `names` and downloads `downloads`.
 pub async fn observe(

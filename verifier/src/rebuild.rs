@@ -1,11 +1,12 @@
 //! `--rebuild`: package the plan's commit again, in a clean staging copy, with the same packaging
-//! the planner used, so that [`crate::compare::rebuild_findings`] can check every artifact
-//! reproduces. The only place the verifier runs cargo.
+//! the planner used (`convoy-package`), so that [`crate::compare::rebuild_findings`] can check
+//! every artifact reproduces. The only place the verifier runs cargo.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use convoy_registry::resolve::RegistryChoice;
+use convoy_package::cargo::{cargo_version, workspace_root};
+use convoy_package::staging::{package, PackageInput, PackageOptions};
 use convoy_schema::plan::Plan;
 
 /// Why a rebuild could not even be attempted (a refusal, exit 2), as opposed to packaging that
@@ -32,9 +33,6 @@ pub fn rebuild(
     plan: &Plan,
     manifest_path: &Path,
 ) -> Result<Result<BTreeMap<String, Vec<u8>>, String>, RebuildError> {
-    use convoy_planner::discover::{discover, DiscoverRequest};
-    use convoy_planner::model::GitState;
-    use convoy_planner::package::{package, PackageOptions};
     let impossible = |why: &str| RebuildError::Impossible(why.to_owned());
     let packaging = plan
         .packaging
@@ -45,31 +43,21 @@ pub fn rebuild(
         .git
         .clone()
         .ok_or_else(|| impossible("the plan records no git commit to rebuild from"))?;
-    let request = DiscoverRequest {
-        manifest_path: manifest_path.to_path_buf(),
-        registry: RegistryChoice::Default,
-        registry_state: None,
-        selection: plan.inputs.selection.clone(),
-        own_outputs: Vec::new(),
-        allow_http: false,
-        release: plan
-            .inputs
-            .release
-            .as_ref()
-            .map(|r| r.request.clone())
-            .unwrap_or_default(),
-    };
-    let discovered = discover(&request).map_err(|e| RebuildError::Impossible(e.to_string()))?;
-    if discovered.input.cargo_version != packaging.cargo_version {
+    let root =
+        workspace_root(manifest_path).map_err(|e| RebuildError::Impossible(e.to_string()))?;
+    let found = cargo_version().map_err(|e| RebuildError::Impossible(e.to_string()))?;
+    if found != packaging.cargo_version {
         return Err(RebuildError::CargoVersionMismatch {
             planned: packaging.cargo_version.clone(),
-            found: discovered.input.cargo_version,
+            found,
         });
     }
-    let mut input = discovered.input;
-    input.git = GitState::Checkout(git);
+    let input = PackageInput {
+        cargo_version: found,
+        git: Some(git),
+    };
     let options = PackageOptions {
-        workspace_root: discovered.root,
+        workspace_root: root,
         verify_build: false,
         check_reproducible: false,
     };
@@ -78,14 +66,4 @@ pub fn rebuild(
     Ok(outcome
         .result
         .map(|crates| crates.into_iter().map(|c| (c.name, c.bytes)).collect()))
-}
-
-impl RebuildError {
-    /// Stable kebab-case code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Impossible(_) => "rebuild-impossible",
-            Self::CargoVersionMismatch { .. } => "cargo-version-mismatch",
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! What a packaged `.crate` says, read from its bytes in memory: its files, the normalized
 //! manifest, the publish metadata cargo would send for it, and the sibling checksums its
-//! `Cargo.lock` pins. Pure: bytes in, data out.
+//! `Cargo.lock` pins, and how two archives differ. Pure: bytes in, data out. The planner attaches
+//! what it finds to a plan; the verifier compares served, bundled and rebuilt archives with it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -77,6 +78,24 @@ impl CrateArchive {
             .filter(|path| self.files.get(*path) != other.files.get(*path))
             .cloned()
             .collect()
+    }
+
+    /// How two `.crate` files whose bytes differ differ, as words for a message: the files whose
+    /// contents differ (`differing files: a, b`), else that the files are equal and the archives
+    /// differ in headers or compression, or that one of them cannot be read. Both archives are
+    /// read with their entries under `<prefix>/` (`<name>-<version>`).
+    pub fn describe_difference(first: &[u8], second: &[u8], prefix: &str) -> String {
+        match (Self::read(first, prefix), Self::read(second, prefix)) {
+            (Ok(first), Ok(second)) => {
+                let files = first.differing_files(&second);
+                if files.is_empty() {
+                    "the files are equal; the archives differ in headers or compression".to_owned()
+                } else {
+                    format!("differing files: {}", files.join(", "))
+                }
+            }
+            _ => "one of the archives cannot be read".to_owned(),
+        }
     }
 
     /// Files a reviewer should look at: anything under a `target/` directory, and large files
@@ -261,7 +280,7 @@ fn publish_dependency(
         .unwrap_or(CRATES_IO_GIT_INDEX);
     let same_registry = registry_index == target.index
         || (registry_index == CRATES_IO_GIT_INDEX
-            && target.name.as_deref() == Some(crate::CRATES_IO));
+            && target.name.as_deref() == Some(convoy_registry::CRATES_IO));
     Ok(PublishDependency {
         optional: get_bool("optional", false),
         default_features: get_bool("default-features", true),
@@ -304,7 +323,7 @@ mod tests {
     fn crates_io() -> RegistryTarget {
         RegistryTarget {
             name: Some("crates-io".into()),
-            index: crate::CRATES_IO_INDEX.into(),
+            index: convoy_registry::CRATES_IO_INDEX.into(),
         }
     }
 
@@ -406,6 +425,53 @@ maintenance = { status = "actively-developed" }
             Some(CRATES_IO_GIT_INDEX)
         );
         assert_eq!(metadata.deps[0].version_req, "^1");
+    }
+
+    /// A `.crate` made in memory from `(path, contents)` pairs under `<prefix>/`.
+    fn archive(prefix: &str, files: &[(&str, &str)], level: u32) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::new(level),
+        ));
+        for (path, contents) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, format!("{prefix}/{path}"), contents.as_bytes())
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn differences_name_the_files_or_say_where_else_archives_differ() {
+        let one = archive("a-0.1.0", &[("Cargo.toml", "x"), ("src/lib.rs", "1")], 6);
+        let two = archive("a-0.1.0", &[("Cargo.toml", "x"), ("src/lib.rs", "2")], 6);
+        let three = archive("a-0.1.0", &[("Cargo.toml", "x"), ("README.md", "r")], 6);
+        assert_eq!(
+            CrateArchive::describe_difference(&one, &two, "a-0.1.0"),
+            "differing files: src/lib.rs"
+        );
+        assert_eq!(
+            CrateArchive::describe_difference(&one, &three, "a-0.1.0"),
+            "differing files: README.md, src/lib.rs"
+        );
+        let recompressed = archive("a-0.1.0", &[("Cargo.toml", "x"), ("src/lib.rs", "1")], 0);
+        assert_ne!(one, recompressed);
+        assert_eq!(
+            CrateArchive::describe_difference(&one, &recompressed, "a-0.1.0"),
+            "the files are equal; the archives differ in headers or compression"
+        );
+        assert_eq!(
+            CrateArchive::describe_difference(&one, b"not an archive", "a-0.1.0"),
+            "one of the archives cannot be read"
+        );
+        assert_eq!(
+            CrateArchive::describe_difference(&one, &two, "b-0.1.0"),
+            "one of the archives cannot be read"
+        );
     }
 
     #[test]

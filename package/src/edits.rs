@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use convoy_schema::plan::{Action, LockfileEdit, ManifestEdit, Plan};
 use toml_edit::{DocumentMut, Item, Value};
 
-use crate::manifest;
-use crate::versioning::changelog;
+use crate::{changelog, manifest};
 
 /// The lockfile, relative to the workspace root.
 pub const LOCKFILE: &str = "Cargo.lock";

@@ -1,0 +1,78 @@
+//! Why packaging could not even run (as opposed to `cargo package` running and failing, which is
+//! part of a [`PackagingOutcome`](crate::PackagingOutcome)). Each error has a stable code, the
+//! code `convoy-plan` reports for it; the binaries turn it into their own error types (the
+//! planner into `PlanError`, keeping the code, message, help line and exit code).
+
+use convoy_schema::codes::FILE_UNREADABLE;
+use convoy_schema::{error_codes, exit, ErrorCode};
+
+/// Why the workspace could not be located, staged or packaged.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// No manifest where the caller looked.
+    #[error("no Cargo.toml at {path}")]
+    NoManifest {
+        /// The path looked at.
+        path: String,
+    },
+    /// Cargo refused the workspace.
+    #[error("cargo cannot read the workspace at {manifest}:\n{message}")]
+    Workspace {
+        /// The manifest given.
+        manifest: String,
+        /// Cargo's message.
+        message: String,
+    },
+    /// Cargo itself could not be run.
+    #[error("cannot run `{program} {args}`: {message}")]
+    Tool {
+        /// The program.
+        program: String,
+        /// Its arguments.
+        args: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The staging area could not be prepared.
+    #[error("cannot stage the workspace for packaging: {message}")]
+    Staging {
+        /// What failed.
+        message: String,
+    },
+}
+
+error_codes! {
+    /// The codes of [`PackageError`] but `file-unreadable` (in
+    /// [`READ_CODES`](convoy_schema::codes::READ_CODES)), in every binary that packages.
+    pub PACKAGE_CODES {
+        /// No `Cargo.toml` where one was expected.
+        MANIFEST_NOT_FOUND = "manifest-not-found", exit::REFUSED;
+        /// `cargo metadata --no-deps` refuses the workspace.
+        WORKSPACE_UNREADABLE = "workspace-unreadable", exit::REFUSED;
+        /// cargo or git cannot be run.
+        TOOL_FAILED = "tool-failed", exit::REFUSED;
+        /// The staging area cannot be prepared.
+        STAGING_FAILED = "staging-failed", exit::FAILED;
+    }
+}
+
+impl PackageError {
+    /// Stable code and exit code, the same in every binary.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::NoManifest { .. } => MANIFEST_NOT_FOUND,
+            Self::Workspace { .. } => WORKSPACE_UNREADABLE,
+            Self::Tool { .. } => TOOL_FAILED,
+            Self::Read { .. } => FILE_UNREADABLE,
+            Self::Staging { .. } => STAGING_FAILED,
+        }
+    }
+}
