@@ -412,9 +412,8 @@ pub fn seen_in(entries: Option<&[IndexEntry]>, version: &semver::Version, sha256
 mod tests {
     use super::*;
     use convoy_schema::plan::{
-        Artifact, DependencyKind, Diagnostic, Inputs, ManifestPlan, ObservationSource,
-        Observations, Package, PackageDependency, Packaging, PackagingSource, Selection,
-        PLAN_FORMAT_VERSION,
+        Artifact, DependencyKind, Diagnostic, Inputs, ManifestPlan, Package, PackageDependency,
+        Packaging, PackagingSource, PLAN_FORMAT_VERSION,
     };
 
     fn registry() -> RegistryTarget {
@@ -464,18 +463,7 @@ mod tests {
         let mut plan = Plan {
             format_version: PLAN_FORMAT_VERSION,
             digest: String::new(),
-            inputs: Inputs {
-                cargo_version: "cargo 1.95.0".into(),
-                git: None,
-                manifests: BTreeMap::new(),
-                lockfile: None,
-                selection: Selection::default(),
-                registry_observations: Observations {
-                    source: ObservationSource::Absent,
-                    crates: BTreeMap::new(),
-                },
-                release: None,
-            },
+            inputs: Inputs::new("cargo 1.95.0"),
             registry: registry(),
             packaging: Some(Packaging {
                 cargo_version: "cargo 1.95.0".into(),

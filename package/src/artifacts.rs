@@ -318,6 +318,7 @@ pub fn locked_crates(lockfile: &str, names: &BTreeSet<String>) -> BTreeMap<Strin
 
 #[cfg(test)]
 mod tests {
+    use super::testing::archive;
     use super::*;
 
     fn crates_io() -> RegistryTarget {
@@ -427,24 +428,6 @@ maintenance = { status = "actively-developed" }
         assert_eq!(metadata.deps[0].version_req, "^1");
     }
 
-    /// A `.crate` made in memory from `(path, contents)` pairs under `<prefix>/`.
-    fn archive(prefix: &str, files: &[(&str, &str)], level: u32) -> Vec<u8> {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::new(level),
-        ));
-        for (path, contents) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(contents.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder
-                .append_data(&mut header, format!("{prefix}/{path}"), contents.as_bytes())
-                .unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap()
-    }
-
     #[test]
     fn differences_name_the_files_or_say_where_else_archives_differ() {
         let one = archive("a-0.1.0", &[("Cargo.toml", "x"), ("src/lib.rs", "1")], 6);
@@ -481,5 +464,31 @@ maintenance = { status = "actively-developed" }
         let locked = locked_crates(lock, &names);
         assert_eq!(locked.keys().collect::<Vec<_>>(), ["pk-a"]);
         assert_eq!(locked["pk-a"].cksum, "40af");
+    }
+}
+
+/// Building `.crate` files in memory, for tests of code that reads them.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    /// A gzipped tar of `(path, contents)` pairs under `<prefix>/`, compressed at `level`
+    /// (0–9): a `.crate` as far as [`CrateArchive`](super::CrateArchive) is concerned.
+    pub fn archive(prefix: &str, files: &[(&str, &str)], level: u32) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::new(level),
+        ));
+        for (path, contents) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, format!("{prefix}/{path}"), contents.as_bytes())
+                .expect("writing to memory");
+        }
+        builder
+            .into_inner()
+            .and_then(|gz| gz.finish())
+            .expect("writing to memory")
     }
 }

@@ -191,69 +191,83 @@ mod tests {
         assert_eq!(insert(text, NEW), expected);
     }
 
-    #[test]
-    fn insert_after_unreleased_with_content_and_no_blank_line() {
-        let text = "# Changelog\n\n## [Unreleased]\n- pending\n## [1.0.0]\n";
-        assert_eq!(
-            insert(text, NEW),
-            format!("# Changelog\n\n## [Unreleased]\n- pending\n\n{NEW}## [1.0.0]\n")
-        );
-    }
+    /// `(what, changelog, the result with `§` where the new section goes)`.
+    const CASES: &[(&str, &str, &str)] = &[
+        (
+            "after an Unreleased section with content and no blank line",
+            "# Changelog\n\n## [Unreleased]\n- pending\n## [1.0.0]\n",
+            "# Changelog\n\n## [Unreleased]\n- pending\n\n§## [1.0.0]\n",
+        ),
+        (
+            "after an Unreleased section at the end",
+            "# Changelog\n\n## [Unreleased]\n\n- pending\n",
+            "# Changelog\n\n## [Unreleased]\n\n- pending\n\n§",
+        ),
+        (
+            "after a lower-case unreleased heading",
+            "## unreleased\n\n## [1.0.0]\n",
+            "## unreleased\n\n§## [1.0.0]\n",
+        ),
+        (
+            "after an Unreleased heading with a suffix",
+            "## [Unreleased] - soon\n\n## [1.0.0]\n",
+            "## [Unreleased] - soon\n\n§## [1.0.0]\n",
+        ),
+        (
+            "before the first heading when it only starts like Unreleased",
+            "## [Unreleasedish]\n\n## [1.0.0]\n",
+            "§## [Unreleasedish]\n\n## [1.0.0]\n",
+        ),
+        (
+            "before the first release without an Unreleased section",
+            "# Changelog\n\nIntro.\n\n## [1.0.0] - 2024-01-01\n\n- first\n",
+            "# Changelog\n\nIntro.\n\n§## [1.0.0] - 2024-01-01\n\n- first\n",
+        ),
+        (
+            "after a title and an introduction",
+            "# Changelog\n\nAll notable changes are documented here.\n",
+            "# Changelog\n\nAll notable changes are documented here.\n\n§",
+        ),
+        ("after a title without a newline", "# Changelog", "# Changelog\n\n§"),
+        ("after a title and a blank line", "# Changelog\n\n", "# Changelog\n\n§"),
+        ("into an empty file", "", "§"),
+        (
+            "before the first real heading, not one in fenced code",
+            "# Changelog\n\nExample:\n\n```markdown\n## [Unreleased]\n## not a heading\n```\n\n## [1.0.0] - 2024-01-01\n\n- first\n",
+            "# Changelog\n\nExample:\n\n```markdown\n## [Unreleased]\n## not a heading\n```\n\n§## [1.0.0] - 2024-01-01\n\n- first\n",
+        ),
+        (
+            "at the end when the only heading is fenced",
+            "# Changelog\n\n```\n## not a heading\n```\n",
+            "# Changelog\n\n```\n## not a heading\n```\n\n§",
+        ),
+        (
+            "after tilde fences closed by longer runs",
+            "~~~~\n## no\n~~~\n## still no\n~~~~~\n## [1.0.0]\n",
+            "~~~~\n## no\n~~~\n## still no\n~~~~~\n\n§## [1.0.0]\n",
+        ),
+        (
+            "at the end when an unclosed fence hides the rest",
+            "# C\n\n```\n## [1.0.0]\n",
+            "# C\n\n```\n## [1.0.0]\n\n§",
+        ),
+        (
+            "at the end when headings are indented or deeper",
+            "# C\n\n ## indented\n### deeper\n#### [Unreleased]\n",
+            "# C\n\n ## indented\n### deeper\n#### [Unreleased]\n\n§",
+        ),
+        (
+            "before a heading on the first line",
+            "## [1.0.0]\n\n- first\n",
+            "§## [1.0.0]\n\n- first\n",
+        ),
+    ];
 
     #[test]
-    fn insert_after_unreleased_at_end() {
-        let text = "# Changelog\n\n## [Unreleased]\n\n- pending\n";
-        assert_eq!(
-            insert(text, NEW),
-            format!("# Changelog\n\n## [Unreleased]\n\n- pending\n\n{NEW}")
-        );
-    }
-
-    #[test]
-    fn insert_unreleased_heading_variants() {
-        let text = "## unreleased\n\n## [1.0.0]\n";
-        assert_eq!(
-            insert(text, NEW),
-            format!("## unreleased\n\n{NEW}## [1.0.0]\n")
-        );
-        let text = "## [Unreleased] - soon\n\n## [1.0.0]\n";
-        assert_eq!(
-            insert(text, NEW),
-            format!("## [Unreleased] - soon\n\n{NEW}## [1.0.0]\n")
-        );
-        // Not an Unreleased heading: goes before the first heading.
-        let text = "## [Unreleasedish]\n\n## [1.0.0]\n";
-        assert_eq!(insert(text, NEW), format!("{NEW}{text}"));
-    }
-
-    #[test]
-    fn insert_without_unreleased() {
-        let text = "# Changelog\n\nIntro.\n\n## [1.0.0] - 2024-01-01\n\n- first\n";
-        assert_eq!(
-            insert(text, NEW),
-            format!("# Changelog\n\nIntro.\n\n{NEW}## [1.0.0] - 2024-01-01\n\n- first\n")
-        );
-    }
-
-    #[test]
-    fn insert_title_and_intro_only() {
-        let text = "# Changelog\n\nAll notable changes are documented here.\n";
-        assert_eq!(
-            insert(text, NEW),
-            format!("# Changelog\n\nAll notable changes are documented here.\n\n{NEW}")
-        );
-        let no_trailing_newline = "# Changelog";
-        assert_eq!(
-            insert(no_trailing_newline, NEW),
-            format!("# Changelog\n\n{NEW}")
-        );
-        let with_blank = "# Changelog\n\n";
-        assert_eq!(insert(with_blank, NEW), format!("# Changelog\n\n{NEW}"));
-    }
-
-    #[test]
-    fn insert_into_empty_file() {
-        assert_eq!(insert("", NEW), NEW);
+    fn the_section_goes_after_unreleased_else_before_the_first_release_else_at_the_end() {
+        for (what, text, expected) in CASES {
+            assert_eq!(insert(text, NEW), expected.replace('§', NEW), "{what}");
+        }
     }
 
     #[test]
@@ -284,55 +298,6 @@ mod tests {
             insert(text, "## [1.0.0] - d\r\n\r\n- x\r\n\r\n"),
             "# Changelog\n\n## [1.0.0] - d\n\n- x\n\n"
         );
-    }
-
-    #[test]
-    fn headings_in_fenced_code_are_ignored() {
-        let text = "# Changelog\n\
-                    \n\
-                    Example:\n\
-                    \n\
-                    ```markdown\n\
-                    ## [Unreleased]\n\
-                    ## not a heading\n\
-                    ```\n\
-                    \n\
-                    ## [1.0.0] - 2024-01-01\n\
-                    \n\
-                    - first\n";
-        let (head, tail) = text.split_at(text.find("## [1.0.0]").unwrap_or(0));
-        assert_eq!(insert(text, NEW), format!("{head}{NEW}{tail}"));
-    }
-
-    #[test]
-    fn fence_only_heading_goes_to_end() {
-        let text = "# Changelog\n\n```\n## not a heading\n```\n";
-        assert_eq!(insert(text, NEW), format!("{text}\n{NEW}"));
-    }
-
-    #[test]
-    fn tilde_fences_and_longer_closers() {
-        let text = "~~~~\n## no\n~~~\n## still no\n~~~~~\n## [1.0.0]\n";
-        let (head, tail) = text.split_at(text.rfind("## [1.0.0]").unwrap_or(0));
-        assert_eq!(insert(text, NEW), format!("{head}\n{NEW}{tail}"));
-    }
-
-    #[test]
-    fn unclosed_fence_hides_the_rest() {
-        let text = "# C\n\n```\n## [1.0.0]\n";
-        assert_eq!(insert(text, NEW), format!("{text}\n{NEW}"));
-    }
-
-    #[test]
-    fn indented_or_deeper_headings_are_not_sections() {
-        let text = "# C\n\n ## indented\n### deeper\n#### [Unreleased]\n";
-        assert_eq!(insert(text, NEW), format!("{text}\n{NEW}"));
-    }
-
-    #[test]
-    fn heading_as_first_line() {
-        let text = "## [1.0.0]\n\n- first\n";
-        assert_eq!(insert(text, NEW), format!("{NEW}{text}"));
     }
 
     proptest! {

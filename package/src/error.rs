@@ -75,4 +75,23 @@ impl PackageError {
             Self::Staging { .. } => STAGING_FAILED,
         }
     }
+
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::NoManifest { .. } => {
+                "run in the workspace root or pass --manifest-path PATH/Cargo.toml".to_owned()
+            }
+            Self::Workspace { .. } => {
+                "fix the workspace until `cargo metadata --no-deps` succeeds".to_owned()
+            }
+            Self::Tool { program, .. } => format!(
+                "make sure `{program}` is installed and on PATH (cargo is found through $CARGO first)"
+            ),
+            Self::Read { .. } => "check that the path exists and is accessible".to_owned(),
+            Self::Staging { .. } => {
+                "check that git works and the temporary directory is writable (TMPDIR)".to_owned()
+            }
+        }
+    }
 }

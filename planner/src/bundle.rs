@@ -297,20 +297,7 @@ mod tests {
 
     /// A `.crate` made in memory from `(path, contents)` pairs under `<prefix>/`.
     fn archive(prefix: &str, files: &[(&str, &str)]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::default(),
-        ));
-        for (path, contents) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(contents.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder
-                .append_data(&mut header, format!("{prefix}/{path}"), contents.as_bytes())
-                .unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap()
+        convoy_package::artifacts::testing::archive(prefix, files, 6)
     }
 
     fn manifest(name: &str) -> String {

@@ -16,6 +16,7 @@ use crate::error::PlanError;
 use crate::model::GitState;
 use crate::package::{self, PackageOptions};
 use crate::{bundle, planning, render};
+use convoy_package::PackageError;
 use convoy_registry::resolve::RegistryChoice;
 
 /// Plan a release of a Cargo workspace: waves, manifests, versions and preflight checks, as a
@@ -310,9 +311,10 @@ fn package_into(
 /// The workspace root a `--manifest-path` names.
 fn workspace_root(manifest_path: &Path) -> Result<PathBuf, PlanError> {
     if !manifest_path.is_file() {
-        return Err(PlanError::NoManifest {
+        return Err(PackageError::NoManifest {
             path: manifest_path.display().to_string(),
-        });
+        }
+        .into());
     }
     let dir = manifest_path.parent().unwrap_or(Path::new(""));
     Ok(if dir.as_os_str().is_empty() {

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 
 use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::{DependencyKind as MetadataKind, MetadataCommand};
@@ -29,6 +28,7 @@ use crate::model::{
     WorkspaceInput,
 };
 use crate::{config, history};
+use convoy_package::PackageError;
 use convoy_registry::resolve::{self as registry_config, RegistryChoice};
 
 /// What to read.
@@ -63,9 +63,10 @@ pub struct Discovered {
 pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
     let manifest_path = absolute(&request.manifest_path);
     if !manifest_path.is_file() {
-        return Err(PlanError::NoManifest {
+        return Err(PackageError::NoManifest {
             path: request.manifest_path.display().to_string(),
-        });
+        }
+        .into());
     }
     // git and `cargo --version` need only the manifest's directory; they run while cargo
     // reads the workspace. The workspace root is the nearest ancestor cargo reports, so the git
@@ -82,11 +83,12 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
             .join()
             .unwrap_or_else(|_| GitState::Absent("git state could not be read".to_owned()));
         let version = version.join().unwrap_or_else(|_| {
-            Err(PlanError::Tool {
+            Err(PackageError::Tool {
                 program: cargo_program().display().to_string(),
                 args: "--version".to_owned(),
                 message: "the thread running it panicked".to_owned(),
-            })
+            }
+            .into())
         });
         (metadata, git, version)
     });
@@ -191,12 +193,12 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
 fn read_metadata(
     request: &DiscoverRequest,
     manifest_path: &Path,
-) -> Result<cargo_metadata::Metadata, PlanError> {
+) -> Result<cargo_metadata::Metadata, PackageError> {
     MetadataCommand::new()
         .manifest_path(manifest_path)
         .no_deps()
         .exec()
-        .map_err(|error| PlanError::Workspace {
+        .map_err(|error| PackageError::Workspace {
             manifest: request.manifest_path.display().to_string(),
             message: match error {
                 cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim_end().to_owned(),
@@ -315,8 +317,8 @@ fn relative(root: &Path, path: &Path) -> String {
     parts.join("/")
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>, PlanError> {
-    std::fs::read(path).map_err(|source| PlanError::Read {
+fn read_bytes(path: &Path) -> Result<Vec<u8>, PackageError> {
+    std::fs::read(path).map_err(|source| PackageError::Read {
         path: path.display().to_string(),
         source,
     })
@@ -324,8 +326,8 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, PlanError> {
 
 /// Manifests, lockfiles and snapshots: regular files only, bounded (a FIFO is an error, not a
 /// hang).
-fn read_text(path: &Path) -> Result<String, PlanError> {
-    convoy_cli::read_document(path).map_err(|reason| PlanError::Read {
+fn read_text(path: &Path) -> Result<String, PackageError> {
+    convoy_cli::read_document(path).map_err(|reason| PackageError::Read {
         path: path.display().to_string(),
         source: std::io::Error::other(reason),
     })
@@ -339,21 +341,10 @@ fn cargo_version() -> Result<String, PlanError> {
     Ok(convoy_package::cargo::cargo_version()?)
 }
 
-/// Runs git in `dir`; `None` when git is missing or the command fails.
+/// Runs git in `dir`; `None` when git is missing or the command fails (the workspace need not
+/// be in a git checkout).
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .arg("--no-optional-locks")
-        .args(args)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("LC_ALL", "C")
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    crate::history::git(dir, args).ok()
 }
 
 fn git_state(root: &Path, own_outputs: &[PathBuf]) -> GitState {

@@ -3,11 +3,8 @@
 //! not errors: they are plan diagnostics.
 
 use convoy_cli::{ExpectedError, PlanFileError, RuntimeError};
-use convoy_package::error::{
-    MANIFEST_NOT_FOUND, STAGING_FAILED, TOOL_FAILED, WORKSPACE_UNREADABLE,
-};
+use convoy_package::PackageError;
 use convoy_registry::resolve::ResolveError;
-use convoy_schema::codes::FILE_UNREADABLE;
 use convoy_schema::{error_codes, exit, ErrorCode, ReadError};
 
 use crate::planning::PlanningError;
@@ -15,38 +12,9 @@ use crate::planning::PlanningError;
 /// Why `convoy-plan` could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// No manifest where the command looked.
-    #[error("no Cargo.toml at {path}")]
-    NoManifest {
-        /// The path looked at.
-        path: String,
-    },
-    /// `cargo metadata` refused the workspace.
-    #[error("cargo cannot read the workspace at {manifest}:\n{message}")]
-    Workspace {
-        /// The manifest given.
-        manifest: String,
-        /// Cargo's message.
-        message: String,
-    },
-    /// Cargo itself could not be run.
-    #[error("cannot run `{program} {args}`: {message}")]
-    Tool {
-        /// The program.
-        program: String,
-        /// Its arguments.
-        args: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The workspace cannot be located, read, staged or packaged, or cargo or git cannot run.
+    #[error(transparent)]
+    Package(#[from] PackageError),
     /// A manifest is not valid TOML.
     #[error("{path} is not valid TOML: {message}")]
     ManifestSyntax {
@@ -96,12 +64,6 @@ pub enum PlanError {
     UncommittedChanges {
         /// The commit that would be packaged.
         commit: String,
-    },
-    /// The staging area for packaging could not be prepared.
-    #[error("cannot stage the workspace for packaging: {message}")]
-    Staging {
-        /// What failed.
-        message: String,
     },
     /// The async runtime for reading the registry did not start.
     #[error(transparent)]
@@ -194,10 +156,7 @@ pub fn codes() -> Vec<ErrorCode> {
 impl ExpectedError for PlanError {
     fn error_code(&self) -> ErrorCode {
         match self {
-            Self::NoManifest { .. } => MANIFEST_NOT_FOUND,
-            Self::Workspace { .. } => WORKSPACE_UNREADABLE,
-            Self::Tool { .. } => TOOL_FAILED,
-            Self::Read { .. } => FILE_UNREADABLE,
+            Self::Package(error) => error.error_code(),
             Self::ManifestSyntax { .. } => MANIFEST_INVALID,
             Self::UnknownPackage { .. } => UNKNOWN_PACKAGE,
             Self::Resolve(error) => error.error_code(),
@@ -206,7 +165,6 @@ impl ExpectedError for PlanError {
             Self::SnapshotRegistryMismatch { .. } => REGISTRY_SNAPSHOT_MISMATCH,
             Self::Write { .. } => OUTPUT_UNWRITABLE,
             Self::UncommittedChanges { .. } => UNCOMMITTED_CHANGES,
-            Self::Staging { .. } => STAGING_FAILED,
             Self::Registry { source, .. } => source.error_code(),
             Self::Runtime(error) => error.error_code(),
             Self::TreeChanged { .. } => TREE_CHANGED_SINCE_PLAN,
@@ -219,12 +177,8 @@ impl ExpectedError for PlanError {
 
     fn help(&self) -> String {
         match self {
-            Self::NoManifest { .. } => {
-                "run in the workspace root or pass --manifest-path PATH/Cargo.toml".to_owned()
-            }
-            Self::Workspace { .. } => "fix the workspace until `cargo metadata --no-deps` succeeds".to_owned(),
-            Self::Tool { program, .. } => format!("make sure `{program}` is installed and on PATH (cargo is found through $CARGO first)"),
-            Self::Read { .. } | Self::Write { .. } => "check that the path exists and is accessible".to_owned(),
+            Self::Package(error) => error.help(),
+            Self::Write { .. } => "check that the path exists and is accessible".to_owned(),
             Self::ManifestSyntax { .. } => "fix the TOML syntax at the position given".to_owned(),
             Self::UnknownPackage { members, .. } => {
                 format!("members are: {}", members.join(", "))
@@ -236,7 +190,6 @@ impl ExpectedError for PlanError {
                 "take the snapshot of the registry you plan for, or choose that registry with --registry/--index".to_owned()
             }
             Self::UncommittedChanges { .. } => "commit or stash them (`git status` lists them), or pass --allow-dirty to package the commit without them".to_owned(),
-            Self::Staging { .. } => "check that git works and the temporary directory is writable (TMPDIR)".to_owned(),
             Self::TreeChanged { .. } => "plan again from the current tree (convoy-plan --bump …), review it, then apply that plan".to_owned(),
             Self::Edit(_) => "plan again from the current tree; the plan names a table or key the file does not have".to_owned(),
             Self::TagElsewhere { tag, .. } => format!("the release was tagged before at another commit: check `git show {tag}`; delete the tag only if that release never happened"),
@@ -270,28 +223,6 @@ impl From<PlanningError> for PlanError {
                 path: file,
                 message,
             },
-        }
-    }
-}
-
-impl From<convoy_package::PackageError> for PlanError {
-    /// Packaging's errors are the planner's own, with the same codes and messages.
-    fn from(error: convoy_package::PackageError) -> Self {
-        use convoy_package::PackageError;
-        match error {
-            PackageError::NoManifest { path } => Self::NoManifest { path },
-            PackageError::Workspace { manifest, message } => Self::Workspace { manifest, message },
-            PackageError::Tool {
-                program,
-                args,
-                message,
-            } => Self::Tool {
-                program,
-                args,
-                message,
-            },
-            PackageError::Read { path, source } => Self::Read { path, source },
-            PackageError::Staging { message } => Self::Staging { message },
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::error::PlanError;
 use crate::manifest;
 use crate::model::Member;
 use crate::planning::ROOT_MANIFEST;
+use convoy_package::PackageError;
 
 /// Where the workspace is in its repository.
 pub struct Repository<'a> {
@@ -82,11 +83,12 @@ impl Repository<'_> {
 }
 
 fn tool(program: &str, args: &[&str], message: String) -> PlanError {
-    PlanError::Tool {
+    PackageError::Tool {
         program: program.to_owned(),
         args: args.join(" "),
         message,
     }
+    .into()
 }
 
 /// The committer date of `HEAD`, `YYYY-MM-DD` in UTC.
@@ -278,7 +280,7 @@ pub fn read(
     let target_dir = tempfile::Builder::new()
         .prefix("convoy-list-")
         .tempdir()
-        .map_err(|e| PlanError::Staging {
+        .map_err(|e| PackageError::Staging {
             message: format!("cannot create a temporary directory: {e}"),
         })?;
     let mut by_commit: BTreeMap<String, Changes> = BTreeMap::new();

@@ -204,6 +204,26 @@ pub struct Inputs {
     pub release: Option<ReleaseInputs>,
 }
 
+impl Inputs {
+    /// The inputs of a plan made by `cargo_version` outside git, from no recorded manifest,
+    /// lockfile or selection, without reading a registry: the start of a plan built by hand
+    /// (tests, benchmarks), to fill in with struct-update syntax.
+    pub fn new(cargo_version: impl Into<String>) -> Self {
+        Self {
+            cargo_version: cargo_version.into(),
+            git: None,
+            manifests: BTreeMap::new(),
+            lockfile: None,
+            selection: Selection::default(),
+            registry_observations: Observations {
+                source: ObservationSource::Absent,
+                crates: BTreeMap::new(),
+            },
+            release: None,
+        }
+    }
+}
+
 /// The inputs of version planning.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -334,7 +334,7 @@ mod tests {
     use super::*;
     use convoy_schema::plan::{
         Artifact, Inputs, ManifestPlan, ObservationSource, Observations, PublishMetadata,
-        Selection, PLAN_FORMAT_VERSION,
+        PLAN_FORMAT_VERSION,
     };
     use convoy_schema::snapshot::ObservedVersion;
     use serde_json::json;
@@ -381,11 +381,6 @@ mod tests {
             format_version: PLAN_FORMAT_VERSION,
             digest: String::new(),
             inputs: Inputs {
-                cargo_version: "cargo 1.95.0".into(),
-                git: None,
-                manifests: BTreeMap::new(),
-                lockfile: None,
-                selection: Selection::default(),
                 registry_observations: Observations {
                     source: ObservationSource::Index,
                     crates: [(
@@ -398,7 +393,7 @@ mod tests {
                     )]
                     .into(),
                 },
-                release: None,
+                ..Inputs::new("cargo 1.95.0")
             },
             registry: registry(),
             packaging: None,

@@ -365,18 +365,7 @@ fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>)
     let mut plan = convoy_schema::Plan {
         format_version: PLAN_FORMAT_VERSION,
         digest: String::new(),
-        inputs: Inputs {
-            cargo_version: "cargo".into(),
-            git: None,
-            manifests: Default::default(),
-            lockfile: None,
-            selection: Selection::default(),
-            registry_observations: Observations {
-                source: ObservationSource::Absent,
-                crates: Default::default(),
-            },
-            release: None,
-        },
+        inputs: Inputs::new("cargo"),
         registry: RegistryTarget {
             name: None,
             index: index.to_owned(),
