@@ -1,6 +1,6 @@
 //! Convoy's wire types: everything one Convoy stage writes and another reads.
 //!
-//! The room holds data definitions only — the release [`plan`], the registry-state
+//! The room holds data definitions only — the release [`plan`] (with its [`python`] files), the registry-state
 //! [`snapshot`], the verify [`report`], the publish [`events`] (stream and journal), their [`version`] rules, the canonical [`digest`] form, and the
 //! [`exit`] and error [`codes`] that are part of every binary's public interface. No IO, no policy.
 
@@ -9,6 +9,7 @@ pub mod digest;
 pub mod events;
 pub mod exit;
 pub mod plan;
+pub mod python;
 pub mod report;
 pub mod snapshot;
 pub mod version;
