@@ -60,10 +60,11 @@ pub struct CoreMetadata {
 
 impl CoreMetadata {
     /// Every value of `field` (compared without regard to case), in order.
-    pub fn all<'a>(&'a self, field: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn all<'a>(&'a self, field: &str) -> impl Iterator<Item = &'a str> + 'a {
+        let field = field.to_ascii_lowercase();
         self.fields
             .iter()
-            .filter(move |(name, _)| name.eq_ignore_ascii_case(field))
+            .filter(move |(name, _)| name.eq_ignore_ascii_case(&field))
             .map(|(_, value)| value.as_str())
     }
 
