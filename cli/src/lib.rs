@@ -18,6 +18,8 @@ use convoy_schema::plan::{is_plain_file_name, Plan};
 use convoy_schema::{error_codes, exit, ErrorCode, ReadError};
 
 /// `--registry NAME | --index URL` and `--allow-http`, as every Convoy binary takes them.
+// The field docs are `--help` text, where `<NAME>` and a bare URL read as meant.
+#[allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RegistryArgs {
     /// Registry by cargo's name for it ([registries.NAME] in cargo's configuration, or

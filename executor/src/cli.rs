@@ -14,6 +14,8 @@ use crate::sink::Format;
 
 /// Upload a reviewed plan's exact artifacts to a registry, in dependency order, as fast as the
 /// registry allows; resumable. The only Convoy stage that reads a token (from the environment).
+// The field docs are `--help` text, where `<NAME>` reads as meant.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Parser)]
 #[command(name = "convoy-publish", version)]
 pub struct Cli {

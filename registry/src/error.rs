@@ -301,7 +301,7 @@ pub fn classify_response(
 }
 
 /// When to retry: `Retry-After` (seconds or an HTTP date), else crates.io's
-/// "Please try again after <date>" in the message.
+/// "Please try again after `<date>`" in the message.
 pub fn retry_time(header: Option<&str>, detail: &str, now: SystemTime) -> Option<SystemTime> {
     if let Some(value) = header.map(str::trim) {
         if let Ok(seconds) = value.parse::<u64>() {
