@@ -47,6 +47,25 @@ pub enum PackageError {
         /// What failed.
         message: String,
     },
+    /// Building a Python project's sdist and wheel failed or timed out.
+    #[error("cannot build the Python project at {project} with `{tool}`: {message}")]
+    PythonBuild {
+        /// The project's directory in the repository (`.` for the top).
+        project: String,
+        /// The build command, e.g. `python -m build`.
+        tool: String,
+        /// Why: the exit status or the timeout, then the tail of the tool's output.
+        message: String,
+    },
+    /// A built Python distribution is not what a build must give: unreadable, without its core
+    /// metadata, or saying something else than the other distribution of the build.
+    #[error("the built Python distribution {file} is unusable: {message}")]
+    PythonArtifact {
+        /// The file (or the build's output directory when a file is missing).
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 error_codes! {
@@ -61,6 +80,11 @@ error_codes! {
         TOOL_FAILED = "tool-failed", exit::REFUSED;
         /// The staging area cannot be prepared.
         STAGING_FAILED = "staging-failed", exit::FAILED;
+        /// `python -m build` fails or times out on a Python project.
+        PYTHON_BUILD_FAILED = "python-build-failed", exit::FAILED;
+        /// A built sdist or wheel cannot be read, lacks its core metadata, or its metadata
+        /// disagrees with the other distribution's.
+        PYTHON_ARTIFACT_INVALID = "python-artifact-invalid", exit::FAILED;
     }
 }
 
@@ -73,6 +97,8 @@ impl PackageError {
             Self::Tool { .. } => TOOL_FAILED,
             Self::Read { .. } => FILE_UNREADABLE,
             Self::Staging { .. } => STAGING_FAILED,
+            Self::PythonBuild { .. } => PYTHON_BUILD_FAILED,
+            Self::PythonArtifact { .. } => PYTHON_ARTIFACT_INVALID,
         }
     }
 
@@ -91,6 +117,15 @@ impl PackageError {
             Self::Read { .. } => "check that the path exists and is accessible".to_owned(),
             Self::Staging { .. } => {
                 "check that git works and the temporary directory is writable (TMPDIR)".to_owned()
+            }
+            Self::PythonBuild { .. } => "run `python -m build` in a clean checkout of the commit to see the whole output; \
+                 the build backend is fetched from PyPI (or $PIP_INDEX_URL), and the python used is \
+                 $CONVOY_PYTHON, else the one `scripts/python-tools install` made"
+                .to_owned(),
+            Self::PythonArtifact { .. } => {
+                "check the project's build backend configuration: its sdist and wheel must carry \
+                 the same core metadata"
+                    .to_owned()
             }
         }
     }

@@ -10,6 +10,7 @@
 //! | module | what it is for |
 //! |---|---|
 //! | [`staging`] | IO: stage the commit (or a copy), apply the plan's edits, `cargo package`, clean up after an interrupt |
+//! | [`python`] | IO: a Python project's sdist and wheel built from the commit (`python -m build`); their metadata and differences |
 //! | [`cargo`] | IO: which cargo runs, its version, the workspace root |
 //! | [`artifacts`] | pure: read a `.crate` in memory — files, publish metadata, lockfile pins, differences |
 //! | [`edits`] | pure: a plan's manifest, `Cargo.lock` and changelog edits applied to file texts |
@@ -23,6 +24,7 @@ pub mod changelog;
 pub mod edits;
 pub mod error;
 pub mod manifest;
+pub mod python;
 pub mod staging;
 
 pub use error::PackageError;

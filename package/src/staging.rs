@@ -238,9 +238,9 @@ fn package_once(
 
 /// What an interrupt has to clean up: the staging directories in use and the processes working
 /// in them.
-struct InFlight {
+pub(crate) struct InFlight {
     staging: Vec<PathBuf>,
-    children: Vec<Child>,
+    pub(crate) children: Vec<Child>,
 }
 
 static IN_FLIGHT: Mutex<InFlight> = Mutex::new(InFlight {
@@ -248,7 +248,7 @@ static IN_FLIGHT: Mutex<InFlight> = Mutex::new(InFlight {
     children: Vec::new(),
 });
 
-fn in_flight() -> MutexGuard<'static, InFlight> {
+pub(crate) fn in_flight() -> MutexGuard<'static, InFlight> {
     IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -279,7 +279,7 @@ fn interrupted(program: &str) {
 }
 
 /// Kills `child` and everything it started (its process group), and reaps it.
-fn end_process_group(child: &mut Child) {
+pub(crate) fn end_process_group(child: &mut Child) {
     #[cfg(unix)]
     if let Ok(group) = i32::try_from(child.id()) {
         let _ = nix::sys::signal::killpg(
@@ -305,13 +305,13 @@ fn remove_staging(dir: &Path) {
 }
 
 /// A staging directory, registered for the interrupt handler while it exists.
-struct Staging {
+pub(crate) struct Staging {
     dir: Option<tempfile::TempDir>,
     path: PathBuf,
 }
 
 impl Staging {
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -327,7 +327,7 @@ impl Drop for Staging {
 
 /// Runs `command` to completion as [`Command::output`] does, in a process group of its own, and
 /// registered so an interrupt ends it (and what it started).
-fn output_of(command: &mut Command) -> std::io::Result<Output> {
+pub(crate) fn output_of(command: &mut Command) -> std::io::Result<Output> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -374,7 +374,7 @@ fn read_all(pipe: Option<impl Read>) -> Vec<u8> {
 /// `/dev/shm` when it is writable, because a staging area is thrown away and creating thousands
 /// of small files costs several times more on disk than in memory. It is registered for the
 /// interrupt handler as it is made.
-fn staging_directory(verify_build: bool) -> Result<Staging, PackageError> {
+pub(crate) fn staging_directory(verify_build: bool) -> Result<Staging, PackageError> {
     let mut in_flight = in_flight();
     let dir = temporary_directory(verify_build)?;
     let path = dir.path().to_path_buf();
@@ -405,7 +405,7 @@ fn temporary_directory(verify_build: bool) -> Result<tempfile::TempDir, PackageE
     builder().tempdir().map_err(failed)
 }
 
-fn staging_failed(message: String) -> PackageError {
+pub(crate) fn staging_failed(message: String) -> PackageError {
     PackageError::Staging { message }
 }
 
@@ -437,7 +437,11 @@ fn run_git(args: &[&std::ffi::OsStr]) -> Result<(), PackageError> {
 }
 
 /// A checkout of `commit` at `destination` that shares the repository's objects.
-fn clone_commit(repository: &Path, commit: &str, destination: &Path) -> Result<(), PackageError> {
+pub(crate) fn clone_commit(
+    repository: &Path,
+    commit: &str,
+    destination: &Path,
+) -> Result<(), PackageError> {
     if let Some(parent) = destination.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| staging_failed(format!("cannot create {}: {e}", parent.display())))?;
