@@ -426,6 +426,7 @@ mod tests {
     fn package(name: &str, bytes: &[u8], after: &[&str]) -> Package {
         Package {
             name: name.into(),
+            ecosystem: Default::default(),
             version: "0.1.0".parse().unwrap(),
             manifest_path: format!("{name}/Cargo.toml"),
             action: Action::Publish,
@@ -440,6 +441,7 @@ mod tests {
                     target: None,
                     requirement: Some("^0.1".into()),
                     orders_publishing: true,
+                    extra: None,
                 })
                 .collect(),
             manifest: ManifestPlan {
@@ -456,6 +458,7 @@ mod tests {
             }),
             publish_metadata: Some(PublishMetadata::new(name, "0.1.0")),
             release: None,
+            python: None,
         }
     }
 
@@ -465,6 +468,7 @@ mod tests {
             digest: String::new(),
             inputs: Inputs::new("cargo 1.95.0"),
             registry: registry(),
+            python: None,
             packaging: Some(Packaging {
                 cargo_version: "cargo 1.95.0".into(),
                 source: PackagingSource::GitCommit,

@@ -126,6 +126,10 @@ struct PlanArgs {
     /// reads its live index, unless --registry-state is given.
     #[command(flatten)]
     target: convoy_cli::RegistryArgs,
+    /// The Python index's simple API base (the repository's Python projects are published
+    /// there).
+    #[arg(long, value_name = "URL", default_value = convoy_schema::python::PYPI_INDEX)]
+    python_index: String,
     /// What the registry holds, as a registry snapshot file; versions present there are skipped.
     #[arg(long, value_name = "FILE")]
     registry_state: Option<PathBuf>,
@@ -212,6 +216,7 @@ fn plan(args: &PlanArgs) -> Result<i32, PlanError> {
         },
         own_outputs: args.out.iter().chain(&args.bundle).cloned().collect(),
         allow_http: args.target.allow_http,
+        python_index: args.python_index.clone(),
     };
     let discovered = discover::discover(&request)?;
     let input = &discovered.input;

@@ -14,6 +14,11 @@
 //! [packages.convoy-demo-cli]      # per-package overrides
 //! tag = "cli/{version}"
 //! changelog = false               # do not add sections to its CHANGELOG.md
+//!
+//! [python]                        # the Python projects released with the crates
+//! members = ["py/*"]              # globs of project directories (default: the uv workspace's)
+//! exclude = ["py/experiments"]    # globs left out
+//! pin = "exact"                   # internal requirements as `name==V` ("compatible": `name~=V`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -56,6 +61,38 @@ pub struct PackageSettings {
     pub changelog: bool,
 }
 
+/// How a requirement on another project of the repository is pinned in what is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pin {
+    /// `name==V`: exactly the version released with it.
+    #[default]
+    Exact,
+    /// `name~=V`: PEP 440's compatible release of it.
+    Compatible,
+}
+
+impl Pin {
+    /// The specifier that pins `version`.
+    pub fn specifier(self, version: &str) -> String {
+        match self {
+            Self::Exact => format!("=={version}"),
+            Self::Compatible => format!("~={version}"),
+        }
+    }
+}
+
+/// `[python]`: which Python projects the release holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PythonSettings {
+    /// Globs of project directories, relative to the repository root; `None`: the uv
+    /// workspace's members.
+    pub members: Option<Vec<String>>,
+    /// Globs of directories left out.
+    pub exclude: Vec<String>,
+    /// How internal requirements are pinned.
+    pub pin: Pin,
+}
+
 /// Validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -70,6 +107,8 @@ pub struct Config {
     /// Whether `versioning` was written (when it was not, inheriting `workspace.package.version`
     /// implies sharing for those members).
     pub versioning_explicit: bool,
+    /// `[python]`.
+    pub python: PythonSettings,
 }
 
 impl Default for Config {
@@ -80,6 +119,7 @@ impl Default for Config {
             groups: Vec::new(),
             packages: BTreeMap::new(),
             versioning_explicit: false,
+            python: PythonSettings::default(),
         }
     }
 }
@@ -224,6 +264,7 @@ pub fn parse(text: Option<&str>) -> (Config, Vec<Diagnostic>) {
             "tag" => config.tag = template(item, "tag", &mut problems),
             "groups" => parse_groups(item, &mut config, &mut problems),
             "packages" => parse_packages(item, &mut config, &mut problems),
+            "python" => parse_python(item, &mut config.python, &mut problems),
             other => unknown_key(other, &mut problems),
         }
     }
@@ -307,6 +348,31 @@ fn parse_packages(item: &Item, config: &mut Config, problems: &mut Vec<Diagnosti
             }
         }
         config.packages.insert(name.to_owned(), parsed);
+    }
+}
+
+fn parse_python(item: &Item, settings: &mut PythonSettings, problems: &mut Vec<Diagnostic>) {
+    let Some(fields) = item.as_table_like() else {
+        return wrong_type("python", "a table", problems);
+    };
+    for (key, value) in fields.iter() {
+        match key {
+            "members" | "exclude" => match string_list(value) {
+                Some(globs) if key == "members" => settings.members = Some(globs),
+                Some(globs) => settings.exclude = globs,
+                None => wrong_type(
+                    &format!("python.{key}"),
+                    "an array of directory globs such as \"py/*\"",
+                    problems,
+                ),
+            },
+            "pin" => match value.as_str() {
+                Some("exact") => settings.pin = Pin::Exact,
+                Some("compatible") => settings.pin = Pin::Compatible,
+                _ => wrong_type("python.pin", "\"exact\" or \"compatible\"", problems),
+            },
+            other => unknown_key(&format!("python.{other}"), problems),
+        }
     }
 }
 

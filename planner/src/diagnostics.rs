@@ -74,11 +74,31 @@ pub enum Code {
     VersionNotGreater,
     /// A dependent's requirement is rewritten for a new version, but the dependent is excluded and not released.
     CascadeExcluded,
+    /// A Python project's `pyproject.toml` is not usable: not TOML, no `[project]`, no valid name.
+    PythonProjectInvalid,
+    /// A Python project has no version, or a dynamic one Convoy cannot read.
+    PythonVersionMissing,
+    /// A Python project's version is not PEP 440, is local, or has no canonical form.
+    PythonVersionInvalid,
+    /// A Python project has no license, readme or summary.
+    PythonMetadataMissing,
+    /// A classifier is not a trove classifier.
+    PythonClassifierInvalid,
+    /// A requirement is not PEP 508, or names a project of the repository by URL.
+    PythonRequirementInvalid,
+    /// A Python project's dependencies are dynamic.
+    PythonDynamicDependencies,
+    /// The plan pins a requirement on another project of the repository.
+    PythonRequirementPinned,
+    /// Two Python projects have one normalized name.
+    PythonDistributionCollision,
+    /// A wheel holds native code: it is for this platform only.
+    PythonNativeWheel,
 }
 
 impl Code {
     /// All codes, in documentation order.
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 43] = [
         Code::DependencyCycle,
         Code::MissingDescription,
         Code::MissingLicense,
@@ -112,6 +132,16 @@ impl Code {
         Code::InvalidBump,
         Code::VersionNotGreater,
         Code::CascadeExcluded,
+        Code::PythonProjectInvalid,
+        Code::PythonVersionMissing,
+        Code::PythonVersionInvalid,
+        Code::PythonMetadataMissing,
+        Code::PythonClassifierInvalid,
+        Code::PythonRequirementInvalid,
+        Code::PythonDynamicDependencies,
+        Code::PythonRequirementPinned,
+        Code::PythonDistributionCollision,
+        Code::PythonNativeWheel,
     ];
 
     /// The stable kebab-case code.
@@ -150,6 +180,16 @@ impl Code {
             Code::InvalidBump => "invalid-bump",
             Code::VersionNotGreater => "version-not-greater",
             Code::CascadeExcluded => "cascade-excluded",
+            Code::PythonProjectInvalid => "python-project-invalid",
+            Code::PythonVersionMissing => "python-version-missing",
+            Code::PythonVersionInvalid => "python-version-invalid",
+            Code::PythonMetadataMissing => "python-metadata-missing",
+            Code::PythonClassifierInvalid => "python-classifier-invalid",
+            Code::PythonRequirementInvalid => "python-requirement-invalid",
+            Code::PythonDynamicDependencies => "python-dynamic-dependencies",
+            Code::PythonRequirementPinned => "python-requirement-pinned",
+            Code::PythonDistributionCollision => "python-distribution-collision",
+            Code::PythonNativeWheel => "python-native-wheel",
         }
     }
 
@@ -169,7 +209,11 @@ impl Code {
             | Code::DevDependencyCycleBroken
             | Code::ConfigUnknownKey
             | Code::UnreleasedChanges
-            | Code::CascadeExcluded => Severity::Warning,
+            | Code::CascadeExcluded
+            | Code::PythonMetadataMissing
+            | Code::PythonDynamicDependencies
+            | Code::PythonRequirementPinned
+            | Code::PythonNativeWheel => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -184,7 +228,7 @@ impl Code {
             Code::PathDependencyOutsideWorkspace => "a normal or build path dependency outside the workspace has no `version`",
             Code::WildcardRequirement => "a dependency requirement is `*` (crates.io rejects it; a warning for other registries)",
             Code::ExcludedDependency => "an ordering dependency is neither published by this plan nor in the registry",
-            Code::RequirementNotSatisfied => "a requirement on a workspace member does not match the member's planned version",
+            Code::RequirementNotSatisfied => "a requirement on a workspace member or a Python project of the release does not match its planned version",
             Code::InvalidCrateName => "the name is not ASCII alphanumerics, `-` and `_`, starting with a letter, at most 64 characters",
             Code::TooManyKeywords => "more than 5 keywords; registries reject it",
             Code::NameCollision => "planned crate names that differ only by `-`/`_` or case",
@@ -210,6 +254,16 @@ impl Code {
             Code::InvalidBump => "the requested level cannot be applied to the version (`release` of a stable version, a pre-release going backwards)",
             Code::VersionNotGreater => "the new version is not greater than the package's last released version",
             Code::CascadeExcluded => "a dependent's requirement is rewritten for a new version, but the dependent is excluded and not released",
+            Code::PythonProjectInvalid => "a Python project's `pyproject.toml` is not TOML, or has no `[project]` table or no valid `name`",
+            Code::PythonVersionMissing => "a Python project has no `version`, or a `dynamic` one Convoy cannot read from its version attribute",
+            Code::PythonVersionInvalid => "a Python project's version is not PEP 440, is a local version (`+…`, which indexes refuse), or has no semantic-version form (epoch, post release, four numbers)",
+            Code::PythonMetadataMissing => "a Python project has no license, readme or `description`; the index shows it without",
+            Code::PythonClassifierInvalid => "a classifier is not of the trove's form and categories; PyPI refuses the upload",
+            Code::PythonRequirementInvalid => "a requirement is not PEP 508, or names another project of the repository by direct URL, which an index refuses",
+            Code::PythonDynamicDependencies => "a Python project's dependencies are `dynamic`: requirements on other projects of the repository are neither ordered nor pinned",
+            Code::PythonRequirementPinned => "the plan pins a requirement on another project of the repository to the version released with it (`name` → `name==V`)",
+            Code::PythonDistributionCollision => "two Python projects have the same normalized name, so their files would have the same names",
+            Code::PythonNativeWheel => "a project builds native code (maturin, or a wheel that is not `py*-none-any`): the plan's wheel is for the platform it was built on only",
         }
     }
 }

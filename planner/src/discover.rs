@@ -17,17 +17,18 @@ use convoy_registry::auth::{token_from_env, token_variable};
 use convoy_registry::{ClientOptions, Freshness, RegistryClient};
 use convoy_schema::digest::sha256_digest;
 use convoy_schema::plan::{
-    DependencyKind, GitInputs, ObservationSource, ReleaseRequest, Selection,
+    package_key, DependencyKind, Ecosystem, GitInputs, ObservationSource, ReleaseRequest, Selection,
 };
+use convoy_schema::python::PythonTarget;
 use convoy_schema::snapshot::{CrateObservations, ObservedVersion, RegistryTarget};
 use convoy_schema::RegistrySnapshot;
 
 use crate::error::PlanError;
 use crate::model::{
-    DeclaredDependency, DependencySource, GitState, Member, RegistryObservations, ReleaseContext,
-    WorkspaceInput,
+    DeclaredDependency, DependencySource, GitState, Member, PythonInput, RegistryObservations,
+    ReleaseContext, WorkspaceInput,
 };
-use crate::{config, history};
+use crate::{config, history, python};
 use convoy_package::PackageError;
 use convoy_registry::resolve::{self as registry_config, RegistryChoice};
 
@@ -48,6 +49,8 @@ pub struct DiscoverRequest {
     pub allow_http: bool,
     /// `--bump`, `--set-version`, `--all`, `-p name=LEVEL`.
     pub release: ReleaseRequest,
+    /// `--python-index`: the simple API base the Python projects are published to.
+    pub python_index: String,
 }
 
 /// The planner's input and where the workspace is.
@@ -150,7 +153,21 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
             dependencies,
         });
     }
-    check_selection(&request.selection, &request.release, &members)?;
+    let repository = repository_root(&root, &git);
+    let config_text = read_config(repository)?;
+    let (config, _) = config::parse(config_text.as_deref());
+    let python_projects = python::discover::discover(repository, &config.python)?;
+    let python_names: Vec<String> = python_projects
+        .iter()
+        .filter_map(|p| python::project::read(p, &mut Vec::new()))
+        .map(|p| package_key(Ecosystem::Python, &p.normalized))
+        .collect();
+    check_selection(
+        &request.selection,
+        &request.release,
+        &members,
+        &python_names,
+    )?;
 
     let lockfile_path = root.join("Cargo.lock");
     let lockfile_bytes = if lockfile_path.is_file() {
@@ -165,9 +182,11 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
         &git,
         &members,
         &root_manifest,
+        config_text,
         lockfile_bytes.map(|b| String::from_utf8_lossy(&b).into_owned()),
     )?;
     let registry = resolve_registry(&request.registry, &root)?;
+    let python_index = registry_config::python_index(&request.python_index, request.allow_http)?;
     let observations = match (&request.registry_state, &request.registry) {
         (Some(path), _) => read_snapshot(path, &registry)?,
         // Naming a registry on the command line asks for its live state.
@@ -186,6 +205,15 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
         selection: request.selection.clone(),
         observations,
         release,
+        python: (!python_projects.is_empty()).then(|| PythonInput {
+            projects: python_projects,
+            target: PythonTarget {
+                index: python_index,
+            },
+            observations: BTreeMap::new(),
+            source: ObservationSource::Absent,
+            pin: config.python.pin,
+        }),
     };
     Ok(Discovered { input, root })
 }
@@ -215,19 +243,12 @@ fn release_context(
     git: &GitState,
     members: &[Member],
     root_manifest: &str,
+    config_text: Option<String>,
     lockfile: Option<String>,
 ) -> Result<ReleaseContext, PlanError> {
     let workspace_path = match git {
         GitState::Checkout(git) => git.workspace_path.as_str(),
         GitState::Absent(_) => "",
-    };
-    let depth = workspace_path.split('/').filter(|p| !p.is_empty()).count();
-    let repository_root = root.ancestors().nth(depth).unwrap_or(root);
-    let config_path = repository_root.join(config::CONFIG_FILE);
-    let config_text = if config_path.is_file() {
-        Some(read_text(&config_path)?)
-    } else {
-        None
     };
     let (config, _) = config::parse(config_text.as_deref());
     let (history, date) = match git {
@@ -266,21 +287,54 @@ fn release_context(
     })
 }
 
+/// The repository's top directory: the workspace root less its path inside the repository.
+fn repository_root<'a>(root: &'a Path, git: &GitState) -> &'a Path {
+    let workspace_path = match git {
+        GitState::Checkout(git) => git.workspace_path.as_str(),
+        GitState::Absent(_) => "",
+    };
+    let depth = workspace_path.split('/').filter(|p| !p.is_empty()).count();
+    root.ancestors().nth(depth).unwrap_or(root)
+}
+
+/// `convoy.toml` at the repository root, if there is one.
+fn read_config(repository: &Path) -> Result<Option<String>, PackageError> {
+    let path = repository.join(config::CONFIG_FILE);
+    if path.is_file() {
+        Ok(Some(read_text(&path)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Every `--package`/`--exclude` name is a member, or a Python project (by its key
+/// `python:NAME`, or by its name).
 fn check_selection(
     selection: &Selection,
     release: &ReleaseRequest,
     members: &[Member],
+    python: &[String],
 ) -> Result<(), PlanError> {
     let overrides: Vec<String> = release.packages.keys().cloned().collect();
+    // Version levels (`-p NAME=LEVEL`) apply to crates only, so far.
     let lists = [
-        ("--package", &selection.packages),
-        ("--exclude", &selection.exclude),
-        ("--package", &overrides),
+        ("--package", &selection.packages, true),
+        ("--exclude", &selection.exclude, true),
+        ("--package", &overrides, false),
     ];
-    for (option, names) in lists {
+    for (option, names, python_allowed) in lists {
         for name in names {
-            if !members.iter().any(|m| &m.name == name) {
-                let mut all: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+            let is_python = python.iter().any(|key| {
+                key == name
+                    || key.strip_prefix("python:")
+                        == Some(python::project::normalize(name).as_str())
+            });
+            if !(members.iter().any(|m| &m.name == name) || is_python && python_allowed) {
+                let mut all: Vec<String> = members
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .chain(python.iter().cloned())
+                    .collect();
                 all.sort();
                 return Err(PlanError::UnknownPackage {
                     option,

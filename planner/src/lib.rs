@@ -25,6 +25,7 @@ pub mod manifest;
 pub mod model;
 pub mod package;
 pub mod planning;
+pub mod python;
 pub mod render;
 #[cfg(test)]
 mod testing;

@@ -8,7 +8,11 @@ use std::collections::BTreeMap;
 use convoy_schema::plan::{
     DependencyKind, GitInputs, ObservationSource, PackageHistory, ReleaseRequest, Selection,
 };
+use convoy_schema::python::{PythonObservations, PythonTarget};
 use convoy_schema::snapshot::{CrateObservations, RegistryTarget};
+
+use crate::config::Pin;
+use crate::python::PythonProject;
 
 /// A workspace and everything the plan depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +35,23 @@ pub struct WorkspaceInput {
     pub observations: RegistryObservations,
     /// What version planning reads.
     pub release: ReleaseContext,
+    /// The repository's Python projects and their index; `None` when it has none.
+    pub python: Option<PythonInput>,
+}
+
+/// The Python part of a release's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PythonInput {
+    /// The projects found, sorted by directory.
+    pub projects: Vec<PythonProject>,
+    /// The index they are published to.
+    pub target: PythonTarget,
+    /// What the index serves for them (by normalized name), and whence.
+    pub observations: PythonObservations,
+    /// Where the observations came from.
+    pub source: ObservationSource,
+    /// How internal requirements are pinned.
+    pub pin: Pin,
 }
 
 /// Version planning's inputs: configuration, request, history and the files a release edits.

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use convoy_schema::digest::sha256_digest;
 use convoy_schema::plan::{
-    Action, DependencyKind, Diagnostic, Inputs, ManifestEdit, ManifestPlan, ObservationSource,
-    Observations, Package, PackageDependency, Plan, ReleaseInputs, Selection, Severity,
-    PLAN_FORMAT_VERSION,
+    Action, DependencyKind, Diagnostic, Ecosystem, Inputs, ManifestEdit, ManifestPlan,
+    ObservationSource, Observations, Package, PackageDependency, Plan, ReleaseInputs, Selection,
+    Severity, PLAN_FORMAT_VERSION,
 };
 use convoy_schema::snapshot::{CrateObservations, ObservedVersion};
 use semver::VersionReq;
@@ -80,7 +80,11 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
     let versioned = versioning::plan_versions(input, &original_root);
     let mut original: Vec<&Member> = input.members.iter().collect();
     original.sort_by(|a, b| (&a.name, &a.manifest_path).cmp(&(&b.name, &b.manifest_path)));
-    plan_edited(&versioned, inputs(input, &original))
+    let mut plan = plan_edited(&versioned, inputs(input, &original))?;
+    if let Some(python) = &input.python {
+        crate::python::plan::add(&mut plan, python, &input.selection);
+    }
+    Ok(plan)
 }
 
 /// Plans the workspace as the release edits leave it; `recorded` are the inputs as read, before
@@ -215,6 +219,7 @@ fn plan_edited(versioned: &Versioned, recorded: Inputs) -> Result<Plan, Planning
         digest: String::new(),
         inputs: recorded,
         registry: input.registry.clone(),
+        python: None,
         packaging: None,
         packages,
         waves: ordering.wave_lists(),
@@ -437,6 +442,7 @@ fn package_entry(
             target: dep.key.target.clone(),
             requirement: dep.requirement.clone(),
             orders_publishing: orders_publishing(entry, dep, entries),
+            extra: None,
         })
         .collect();
     dependencies.sort_by(|a, b| {
@@ -444,6 +450,7 @@ fn package_entry(
     });
     Ok(Package {
         name: member.name.clone(),
+        ecosystem: Ecosystem::Cargo,
         version: member.version.clone(),
         manifest_path: member.manifest_path.clone(),
         action: entry.action,
@@ -457,6 +464,7 @@ fn package_entry(
             .decision
             .filter(|_| entry.action != Action::Excluded)
             .and_then(|d| d.release.clone()),
+        python: None,
     })
 }
 
@@ -984,6 +992,7 @@ fn inputs(input: &WorkspaceInput, members: &[&Member]) -> Inputs {
             crates,
         },
         release: Some(release_inputs(input)),
+        python: None,
     }
 }
 

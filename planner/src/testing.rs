@@ -94,5 +94,6 @@ pub fn workspace(members: Vec<Member>) -> WorkspaceInput {
         selection: Selection::default(),
         observations: RegistryObservations::absent(),
         release: Default::default(),
+        python: None,
     }
 }

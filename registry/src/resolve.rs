@@ -66,6 +66,14 @@ pub enum ResolveError {
         /// Why.
         why: String,
     },
+    /// `--python-index` is not a simple API URL this command may use.
+    #[error("--python-index {url}: {why}")]
+    BadPythonIndex {
+        /// The URL.
+        url: String,
+        /// Why.
+        why: String,
+    },
 }
 
 convoy_schema::error_codes! {
@@ -87,7 +95,7 @@ impl ResolveError {
             Self::Unknown { .. } => UNKNOWN_REGISTRY,
             Self::Unreadable { .. } => FILE_UNREADABLE,
             Self::Config { .. } => CARGO_CONFIG_INVALID,
-            Self::BadIndex { .. } => INVALID_INDEX_URL,
+            Self::BadIndex { .. } | Self::BadPythonIndex { .. } => INVALID_INDEX_URL,
         }
     }
 
@@ -102,6 +110,7 @@ impl ResolveError {
             Self::BadIndex { .. } => {
                 "give the index as cargo does, e.g. sparse+https://index.crates.io/".to_owned()
             }
+            Self::BadPythonIndex { .. } => "give the index's simple API base, e.g. https://pypi.org/simple/ (plain HTTP only to this machine, or with --allow-http)".to_owned(),
         }
     }
 }
@@ -119,6 +128,30 @@ pub fn resolve_target(choice: &RegistryChoice, dir: &Path) -> Result<RegistryTar
     };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     resolve(choice, &env, &configs)
+}
+
+/// The simple API base `text` names, parsed once by the HTTP client's URL parser and refused
+/// unless it is HTTPS (or plain HTTP to this machine, or `allow_http`), has no credentials,
+/// query or fragment; with a trailing `/`, so `{index}{name}/` is a project's page.
+pub fn python_index(text: &str, allow_http: bool) -> Result<String, ResolveError> {
+    let bad = |why: String| ResolveError::BadPythonIndex {
+        url: text.to_owned(),
+        why,
+    };
+    let mut url = crate::auth::checked_url(text, allow_http).map_err(|e| bad(e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "credentials do not belong in the URL; the token comes from the environment".into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a simple API base has no query or fragment".into()));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url.to_string())
 }
 
 /// The variable cargo reads for a registry's index: `CARGO_REGISTRIES_<NAME>_INDEX`.
@@ -259,6 +292,28 @@ fn check_index_url(url: &str) -> Result<(), ResolveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_indexes_are_checked_and_end_with_a_slash() {
+        assert_eq!(
+            python_index("https://pypi.org/simple", false).unwrap(),
+            "https://pypi.org/simple/"
+        );
+        assert_eq!(
+            python_index("http://127.0.0.1:3141/root/dev/+simple/", false).unwrap(),
+            "http://127.0.0.1:3141/root/dev/+simple/"
+        );
+        for bad in [
+            "http://example.org/simple/",
+            "https://u:p@pypi.org/simple/",
+            "https://pypi.org/simple/?x=1",
+            "not a url",
+        ] {
+            let error = python_index(bad, false).unwrap_err();
+            assert_eq!(error.error_code().name, "invalid-index-url", "{bad}");
+        }
+        assert!(python_index("http://example.org/simple/", true).is_ok());
+    }
 
     fn config(path: &str, text: &str) -> ConfigFile {
         ConfigFile {

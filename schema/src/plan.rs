@@ -11,8 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::sha256_digest;
+use crate::python::{PythonObservations, PythonRelease, PythonTarget};
 use crate::snapshot::{CrateObservations, RegistryTarget};
-use crate::version::{read_document, FormatVersion, ReadError};
+use crate::version::{read_versioned_document, FormatVersion, ReadError};
 
 /// Format version of plans this build writes and reads.
 ///
@@ -20,8 +21,56 @@ use crate::version::{read_document, FormatVersion, ReadError};
 /// `publish_metadata` (plans made with `--bundle`). 1.2 — observation source `index` (read
 /// from the live registry index). 1.3 — version planning: `inputs.release`, per package
 /// `release`, per edit `previous`, and `lockfile_edits`; each omitted when empty, so the digests
-/// of older plans are unchanged.
-pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 3);
+/// of older plans are unchanged. 2.0 — several ecosystems in one release: per package
+/// `ecosystem` and `python`, per dependency `extra`, top-level `python` (the Python index),
+/// `inputs.python`; `waves` name packages by [`Package::key`]. Every addition is omitted when
+/// empty or Cargo's, so a 1.x plan reads as a Cargo-only plan with its digest unchanged
+/// ([`READABLE_PLAN_FORMATS`]).
+pub const PLAN_FORMAT_VERSION: FormatVersion = FormatVersion::new(2, 0);
+
+/// The formats a reader of [`PLAN_FORMAT_VERSION`] accepts: that one, and plans of format 1.x
+/// (at most 1.3), which are Cargo-only plans in the same shape.
+pub const READABLE_PLAN_FORMATS: [FormatVersion; 2] =
+    [FormatVersion::new(1, 3), PLAN_FORMAT_VERSION];
+
+/// The ecosystem a package belongs to: which packaging, registry protocol and comparison apply.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ecosystem {
+    /// A crate of the Cargo workspace, published to the plan's `registry`.
+    #[default]
+    Cargo,
+    /// A Python project, published to the plan's `python` index.
+    Python,
+}
+
+impl Ecosystem {
+    /// Whether this is Cargo, the ecosystem a package without an `ecosystem` field is in.
+    pub fn is_cargo(&self) -> bool {
+        *self == Self::Cargo
+    }
+
+    /// The ecosystem's name in plans and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cargo => "cargo",
+            Self::Python => "python",
+        }
+    }
+}
 
 /// A release plan for one workspace and one registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -33,16 +82,19 @@ pub struct Plan {
     pub digest: String,
     /// Everything the plan is a function of.
     pub inputs: Inputs,
-    /// The registry the plan targets.
+    /// The registry the plan's Cargo packages target.
     pub registry: RegistryTarget,
+    /// The index the plan's Python packages target; omitted when the plan has none. (Since 2.0.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<PythonTarget>,
     /// How the artifacts were made; null for a review-only plan, which has no artifacts and
     /// cannot be executed. (Since 1.1.)
     #[serde(default)]
     pub packaging: Option<Packaging>,
-    /// One entry per workspace member, sorted by name.
+    /// One entry per workspace member and Python project, sorted by [`Package::key`].
     pub packages: Vec<Package>,
-    /// Names of `publish` packages by wave; each wave sorted by name. A package may start once
-    /// every package of earlier waves it depends on is visible in the registry.
+    /// Keys ([`Package::key`]) of `publish` packages by wave; each wave sorted. A package may
+    /// start once every package of earlier waves it depends on is visible in its registry.
     pub waves: Vec<Vec<String>>,
     /// Findings of the preflight checks, errors first.
     pub diagnostics: Vec<Diagnostic>,
@@ -60,6 +112,8 @@ struct DigestedContent<'a> {
     format_version: &'a FormatVersion,
     inputs: &'a Inputs,
     registry: &'a RegistryTarget,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    python: &'a Option<PythonTarget>,
     packaging: &'a Option<Packaging>,
     packages: &'a [Package],
     waves: &'a [Vec<String>],
@@ -75,6 +129,7 @@ impl Plan {
             format_version: &self.format_version,
             inputs: &self.inputs,
             registry: &self.registry,
+            python: &self.python,
             packaging: &self.packaging,
             packages: &self.packages,
             waves: &self.waves,
@@ -103,9 +158,9 @@ impl Plan {
         text
     }
 
-    /// Reads a plan, refusing unknown format versions.
+    /// Reads a plan, refusing format versions other than [`READABLE_PLAN_FORMATS`].
     pub fn from_json(text: &str) -> Result<Self, ReadError> {
-        read_document(text, "plan", PLAN_FORMAT_VERSION)
+        read_versioned_document(text, "plan", &READABLE_PLAN_FORMATS)
     }
 
     /// Whether any diagnostic is an error (such a plan must not be executed).
@@ -120,11 +175,20 @@ impl Plan {
     /// wave, or a package whose `wave` disagrees with `waves`. The planner never writes such a
     /// plan; a reader that acted on one would drop or add uploads silently.
     pub fn inconsistency(&self) -> Option<String> {
-        let mut packages: BTreeMap<&str, &Package> = BTreeMap::new();
+        let mut packages: BTreeMap<String, &Package> = BTreeMap::new();
         for package in &self.packages {
-            if packages.insert(&package.name, package).is_some() {
-                return Some(format!("package `{}` is listed twice", package.name));
+            if packages.insert(package.key(), package).is_some() {
+                return Some(format!("package `{}` is listed twice", package.key()));
             }
+            if package.ecosystem.is_cargo() != package.python.is_none() {
+                return Some(format!(
+                    "`{}` has a `python` part that does not match its ecosystem",
+                    package.key()
+                ));
+            }
+        }
+        if self.python.is_none() && self.packages.iter().any(|p| !p.ecosystem.is_cargo()) {
+            return Some("the plan has Python packages but no `python` index".to_owned());
         }
         let mut in_waves: BTreeMap<&str, usize> = BTreeMap::new();
         for (index, wave) in self.waves.iter().enumerate() {
@@ -132,7 +196,7 @@ impl Plan {
                 if in_waves.insert(name, index).is_some() {
                     return Some(format!("`{name}` appears in `waves` twice"));
                 }
-                match packages.get(name.as_str()) {
+                match packages.get(name) {
                     None => {
                         return Some(format!(
                             "wave {index} names `{name}`, which is not in `packages`"
@@ -148,18 +212,15 @@ impl Plan {
             }
         }
         for package in &self.packages {
-            let wave = in_waves.get(package.name.as_str()).copied();
+            let key = package.key();
+            let wave = in_waves.get(key.as_str()).copied();
             let recorded = package.wave.and_then(|w| usize::try_from(w).ok());
             if package.action == Action::Publish && wave.is_none() {
-                return Some(format!(
-                    "`{}` is to be published but is in no wave",
-                    package.name
-                ));
+                return Some(format!("`{key}` is to be published but is in no wave"));
             }
             if recorded != wave {
                 return Some(format!(
-                    "`{}` records wave {} but `waves` puts it in {}",
-                    package.name,
+                    "`{key}` records wave {} but `waves` puts it in {}",
                     recorded.map_or("null".to_owned(), |w| w.to_string()),
                     wave.map_or("none".to_owned(), |w| w.to_string()),
                 ));
@@ -168,12 +229,13 @@ impl Plan {
         None
     }
 
-    /// The package entry named `name`.
-    pub fn package(&self, name: &str) -> Option<&Package> {
-        self.packages.iter().find(|p| p.name == name)
+    /// The package entry whose [`Package::key`] is `key` (a crate's name, `python:NAME` for a
+    /// Python project).
+    pub fn package(&self, key: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.key() == key)
     }
 
-    /// The JSON Schema of the plan format, as checked in at `schemas/plan.v1.schema.json`.
+    /// The JSON Schema of the plan format, as checked in at `schemas/plan.v2.schema.json`.
     pub fn json_schema() -> String {
         let mut text =
             serde_json::to_string_pretty(&schemars::schema_for!(Plan)).unwrap_or_default();
@@ -202,6 +264,23 @@ pub struct Inputs {
     /// outside a git checkout. (Since 1.3.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<ReleaseInputs>,
+    /// The Python projects read and what their index holds; omitted when the repository has
+    /// none. (Since 2.0.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<PythonInputs>,
+}
+
+/// What the Python part of a plan is a function of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PythonInputs {
+    /// `sha256:<hex>` of each project's `pyproject.toml` (and of a file its dynamic version is
+    /// read from), keyed by path relative to the repository root.
+    pub projects: BTreeMap<String, String>,
+    /// Where the index observations came from.
+    pub source: ObservationSource,
+    /// What the index serves for each project, by normalized name.
+    pub observations: PythonObservations,
 }
 
 impl Inputs {
@@ -220,6 +299,7 @@ impl Inputs {
                 crates: BTreeMap::new(),
             },
             release: None,
+            python: None,
         }
     }
 }
@@ -381,15 +461,21 @@ pub enum ObservationSource {
     Index,
 }
 
-/// One workspace member and what the plan does with it.
+/// One workspace member or Python project and what the plan does with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
-    /// Package name.
+    /// Package name (for a Python project, PEP 503 normalized).
     pub name: String,
-    /// The version to publish (or that is already published, or that is excluded).
+    /// The ecosystem; omitted for Cargo. (Since 2.0.)
+    #[serde(default, skip_serializing_if = "Ecosystem::is_cargo")]
+    pub ecosystem: Ecosystem,
+    /// The version to publish (or that is already published, or that is excluded), in its
+    /// canonical form: a semantic version, which each ecosystem renders its own way
+    /// (`python.version` for a Python project).
     pub version: semver::Version,
-    /// Path of the manifest relative to the workspace root, `/`-separated.
+    /// Path of the manifest (`Cargo.toml`, `pyproject.toml`) relative to the workspace root,
+    /// `/`-separated.
     pub manifest_path: String,
     /// What happens to the package.
     pub action: Action,
@@ -413,6 +499,27 @@ pub struct Package {
     /// (Since 1.3.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<Release>,
+    /// A Python project's own part: its PEP 440 version, requirement pins, files and metadata;
+    /// omitted for Cargo. (Since 2.0.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<PythonRelease>,
+}
+
+impl Package {
+    /// The package's key in `waves` and lookups: a crate's name, `python:NAME` for a Python
+    /// project (`:` is in neither ecosystem's names, so a crate and a Python project of one
+    /// name do not collide).
+    pub fn key(&self) -> String {
+        package_key(self.ecosystem, &self.name)
+    }
+}
+
+/// The key of package `name` of `ecosystem`; see [`Package::key`].
+pub fn package_key(ecosystem: Ecosystem, name: &str) -> String {
+    match ecosystem {
+        Ecosystem::Cargo => name.to_owned(),
+        other => format!("{}:{name}", other.as_str()),
+    }
 }
 
 /// What the plan does with a package.
@@ -445,6 +552,10 @@ pub struct PackageDependency {
     pub requirement: Option<String>,
     /// Whether the dependency must be in the registry before this package can be uploaded.
     pub orders_publishing: bool,
+    /// The extra (`optional-dependencies` key) a Python requirement belongs to; omitted
+    /// otherwise. (Since 2.0.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<String>,
 }
 
 /// Kind of a dependency, as in the manifest's table names.

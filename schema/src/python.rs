@@ -3,8 +3,97 @@
 //! them, the verifier compares an index against them; the packaging and the index protocol that
 //! produce and consume them live in `convoy-package` and `convoy-registry`.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+/// PyPI's simple API base, which the planner and verifier read and the publisher polls.
+pub const PYPI_INDEX: &str = "https://pypi.org/simple/";
+
+/// PyPI's legacy upload API.
+pub const PYPI_UPLOAD: &str = "https://upload.pypi.org/legacy/";
+
+/// The Python index a plan targets: where it was read and where its files are polled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PythonTarget {
+    /// The simple API base (`https://pypi.org/simple/`): `{index}{name}/` is a project's page.
+    pub index: String,
+}
+
+/// What a Python index was observed to hold for the repository's projects: per normalized
+/// project name, per version (PEP 440, normalized), the files it serves. A project absent from
+/// the map was not observed; one with an empty map was observed to have no versions.
+pub type PythonObservations = BTreeMap<String, BTreeMap<String, Vec<ServedFile>>>;
+
+/// One file an index serves for a project.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServedFile {
+    /// The file name.
+    pub filename: String,
+    /// Lowercase hex SHA-256, as the index states it; null when it states none.
+    pub sha256: Option<String>,
+    /// Whether the file is yanked (PEP 592).
+    pub yanked: bool,
+}
+
+/// What a plan does with one Python project beside the fields every package has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PythonRelease {
+    /// The project's name as `pyproject.toml` spells it (the package `name` is the PEP 503
+    /// normalized form).
+    pub project_name: String,
+    /// The version as PEP 440 normalizes it: what the file names and the index say
+    /// (`2.0.0a5` for the canonical `2.0.0-alpha.5`).
+    pub version: String,
+    /// The project's directory relative to the repository root, `/`-separated; `""` at the top.
+    pub project_path: String,
+    /// How the project's internal requirements are pinned in what is published, in
+    /// `pyproject.toml` order.
+    pub requirement_edits: Vec<RequirementEdit>,
+    /// The files to upload, the sdist first; empty in a review-only plan.
+    pub files: Vec<DistFile>,
+    /// The core metadata the upload is sent with (the wheel's `METADATA`); null in a review-only
+    /// plan.
+    pub metadata: Option<CoreMetadata>,
+    /// How the files were built; null in a review-only plan.
+    pub build: Option<PythonBuild>,
+}
+
+/// A requirement on another project of the repository, rewritten to pin the planned version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementEdit {
+    /// `pyproject.toml`, relative to the repository root.
+    pub file: String,
+    /// Where the requirement is: `dependencies` or `optional-dependencies.<extra>`.
+    pub field: String,
+    /// The requirement as written (`elizaos`).
+    pub from: String,
+    /// The requirement as published (`elizaos==2.0.0a5`).
+    pub to: String,
+}
+
+/// How a Python project's files were built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PythonBuild {
+    /// What built them, e.g. `build 1.2.2.post1`.
+    pub tool: String,
+    /// `[build-system] build-backend`, e.g. `hatchling.build`; null when none is named.
+    pub backend: Option<String>,
+    /// `SOURCE_DATE_EPOCH` the build ran with: the commit's committer time.
+    pub source_date_epoch: i64,
+    /// The project builds native code (maturin, or a wheel that is not `py*-none-any`): its
+    /// wheel is for the platform the planner ran on only.
+    pub native: bool,
+    /// With `--check-reproducible`: whether a second build gave the same bytes; null when
+    /// not checked.
+    pub reproducible: Option<bool>,
+}
 
 /// What kind of distribution a file is: the upload API's `filetype`.
 #[derive(

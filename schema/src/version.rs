@@ -164,6 +164,22 @@ pub fn read_document<T: DeserializeOwned>(
     document: &'static str,
     supported: FormatVersion,
 ) -> Result<T, ReadError> {
+    read_versioned_document(text, document, &[supported])
+}
+
+/// Reads a document of kind `document` whose `format_version` has the major of one of
+/// `supported` and a minor no newer than that one's. The last of `supported` is the version this
+/// build writes; the others are older majors whose documents the types still read exactly (their
+/// additions since are all optional).
+pub fn read_versioned_document<T: DeserializeOwned>(
+    text: &str,
+    document: &'static str,
+    supported: &[FormatVersion],
+) -> Result<T, ReadError> {
+    let current = supported
+        .last()
+        .copied()
+        .unwrap_or(FormatVersion::new(0, 0));
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|source| ReadError::NotJson { document, source })?;
     let version = match value.get("format_version") {
@@ -187,11 +203,14 @@ pub fn read_document<T: DeserializeOwned>(
             })
         }
     };
-    if version.major != supported.major || version.minor > supported.minor {
+    let readable = supported
+        .iter()
+        .any(|s| s.major == version.major && version.minor <= s.minor);
+    if !readable {
         return Err(ReadError::Unsupported {
             document,
             found: version,
-            supported,
+            supported: current,
         });
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
@@ -256,6 +275,30 @@ mod tests {
             read(r#"{"format_version":"2.0"}"#),
             Err(ReadError::Unsupported { .. })
         ));
+    }
+
+    #[test]
+    fn an_older_major_is_read_when_it_is_listed() {
+        let read = |text: &str| {
+            read_versioned_document::<Doc>(
+                text,
+                "test document",
+                &[FormatVersion::new(1, 3), FormatVersion::new(2, 0)],
+            )
+        };
+        for ok in ["1.0", "1.3", "2.0"] {
+            assert!(
+                read(&format!(r#"{{"format_version":"{ok}"}}"#)).is_ok(),
+                "{ok}"
+            );
+        }
+        for refused in ["1.4", "2.1", "0.9", "3.0"] {
+            let error = read(&format!(r#"{{"format_version":"{refused}"}}"#)).unwrap_err();
+            let ReadError::Unsupported { supported, .. } = error else {
+                panic!("{refused}: {error}")
+            };
+            assert_eq!(supported, FormatVersion::new(2, 0));
+        }
     }
 
     #[test]

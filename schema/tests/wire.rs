@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use convoy_schema::plan::{
-    Action, Artifact, ChangelogEdit, Commit, DependencyKind, Diagnostic, GitInputs, Inputs,
-    LockedCrate, LockfileEdit, ManifestEdit, ManifestPlan, ObservationSource, Observations,
+    Action, Artifact, ChangelogEdit, Commit, DependencyKind, Diagnostic, Ecosystem, GitInputs,
+    Inputs, LockedCrate, LockfileEdit, ManifestEdit, ManifestPlan, ObservationSource, Observations,
     Package, PackageDependency, PackageHistory, Packaging, PackagingSource, Plan,
-    PublishDependency, PublishMetadata, Release, ReleaseInputs, ReleaseRequest, Selection,
-    Severity, TagRef, PLAN_FORMAT_VERSION,
+    PublishDependency, PublishMetadata, PythonInputs, Release, ReleaseInputs, ReleaseRequest,
+    Selection, Severity, TagRef, PLAN_FORMAT_VERSION,
+};
+use convoy_schema::python::{
+    CoreMetadata, DistFile, DistKind, PythonBuild, PythonRelease, PythonTarget, RequirementEdit,
+    ServedFile,
 };
 use convoy_schema::snapshot::{ObservedVersion, RegistryTarget, SNAPSHOT_FORMAT_VERSION};
 use convoy_schema::RegistrySnapshot;
@@ -38,7 +42,7 @@ fn check_schema(file: &str, generated: &str) {
 
 #[test]
 fn plan_schema_is_checked_in() {
-    check_schema("plan.v1.schema.json", &Plan::json_schema());
+    check_schema("plan.v2.schema.json", &Plan::json_schema());
 }
 
 #[test]
@@ -145,15 +149,19 @@ fn package() -> impl Strategy<Value = Package> {
         proptest::option::of(text()),
         proptest::option::of(text()),
         any::<bool>(),
+        proptest::option::of(name()),
     )
         .prop_map(
-            |(name, rename, kind, target, requirement, orders_publishing)| PackageDependency {
-                name,
-                rename,
-                kind,
-                target,
-                requirement,
-                orders_publishing,
+            |(name, rename, kind, target, requirement, orders_publishing, extra)| {
+                PackageDependency {
+                    name,
+                    rename,
+                    kind,
+                    target,
+                    requirement,
+                    orders_publishing,
+                    extra,
+                }
             },
         );
     let edit = (
@@ -203,6 +211,7 @@ fn package() -> impl Strategy<Value = Package> {
                 published,
             )| Package {
                 name,
+                ecosystem: Ecosystem::Cargo,
                 version,
                 manifest_path,
                 action,
@@ -213,6 +222,7 @@ fn package() -> impl Strategy<Value = Package> {
                 artifact: None,
                 publish_metadata: None,
                 release: None,
+                python: None,
             },
         )
         .prop_flat_map(|package| {
@@ -221,13 +231,120 @@ fn package() -> impl Strategy<Value = Package> {
                 proptest::option::of(artifact()),
                 proptest::option::of(publish_metadata()),
                 proptest::option::of(release()),
+                proptest::option::of(python_release()),
             )
         })
-        .prop_map(|(mut package, artifact, publish_metadata, release)| {
-            package.artifact = artifact;
-            package.publish_metadata = publish_metadata;
-            package.release = release;
-            package
+        .prop_map(
+            |(mut package, artifact, publish_metadata, release, python)| {
+                package.artifact = artifact;
+                package.publish_metadata = publish_metadata;
+                package.release = release;
+                if python.is_some() {
+                    package.ecosystem = Ecosystem::Python;
+                }
+                package.python = python;
+                package
+            },
+        )
+}
+
+fn dist_file() -> impl Strategy<Value = DistFile> {
+    (
+        text(),
+        prop_oneof![Just(DistKind::Sdist), Just(DistKind::BdistWheel)],
+        text(),
+        any::<u64>(),
+        "[0-9a-f]{64}",
+    )
+        .prop_map(|(filename, kind, pyversion, size, sha256)| DistFile {
+            filename,
+            kind,
+            pyversion,
+            size,
+            sha256,
+        })
+}
+
+fn python_release() -> impl Strategy<Value = PythonRelease> {
+    let edit =
+        (text(), text(), text(), text()).prop_map(|(file, field, from, to)| RequirementEdit {
+            file,
+            field,
+            from,
+            to,
+        });
+    let metadata = (
+        proptest::collection::vec((text(), text()), 0..4),
+        proptest::option::of(text()),
+    )
+        .prop_map(|(fields, description)| CoreMetadata {
+            fields,
+            description,
+        });
+    let build = (
+        text(),
+        proptest::option::of(text()),
+        any::<i64>(),
+        any::<bool>(),
+        proptest::option::of(any::<bool>()),
+    )
+        .prop_map(
+            |(tool, backend, source_date_epoch, native, reproducible)| PythonBuild {
+                tool,
+                backend,
+                source_date_epoch,
+                native,
+                reproducible,
+            },
+        );
+    (
+        text(),
+        text(),
+        text(),
+        proptest::collection::vec(edit, 0..2),
+        proptest::collection::vec(dist_file(), 0..3),
+        proptest::option::of(metadata),
+        proptest::option::of(build),
+    )
+        .prop_map(
+            |(project_name, version, project_path, requirement_edits, files, metadata, build)| {
+                PythonRelease {
+                    project_name,
+                    version,
+                    project_path,
+                    requirement_edits,
+                    files,
+                    metadata,
+                    build,
+                }
+            },
+        )
+}
+
+fn python_inputs() -> impl Strategy<Value = PythonInputs> {
+    let served = (text(), proptest::option::of("[0-9a-f]{64}"), any::<bool>()).prop_map(
+        |(filename, sha256, yanked)| ServedFile {
+            filename,
+            sha256,
+            yanked,
+        },
+    );
+    (
+        proptest::collection::btree_map(text(), "sha256:[0-9a-f]{64}", 0..3),
+        prop_oneof![
+            Just(ObservationSource::Absent),
+            Just(ObservationSource::Index)
+        ],
+        proptest::collection::btree_map(
+            name(),
+            proptest::collection::btree_map(text(), proptest::collection::vec(served, 0..2), 0..2),
+            0..2,
+        ),
+    )
+        .prop_map(|(projects, source, observations)| PythonInputs {
+            projects,
+            source,
+            observations,
         })
 }
 
@@ -441,6 +558,7 @@ fn plan() -> impl Strategy<Value = Plan> {
         source,
         crates(),
         proptest::option::of(release_inputs()),
+        proptest::option::of(python_inputs()),
     )
         .prop_map(
             |(
@@ -453,6 +571,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                 source,
                 crates,
                 release,
+                python,
             )| {
                 Inputs {
                     cargo_version,
@@ -462,6 +581,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                     selection: Selection { packages, exclude },
                     registry_observations: Observations { source, crates },
                     release,
+                    python,
                 }
             },
         );
@@ -470,6 +590,7 @@ fn plan() -> impl Strategy<Value = Plan> {
     (
         inputs,
         registry(),
+        proptest::option::of(text().prop_map(|index| PythonTarget { index })),
         proptest::option::of(packaging()),
         proptest::collection::vec(package(), 0..4),
         proptest::collection::vec(proptest::collection::vec(name(), 0..3), 0..3),
@@ -477,12 +598,22 @@ fn plan() -> impl Strategy<Value = Plan> {
         proptest::collection::vec(lockfile_edit, 0..2),
     )
         .prop_map(
-            |(inputs, registry, packaging, packages, waves, diagnostics, lockfile_edits)| {
+            |(
+                inputs,
+                registry,
+                python,
+                packaging,
+                packages,
+                waves,
+                diagnostics,
+                lockfile_edits,
+            )| {
                 let mut plan = Plan {
                     format_version: PLAN_FORMAT_VERSION,
                     digest: String::new(),
                     inputs,
                     registry,
+                    python,
                     packaging,
                     packages,
                     waves,
@@ -578,18 +709,20 @@ fn digest_rule_worked_example_from_the_docs() {
                 crates: BTreeMap::new(),
             },
             release: None,
+            python: None,
         },
         registry: RegistryTarget {
             name: Some("crates-io".into()),
             index: "sparse+https://index.crates.io/".into(),
         },
+        python: None,
         packaging: None,
         packages: Vec::new(),
         waves: Vec::new(),
         diagnostics: Vec::new(),
         lockfile_edits: Vec::new(),
     };
-    let compact = r#"{"format_version":"1.3","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packaging":null,"packages":[],"waves":[],"diagnostics":[]}"#;
+    let compact = r#"{"format_version":"2.0","inputs":{"cargo_version":"cargo 1.95.0","git":null,"manifests":{},"lockfile":null,"selection":{"packages":[],"exclude":[]},"registry_observations":{"source":"absent","crates":{}}},"registry":{"name":"crates-io","index":"sparse+https://index.crates.io/"},"packaging":null,"packages":[],"waves":[],"diagnostics":[]}"#;
     assert_eq!(
         plan.compute_digest(),
         convoy_schema::digest::sha256_digest(compact.as_bytes())

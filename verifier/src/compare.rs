@@ -351,6 +351,7 @@ mod tests {
     fn package(name: &str, action: Action, bytes: Option<&[u8]>) -> Package {
         Package {
             name: name.into(),
+            ecosystem: Default::default(),
             version: "0.1.0".parse().unwrap(),
             manifest_path: format!("{name}/Cargo.toml"),
             action,
@@ -371,6 +372,7 @@ mod tests {
             }),
             publish_metadata: bytes.map(|_| PublishMetadata::new(name, "0.1.0")),
             release: None,
+            python: None,
         }
     }
 
@@ -396,6 +398,7 @@ mod tests {
                 ..Inputs::new("cargo 1.95.0")
             },
             registry: registry(),
+            python: None,
             packaging: None,
             packages: vec![
                 package("a", Action::Publish, Some(b"A")),

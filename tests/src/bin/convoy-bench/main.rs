@@ -336,6 +336,7 @@ fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>)
         };
         packages.push(Package {
             name: name(i),
+            ecosystem: Default::default(),
             version: semver::Version::new(1, 0, 0),
             manifest_path: format!("{}/Cargo.toml", name(i)),
             action: Action::Publish,
@@ -359,6 +360,7 @@ fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>)
                 ..PublishMetadata::new(name(i), "1.0.0")
             }),
             release: None,
+            python: None,
         });
         bytes.push(content);
     }
@@ -370,6 +372,7 @@ fn verify_plan(count: usize, index: &str) -> (convoy_schema::Plan, Vec<Vec<u8>>)
             name: None,
             index: index.to_owned(),
         },
+        python: None,
         packaging: Some(Packaging {
             cargo_version: "cargo".into(),
             source: PackagingSource::Copy,
