@@ -64,6 +64,9 @@ pub struct BuildRequest {
     pub check_reproducible: bool,
     /// How long one build may take before it is ended.
     pub timeout: Duration,
+    /// Files written over the clone before building, `(path relative to the repository root,
+    /// text)`: the plan's edits (its pinned requirements), never the user's tree.
+    pub edited_files: Vec<(String, String)>,
 }
 
 impl BuildRequest {
@@ -80,6 +83,7 @@ impl BuildRequest {
             project_path: project_path.into(),
             check_reproducible: false,
             timeout: DEFAULT_TIMEOUT,
+            edited_files: Vec::new(),
         }
     }
 }
@@ -249,6 +253,20 @@ fn build_once(
     let staging = staging::staging_directory(false)?;
     let stage_root = staging.path().join(subdir);
     staging::clone_commit(&request.repository, &request.commit, &stage_root)?;
+    for (path, text) in &request.edited_files {
+        let inside = Path::new(path);
+        if inside.is_absolute()
+            || inside
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(staging_failed(format!(
+                "the edited file `{path}` is not inside the repository"
+            )));
+        }
+        std::fs::write(stage_root.join(inside), text)
+            .map_err(|e| staging_failed(format!("cannot write the plan's edit of {path}: {e}")))?;
+    }
     let project_name = match request.project_path.trim_matches('/') {
         "" => ".".to_owned(),
         path => path.to_owned(),

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use convoy_schema::digest::{sha256_digest, sha256_hex};
-use convoy_schema::plan::{Action, Artifact, Diagnostic, Plan};
+use convoy_schema::plan::{Action, Artifact, Diagnostic, Package, Plan};
 
 use crate::artifacts::{locked_crates, publish_metadata, CrateArchive, MAX_CRATE_SIZE};
 use crate::diagnostics::{self, diagnostic, Code};
@@ -13,6 +13,25 @@ use crate::model::{GitState, WorkspaceInput};
 use crate::planning::observed;
 
 pub use convoy_package::staging::{PackagedCrate, PackagingOutcome};
+
+/// The plan's Cargo part, which cargo packages, and the packages of the other ecosystems, which
+/// are built on their own and put back with [`rejoin`].
+pub fn split_cargo(mut plan: Plan) -> (Plan, Vec<Package>) {
+    let (cargo, others) = plan
+        .packages
+        .into_iter()
+        .partition(|p| p.ecosystem.is_cargo());
+    plan.packages = cargo;
+    (plan, others)
+}
+
+/// `plan` with `others` back among its packages (sorted by key), sealed again.
+pub fn rejoin(mut plan: Plan, others: Vec<Package>) -> Plan {
+    plan.packages.extend(others);
+    plan.packages.sort_by_key(Package::key);
+    plan.seal();
+    plan
+}
 
 /// The `.crate` file name of a package version.
 pub fn crate_file_name(name: &str, version: &semver::Version) -> String {

@@ -15,7 +15,7 @@ use crate::discover::{self, DiscoverRequest};
 use crate::error::PlanError;
 use crate::model::GitState;
 use crate::package::{self, PackageOptions};
-use crate::{bundle, planning, render};
+use crate::{bundle, planning, python, render};
 use convoy_package::PackageError;
 use convoy_registry::resolve::RegistryChoice;
 
@@ -270,8 +270,9 @@ fn report_to_stderr(plan: &Plan, args: &PlanArgs) {
     let _ = std::io::stderr().write_all(lines.as_bytes());
 }
 
-/// Packages the plan's crates into `bundle` and attaches them to the plan. A plan with error
-/// diagnostics is not packaged: it cannot be executed anyway, and stays review-only.
+/// Packages the plan's crates and builds its Python projects into `bundle`, and attaches them to
+/// the plan. A plan with error diagnostics is not packaged: it cannot be executed anyway, and
+/// stays review-only.
 fn package_into(
     bundle: &Path,
     plan: Plan,
@@ -296,8 +297,25 @@ fn package_into(
         check_reproducible: args.check_reproducible,
     };
     package::clean_up_on_interrupt();
-    let outcome = package::package(input, &plan, &options)?;
-    let plan = bundle::attach(plan, input, &outcome);
+    let (cargo_plan, others) = bundle::split_cargo(plan);
+    let outcome = package::package(input, &cargo_plan, &options)?;
+    let mut plan = bundle::rejoin(bundle::attach(cargo_plan, input, &outcome), others);
+    let built = match &input.git {
+        GitState::Checkout(git) => package::build_python(&python::bundle::requests(
+            &plan,
+            &discovered.repository,
+            &git.commit,
+            args.check_reproducible,
+        )),
+        GitState::Absent(_) => python::bundle::outside_git(&plan),
+    };
+    python::bundle::attach(&mut plan, &built);
+    create_dir(bundle)?;
+    for project in built.values().flatten() {
+        for file in &project.files {
+            write_atomically(&bundle.join(&file.file.filename), &file.bytes)?;
+        }
+    }
     if let Ok(crates) = &outcome.result {
         create_dir(bundle)?;
         for package in &plan.packages {

@@ -60,6 +60,8 @@ pub struct Discovered {
     pub input: WorkspaceInput,
     /// Absolute path of the workspace root (kept out of the plan).
     pub root: PathBuf,
+    /// Absolute path of the repository's top directory (the workspace root outside git).
+    pub repository: PathBuf,
 }
 
 /// Reads everything the plan depends on.
@@ -215,7 +217,12 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
             pin: config.python.pin,
         }),
     };
-    Ok(Discovered { input, root })
+    let repository = repository.to_path_buf();
+    Ok(Discovered {
+        input,
+        root,
+        repository,
+    })
 }
 
 fn read_metadata(

@@ -3,6 +3,9 @@
 //! clean-up after an interrupt; see [`convoy_package::staging`]) from the planner's
 //! [`WorkspaceInput`], with failures to stage as [`PlanError`]s.
 
+use std::collections::BTreeMap;
+
+use convoy_package::python::{self, BuildRequest, BuiltProject};
 use convoy_package::staging::{self, PackageInput};
 use convoy_schema::plan::Plan;
 
@@ -21,6 +24,23 @@ pub fn package(
     options: &PackageOptions,
 ) -> Result<PackagingOutcome, PlanError> {
     Ok(staging::package(&package_input(input), plan, options)?)
+}
+
+/// Builds each Python project of `requests` (by package key), one after the other; a failed
+/// build is its message, which becomes a plan diagnostic.
+pub fn build_python(
+    requests: &[(String, BuildRequest)],
+) -> BTreeMap<String, Result<BuiltProject, String>> {
+    requests
+        .iter()
+        .map(|(key, request)| {
+            tracing::debug!(%key, "building a Python project");
+            (
+                key.clone(),
+                python::build(request).map_err(|e| e.to_string()),
+            )
+        })
+        .collect()
 }
 
 /// Installs (once per process) the handler that ends packaging's processes and removes its

@@ -1,0 +1,276 @@
+//! Pure: what building the Python projects needs ([`requests`]) and what the builds give,
+//! attached to the plan ([`attach`]): each project's files with their sizes and SHA-256, the
+//! core metadata its upload is sent with, how it was built — and the diagnostics only the built
+//! files can show. The builds themselves run in [`crate::package`] (`convoy-package`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use convoy_package::python::{BuildRequest, BuiltProject};
+use convoy_schema::plan::{Action, Diagnostic, Ecosystem, Plan};
+use convoy_schema::python::PythonBuild;
+
+use crate::diagnostics::{self, diagnostic, Code};
+use crate::python::project::normalize;
+
+/// One build request per Python package the plan publishes or skips (a skipped version is
+/// built too, so its files can be compared with the index's), keyed by package key. The
+/// project's `pyproject.toml` is built as the plan publishes it (its requirements pinned).
+pub fn requests(
+    plan: &Plan,
+    repository: &Path,
+    commit: &str,
+    check_reproducible: bool,
+) -> Vec<(String, BuildRequest)> {
+    plan.packages
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Python && p.action != Action::Excluded)
+        .filter_map(|package| {
+            let python = package.python.as_ref()?;
+            let mut request = BuildRequest::new(repository, commit, python.project_path.clone());
+            request.check_reproducible = check_reproducible;
+            if !python.requirement_edits.is_empty() {
+                request.edited_files = vec![(
+                    package.manifest_path.clone(),
+                    package.manifest.published.clone(),
+                )];
+            }
+            Some((package.key(), request))
+        })
+        .collect()
+}
+
+/// What the builds give outside git: Python projects are built from a commit only, so each
+/// fails with the reason.
+pub fn outside_git(plan: &Plan) -> BTreeMap<String, Result<BuiltProject, String>> {
+    plan.packages
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Python && p.action != Action::Excluded)
+        .map(|p| {
+            (
+                p.key(),
+                Err("Python projects are built from a git commit, and the repository is not in a git checkout".to_owned()),
+            )
+        })
+        .collect()
+}
+
+/// Attaches the builds (by package key; a failed build carries its message) to `plan`, adds
+/// the diagnostics they show, and seals the plan again.
+pub fn attach(plan: &mut Plan, built: &BTreeMap<String, Result<BuiltProject, String>>) {
+    let mut found = Vec::new();
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for package in plan.packages.iter_mut() {
+        let key = package.key();
+        let (Some(outcome), Some(python)) = (built.get(&key), package.python.as_mut()) else {
+            continue;
+        };
+        let failed = |why: String| {
+            diagnostic(
+                Code::PackagingFailed,
+                Some(&key),
+                format!("building the Python project {} failed: {why}", package.manifest_path),
+                "fix what the build reports (run `python -m build` in a clean checkout of the commit to reproduce), then plan again",
+            )
+        };
+        let project = match outcome {
+            Ok(project) => project,
+            Err(message) => {
+                found.push(failed(message.clone()));
+                continue;
+            }
+        };
+        let built_name = project.metadata.get("Name").map(normalize);
+        let built_version = project
+            .metadata
+            .get("Version")
+            .and_then(|v| v.parse::<pep440_rs::Version>().ok());
+        let planned_version = python.version.parse::<pep440_rs::Version>().ok();
+        if built_name.as_deref() != Some(package.name.as_str())
+            || built_version.is_none()
+            || built_version != planned_version
+        {
+            found.push(failed(format!(
+                "it built {} {}, but the plan has {} {}",
+                project.metadata.get("Name").unwrap_or("(no name)"),
+                project.metadata.get("Version").unwrap_or("(no version)"),
+                package.name,
+                python.version
+            )));
+            continue;
+        }
+        for file in &project.files {
+            if let Some(owner) = owners.insert(file.file.filename.clone(), key.clone()) {
+                found.push(diagnostic(
+                    Code::PythonDistributionCollision,
+                    Some(&key),
+                    format!(
+                        "`{owner}` and `{key}` both build {}; an index keeps one file of a name",
+                        file.file.filename
+                    ),
+                    "rename one of the projects",
+                ));
+            }
+        }
+        let reproducible = project.reproducibility.as_ref().map(|r| {
+            if !r.is_reproducible() {
+                let files: Vec<String> = r
+                    .differences
+                    .iter()
+                    .map(|d| format!("{} ({})", d.filename, d.description))
+                    .collect();
+                found.push(diagnostic(
+                    Code::NotReproducible,
+                    Some(&key),
+                    format!(
+                        "building {} twice from the commit gave other bytes, with the build backend {}: {}",
+                        package.manifest_path,
+                        project.build_backend.as_deref().unwrap_or("(none named)"),
+                        files.join("; ")
+                    ),
+                    "a backend that honours SOURCE_DATE_EPOCH for every archive member (hatchling does) builds reproducibly; setuptools' sdists keep file times",
+                ));
+            }
+            r.is_reproducible()
+        });
+        if project.native {
+            let wheels: Vec<&str> = project
+                .files
+                .iter()
+                .filter(|f| f.file.filename.ends_with(".whl"))
+                .map(|f| f.file.filename.as_str())
+                .collect();
+            found.push(diagnostic(
+                Code::PythonNativeWheel,
+                Some(&key),
+                format!(
+                    "{} builds native code: the plan's wheel ({}) is for the platform it was built on only",
+                    package.manifest_path,
+                    wheels.join(", ")
+                ),
+                "build the other platforms' wheels in CI (e.g. cibuildwheel, maturin-action) and release them with this version",
+            ));
+        }
+        python.files = project.files.iter().map(|f| f.file.clone()).collect();
+        python.metadata = Some(project.metadata.clone());
+        python.build = Some(PythonBuild {
+            tool: project.tool.clone(),
+            backend: project.build_backend.clone(),
+            source_date_epoch: project.source_date_epoch,
+            native: project.native,
+            reproducible,
+        });
+    }
+    check_served(plan, &mut found);
+    plan.diagnostics.extend(found);
+    diagnostics::sort(&mut plan.diagnostics);
+    plan.seal();
+}
+
+/// A version already on the index is skipped only when the index serves every planned file
+/// with the planned bytes; a file of the same name with other bytes means the sources changed
+/// without a new version. When the index has some of the files, the others are uploaded.
+fn check_served(plan: &mut Plan, found: &mut Vec<Diagnostic>) {
+    let observations = plan
+        .inputs
+        .python
+        .as_ref()
+        .map(|p| p.observations.clone())
+        .unwrap_or_default();
+    for package in plan
+        .packages
+        .iter_mut()
+        .filter(|p| p.ecosystem == Ecosystem::Python && p.action == Action::Skip)
+    {
+        let key = package.key();
+        let Some(python) = &package.python else {
+            continue;
+        };
+        if python.files.is_empty() {
+            continue;
+        }
+        let planned: Option<pep440_rs::Version> = python.version.parse().ok();
+        let Some(served) = observations.get(&package.name).and_then(|versions| {
+            versions
+                .iter()
+                .find(|(v, _)| v.parse::<pep440_rs::Version>().ok() == planned)
+                .map(|(_, files)| files)
+        }) else {
+            continue;
+        };
+        let mut missing = Vec::new();
+        for file in &python.files {
+            match served.iter().find(|s| s.filename == file.filename) {
+                Some(s) if s.sha256.as_deref() == Some(file.sha256.as_str()) => {}
+                Some(s) => found.push(diagnostic(
+                    Code::VersionExistsWithDifferentContent,
+                    Some(&key),
+                    format!(
+                        "{} {} is already on the index, and its file {} has sha256 {} there, but the commit builds {}: the sources changed since that version was published",
+                        package.name,
+                        python.version,
+                        file.filename,
+                        s.sha256.as_deref().unwrap_or("(not stated)"),
+                        file.sha256
+                    ),
+                    format!("raise the version in {} to publish the change", package.manifest_path),
+                )),
+                None => missing.push(file.filename.clone()),
+            }
+        }
+        if missing.is_empty() {
+            package.reason = format!(
+                "version {} is already on the index with the same files ({})",
+                python.version,
+                python
+                    .files
+                    .iter()
+                    .map(|f| f.filename.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        } else {
+            package.action = Action::Publish;
+            package.reason = format!(
+                "version {} is on the index without {}, which are uploaded",
+                python.version,
+                missing.join(", ")
+            );
+        }
+    }
+    // A package that became `publish` needs a wave: its requirements are served already (they
+    // were planned before it), so the earliest wave after its dependencies' will do.
+    let waves: BTreeMap<String, u32> = plan
+        .packages
+        .iter()
+        .filter_map(|p| Some((p.key(), p.wave?)))
+        .collect();
+    let mut late = Vec::new();
+    for package in plan
+        .packages
+        .iter_mut()
+        .filter(|p| p.action == Action::Publish && p.wave.is_none())
+    {
+        let wave = package
+            .dependencies
+            .iter()
+            .filter_map(|d| {
+                waves.get(&convoy_schema::plan::package_key(
+                    package.ecosystem,
+                    &d.name,
+                ))
+            })
+            .map(|w| w + 1)
+            .max()
+            .unwrap_or(0);
+        package.wave = Some(wave);
+        late.push((wave as usize, package.key()));
+    }
+    for (wave, key) in late {
+        if plan.waves.len() <= wave {
+            plan.waves.resize(wave + 1, Vec::new());
+        }
+        plan.waves[wave].push(key);
+        plan.waves[wave].sort();
+    }
+}
