@@ -833,3 +833,22 @@ proptest! {
         prop_assert_eq!(VerifyReport::from_json(&text).unwrap(), report);
     }
 }
+
+#[test]
+fn a_plan_written_by_format_1_3_reads_as_a_cargo_only_plan_with_its_digest() {
+    // Written by `convoy-plan` before format 2.0 (the demo workspace, review-only).
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/plans/format-1.3.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    let plan = Plan::from_json(&text).expect("1.3 plans are readable");
+    assert_eq!(plan.format_version.to_string(), "1.3");
+    assert!(plan.digest_is_valid(), "the 1.3 digest still verifies");
+    assert!(plan
+        .packages
+        .iter()
+        .all(|p| p.ecosystem == Ecosystem::Cargo && p.python.is_none()));
+    assert_eq!(plan.python, None);
+    assert_eq!(plan.inconsistency(), None);
+    // Nothing 2.0 added appears when it is written again: the same bytes.
+    assert_eq!(plan.to_pretty_json(), text);
+}
