@@ -82,12 +82,39 @@ fn action_word(action: Action) -> &'static str {
     }
 }
 
-/// `current → planned`, where current is the highest unyanked version observed in the registry.
+/// `current → planned`, where current is the highest unyanked version observed in the registry
+/// (for a Python project, on the index).
 fn version_change(plan: &Plan, package: &Package, style: &Style) -> String {
-    let current = observed(&plan.inputs.registry_observations.crates, &package.name)
-        .and_then(latest)
-        .map_or_else(|| "—".to_owned(), |v| (style.text)(&v.to_string()));
-    format!("{current} → {}", (style.text)(&package.version.to_string()))
+    let current = match &package.python {
+        None => observed(&plan.inputs.registry_observations.crates, &package.name)
+            .and_then(latest)
+            .map(ToString::to_string),
+        Some(_) => latest_served(plan, &package.name),
+    }
+    .map_or_else(|| "—".to_owned(), |v| (style.text)(&v));
+    format!("{current} → {}", (style.text)(&shown_version(package)))
+}
+
+/// The version as the package's ecosystem writes it: PEP 440 for a Python project.
+pub fn shown_version(package: &Package) -> String {
+    match &package.python {
+        Some(python) => python.version.clone(),
+        None => package.version.to_string(),
+    }
+}
+
+/// The highest version with an unyanked file the index was observed to serve for a project.
+fn latest_served(plan: &Plan, name: &str) -> Option<String> {
+    plan.inputs
+        .python
+        .as_ref()?
+        .observations
+        .get(name)?
+        .iter()
+        .filter(|(_, files)| files.iter().any(|f| !f.yanked))
+        .filter_map(|(v, _)| Some((v.parse::<pep440_rs::Version>().ok()?, v)))
+        .max()
+        .map(|(_, v)| v.clone())
 }
 
 fn source_words(plan: &Plan, style: &Style) -> String {
@@ -125,6 +152,19 @@ fn artifact_words(plan: &Plan, style: &Style) -> String {
                 (style.code)(".crate"),
                 (style.text)(&packaging.cargo_version)
             );
+            let python: Vec<&convoy_schema::python::PythonRelease> = plan
+                .packages
+                .iter()
+                .filter_map(|p| p.python.as_ref())
+                .filter(|p| !p.files.is_empty())
+                .collect();
+            if let Some(tool) = python.iter().find_map(|p| p.build.as_ref()) {
+                words.push_str(&format!(
+                    "; {} Python files built from the commit by {}",
+                    python.iter().map(|p| p.files.len()).sum::<usize>(),
+                    (style.text)(&tool.tool)
+                ));
+            }
             for (flag, text) in [
                 (packaging.edits_applied, "manifest edits applied"),
                 (packaging.build_verified, "build verified"),
@@ -140,8 +180,12 @@ fn artifact_words(plan: &Plan, style: &Style) -> String {
     }
 }
 
-/// `sha256 prefix, size`, or a dash without an artifact.
+/// `sha256 prefix, size`, or a dash without an artifact; for a Python project, its files.
 fn artifact_cell(package: &Package) -> String {
+    if let Some(python) = package.python.as_ref().filter(|p| !p.files.is_empty()) {
+        let size: u64 = python.files.iter().map(|f| f.size).sum();
+        return format!("{} files, {}", python.files.len(), human_size(size));
+    }
     package.artifact.as_ref().map_or_else(
         || "—".to_owned(),
         |a| {
@@ -168,10 +212,14 @@ fn human_size(bytes: u64) -> String {
 
 fn registry_words(plan: &Plan, style: &Style) -> String {
     let index = (style.code)(&plan.registry.index);
-    match &plan.registry.name {
+    let mut words = match &plan.registry.name {
         Some(name) => format!("{} ({index})", (style.code)(name)),
         None => index,
+    };
+    if let Some(python) = &plan.python {
+        words.push_str(&format!("; Python index {}", (style.code)(&python.index)));
     }
+    words
 }
 
 fn diagnostics_of<'a>(plan: &'a Plan, package: &str) -> impl Iterator<Item = &'a Diagnostic> + 'a {
@@ -207,7 +255,7 @@ pub fn markdown(plan: &Plan) -> String {
         );
         let _ = writeln!(out, "|---|---|---|---|---|");
         for package in names.iter().filter_map(|name| plan.package(name)) {
-            let codes: Vec<String> = diagnostics_of(plan, &package.name)
+            let codes: Vec<String> = diagnostics_of(plan, &package.key())
                 .map(|d| {
                     format!(
                         "{} {}",
@@ -219,7 +267,7 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
-                escape::cell_code(&package.name),
+                escape::cell_code(&package.key()),
                 version_change(plan, package, &MARKDOWN),
                 action_word(package.action),
                 artifact_cell(package),
@@ -242,8 +290,8 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
-                escape::cell_code(&package.name),
-                escape::text(&package.version.to_string()),
+                escape::cell_code(&package.key()),
+                escape::text(&shown_version(package)),
                 action_word(package.action),
                 escape::text(&package.reason)
             );
@@ -315,6 +363,57 @@ pub fn markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out, "</details>\n");
     }
+    let built: Vec<&Package> = published
+        .iter()
+        .copied()
+        .filter(|p| p.python.as_ref().is_some_and(|py| !py.files.is_empty()))
+        .collect();
+    if !built.is_empty() {
+        let _ = writeln!(out, "<details><summary>Python files</summary>\n");
+        for package in built {
+            let Some(python) = &package.python else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "<details><summary><code>{}</code> {}{}</summary>\n",
+                escape::html(&package.key()),
+                escape::html(&python.version),
+                python
+                    .build
+                    .as_ref()
+                    .map(|b| format!(
+                        ", built by {}{}",
+                        escape::html(b.backend.as_deref().unwrap_or(&b.tool)),
+                        if b.native {
+                            " (native: this platform only)"
+                        } else {
+                            ""
+                        }
+                    ))
+                    .unwrap_or_default()
+            );
+            for file in &python.files {
+                let _ = writeln!(
+                    out,
+                    "- {} {}, sha256 {}",
+                    escape::code(&file.filename),
+                    human_size(file.size),
+                    escape::code(&file.sha256)
+                );
+            }
+            for edit in &python.requirement_edits {
+                let _ = writeln!(
+                    out,
+                    "- requirement {} published as {}",
+                    escape::code(&edit.from),
+                    escape::code(&edit.to)
+                );
+            }
+            let _ = writeln!(out, "\n</details>\n");
+        }
+        let _ = writeln!(out, "</details>\n");
+    }
 
     if !published.is_empty() {
         let _ = writeln!(out, "<details><summary>Published manifests</summary>\n");
@@ -322,8 +421,8 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "<details><summary><code>{}</code> {}</summary>\n\n{}\n</details>\n",
-                escape::html(&package.name),
-                escape::html(&package.version.to_string()),
+                escape::html(&package.key()),
+                escape::html(&shown_version(package)),
                 escape::code_block("toml", &package.manifest.published)
             );
         }
@@ -466,7 +565,7 @@ pub fn human(plan: &Plan) -> String {
     let width = plan
         .packages
         .iter()
-        .map(|p| p.name.len())
+        .map(|p| p.key().len())
         .max()
         .unwrap_or(0);
     let rows: Vec<(&Package, &Release)> = released(plan).collect();
@@ -506,9 +605,19 @@ pub fn human(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "  {:width$}  {}{artifact}",
-                package.name,
+                package.key(),
                 version_change(plan, package, &PLAIN)
             );
+            for file in package.python.iter().flat_map(|p| &p.files) {
+                let _ = writeln!(
+                    out,
+                    "  {:width$}    {}  sha256 {}  {}",
+                    "",
+                    file.filename,
+                    file.sha256,
+                    human_size(file.size)
+                );
+            }
         }
     }
     for action in [Action::Skip, Action::Excluded] {
@@ -525,7 +634,9 @@ pub fn human(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "  {:width$}  {}  {}",
-                package.name, package.version, package.reason
+                package.key(),
+                shown_version(package),
+                package.reason
             );
         }
     }
@@ -576,6 +687,74 @@ mod tests {
     #[test]
     fn human_snapshot() {
         insta::assert_snapshot!(human(&example()));
+    }
+
+    /// The example with two Python projects, one requiring the other, built (hand-made files).
+    fn mixed() -> Plan {
+        use crate::python::PythonProject;
+        use convoy_schema::python::{DistFile, DistKind, PythonBuild, PythonTarget};
+        let mut plan = example();
+        let project = |dir: &str, name: &str, deps: &str| {
+            PythonProject {
+            dir: dir.into(),
+            pyproject: format!("[project]\nname = \"{name}\"\nversion = \"0.2.0a1\"\ndescription = \"d\"\nreadme = \"R.md\"\nlicense = \"MIT\"\ndependencies = [{deps}]\n"),
+            version_file: None,
+        }
+        };
+        crate::python::plan::add(
+            &mut plan,
+            &crate::model::PythonInput {
+                projects: vec![
+                    project("py/app", "demo-app", "\"demo-core\""),
+                    project("py/core", "demo-core", ""),
+                ],
+                target: PythonTarget {
+                    index: "https://pypi.org/simple/".into(),
+                },
+                observations: Default::default(),
+                source: convoy_schema::plan::ObservationSource::Absent,
+                pin: crate::config::Pin::Exact,
+            },
+            &Default::default(),
+        );
+        for package in &mut plan.packages {
+            if let Some(python) = &mut package.python {
+                let stem = package.name.replace('-', "_");
+                python.files = vec![
+                    DistFile {
+                        filename: format!("{stem}-0.2.0a1.tar.gz"),
+                        kind: DistKind::Sdist,
+                        pyversion: "source".into(),
+                        size: 2100,
+                        sha256: "a".repeat(64),
+                    },
+                    DistFile {
+                        filename: format!("{stem}-0.2.0a1-py3-none-any.whl"),
+                        kind: DistKind::BdistWheel,
+                        pyversion: "py3".into(),
+                        size: 1900,
+                        sha256: "b".repeat(64),
+                    },
+                ];
+                python.build = Some(PythonBuild {
+                    tool: "build 1.2.2.post1".into(),
+                    backend: Some("hatchling.build".into()),
+                    source_date_epoch: 1_704_164_645,
+                    native: false,
+                    reproducible: None,
+                });
+            }
+        }
+        plan.seal();
+        plan
+    }
+
+    #[test]
+    fn mixed_release_snapshots() {
+        let plan = mixed();
+        assert_eq!(plan.inconsistency(), None);
+        insta::assert_snapshot!(human(&plan));
+        insta::assert_snapshot!(markdown(&plan));
     }
 
     /// Text a pull request controls, trying every way out of the place the renderer puts it: a
