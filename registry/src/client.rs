@@ -147,7 +147,7 @@ impl fmt::Debug for RegistryClient {
 
 /// What to do with a body longer than its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Overflow {
+pub(crate) enum Overflow {
     /// The answer is useless when cut: refuse it.
     Refuse,
     /// Only its start is quoted or classified: keep the first `limit` bytes.
@@ -156,7 +156,7 @@ enum Overflow {
 
 /// Reads at most `limit` bytes of `response`'s body, never allocating more than that (a
 /// `Content-Length` over the limit is refused before anything is read).
-async fn read_body(
+pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: u64,
     overflow: Overflow,
@@ -203,14 +203,14 @@ pub(crate) async fn bounded_text(
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
-fn network(error: &reqwest::Error) -> RegistryError {
+pub(crate) fn network(error: &reqwest::Error) -> RegistryError {
     RegistryError::Network {
         detail: describe(error),
     }
 }
 
 /// reqwest's message with its causes, which say what actually failed.
-fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -221,7 +221,7 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
-fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+pub(crate) fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     headers.get(name)?.to_str().ok().map(str::to_owned)
 }
 

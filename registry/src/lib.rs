@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod index;
 pub mod normalize;
+pub mod python;
 pub mod rate;
 pub mod resolve;
 pub mod trusted;
