@@ -40,4 +40,9 @@ pub struct Faults {
     pub api_url: Option<String>,
     /// `config.json` names no `api` at all (a read-only registry).
     pub omit_api: bool,
+    /// The Python index answers an identical re-upload of a stored file with 400 "File
+    /// already exists", as an index that is not idempotent does.
+    pub python_not_idempotent: bool,
+    /// The Python index serves only PEP 503 HTML pages, as older indexes (pypiserver) do.
+    pub python_html_only: bool,
 }

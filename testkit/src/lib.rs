@@ -1,4 +1,4 @@
-//! A real HTTP Cargo registry for tests and the demo: sparse index, publish API computing
+//! A real HTTP Cargo registry (and a Python index, [`python`]) for tests and the demo: sparse index, publish API computing
 //! `cksum` itself, downloads, yank/unyank, token auth, storage in a directory (state survives a
 //! restart), a request log, and fault injection. Real `cargo` publishes to it and builds from it,
 //! which is what proves it faithful.
@@ -7,6 +7,7 @@
 //! async code can both use it; `convoy-testkit serve` runs it as a process.
 
 pub mod faults;
+pub mod python;
 mod server;
 pub mod store;
 
@@ -89,6 +90,21 @@ impl TestRegistry {
     /// The storage.
     pub fn store(&self) -> &store::Store {
         &self.state.store
+    }
+
+    /// The Python index's storage.
+    pub fn python_store(&self) -> &python::PythonStore {
+        &self.state.python
+    }
+
+    /// `http://127.0.0.1:<port>/pypi/simple/`: the Python index's simple API base.
+    pub fn python_index_url(&self) -> String {
+        format!("{}/pypi/simple/", self.state.base_url)
+    }
+
+    /// `http://127.0.0.1:<port>/pypi/legacy/`: the Python index's upload URL.
+    pub fn python_upload_url(&self) -> String {
+        format!("{}/pypi/legacy/", self.state.base_url)
     }
 }
 

@@ -78,6 +78,13 @@ struct Serve {
     /// config.json names no `api` (a read-only registry).
     #[arg(long)]
     omit_api: bool,
+    /// The Python index answers an identical re-upload with 400 (an index that is not
+    /// idempotent).
+    #[arg(long)]
+    python_not_idempotent: bool,
+    /// The Python index serves only PEP 503 HTML pages.
+    #[arg(long)]
+    python_html_only: bool,
     /// Serve trusted publishing (an identity-token service at /oidc/token, the exchange and
     /// revoke endpoints) with this request token; `env:VAR` reads it from VAR.
     #[arg(long, value_name = "TOKEN")]
@@ -138,6 +145,8 @@ fn main() -> std::process::ExitCode {
         echo_token: args.echo_token,
         api_url: args.api_url,
         omit_api: args.omit_api,
+        python_not_idempotent: args.python_not_idempotent,
+        python_html_only: args.python_html_only,
     };
     options.request_log = args.request_log;
     options.trusted = args

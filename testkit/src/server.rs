@@ -8,6 +8,7 @@
 //! - with [`TrustedPublishing`]: `GET {base}/oidc/token?audience=…` (a CI's identity-token
 //!   service, GitHub's shape), `POST {base}/api/v1/trusted_publishing/tokens` (exchange) and
 //!   `DELETE` on the same path (revoke)
+//! - the Python index under `{base}/pypi/` (see [`crate::python`])
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -145,6 +146,9 @@ pub(crate) struct State {
     /// index path → (file before the publish, served until).
     stale: Mutex<BTreeMap<String, (Option<String>, SystemTime)>>,
     pub(crate) trust: Mutex<Trust>,
+    pub(crate) python: crate::python::PythonStore,
+    /// Python files stored but not yet visible (`index_delay`).
+    python_pending: Mutex<crate::python::Pending>,
 }
 
 impl State {
@@ -177,6 +181,8 @@ impl State {
             pending: Mutex::new(BTreeMap::new()),
             stale: Mutex::new(BTreeMap::new()),
             trust: Mutex::new(Trust::default()),
+            python: crate::python::PythonStore::open(&options.dir)?,
+            python_pending: Mutex::new(BTreeMap::new()),
             options,
         })
     }
@@ -351,6 +357,9 @@ async fn route(
         ));
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segments.first() == Some(&"pypi") {
+        return python_route(state, request, method, &segments[1..], entry).await;
+    }
     match (method, segments.as_slice()) {
         (&Method::PUT, ["api", "v1", "crates", "new"]) => {
             publish(state, request, credential, entry).await
@@ -392,6 +401,117 @@ async fn route(
         }
         _ => Ok(error(StatusCode::NOT_FOUND, "not found")),
     }
+}
+
+/// The Python index's routes.
+async fn python_route(
+    state: &State,
+    request: Request<Incoming>,
+    method: &Method,
+    segments: &[&str],
+    entry: &mut LoggedRequest,
+) -> Reply {
+    let now = state.options.clock.now();
+    let not_found = || Ok(crate::python::download(&state.python, "", ""));
+    match (method, segments) {
+        (&Method::POST, ["legacy"]) => python_upload(state, request, entry).await,
+        (&Method::GET, ["simple", name]) => {
+            let json_wanted = !state.options.faults.python_html_only
+                && header(&request, "accept")
+                    .is_some_and(|a| a.contains(convoy_registry::python::SIMPLE_JSON));
+            let pending = state
+                .python_pending
+                .lock()
+                .map(|p| p.clone())
+                .unwrap_or_default();
+            let normalized = convoy_registry::python::normalize(name);
+            let visible = |filename: &str| {
+                pending
+                    .get(&(normalized.clone(), filename.to_owned()))
+                    .is_none_or(|at| *at <= now)
+            };
+            Ok(crate::python::page(
+                &state.python,
+                &state.base_url,
+                name,
+                json_wanted,
+                &visible,
+            ))
+        }
+        (&Method::GET, ["files", name, filename]) => {
+            Ok(crate::python::download(&state.python, name, filename))
+        }
+        _ => not_found(),
+    }
+}
+
+/// The token an HTTP basic `Authorization` header carries as the password of `__token__`.
+fn basic_token(authorization: Option<&str>) -> Option<String> {
+    use base64::Engine;
+    let encoded = authorization?.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.strip_prefix("__token__:").map(str::to_owned)
+}
+
+async fn python_upload(
+    state: &State,
+    request: Request<Incoming>,
+    entry: &mut LoggedRequest,
+) -> Reply {
+    let number = state.uploads.fetch_add(1, Ordering::SeqCst) + 1;
+    let faults = &state.options.faults;
+    if faults.reset_upload.contains(&number) {
+        return Err(Dropped);
+    }
+    // The whole form is read before anything is answered, as a real index does: a client
+    // still sending gets the answer, not a broken pipe.
+    let content_type = header(&request, "content-type").unwrap_or_default();
+    let body = body(request).await?;
+    let forbidden = |body: &str| {
+        let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        Ok(response)
+    };
+    match basic_token(entry.authorization.as_deref()) {
+        Some(token) if token == state.options.token => {}
+        Some(token) if faults.echo_token => {
+            return forbidden(&format!("403 Invalid API Token: `{token}` is not valid"))
+        }
+        _ => return forbidden("403 Invalid or non-existent authentication information."),
+    }
+    let form = match crate::python::read_form(&content_type, body).await {
+        Ok(form) => form,
+        Err(why) => {
+            let mut response = Response::new(Full::new(Bytes::from(format!("400 {why}"))));
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            return Ok(response);
+        }
+    };
+    entry.metadata_json = Some(serde_json::to_string(&form.fields).unwrap_or_default());
+    if let Some(status) = faults.fail_upload.get(&number) {
+        let mut response = Response::new(Full::new(Bytes::from("injected failure")));
+        *response.status_mut() =
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok(response);
+    }
+    let uploaded = crate::python::upload(&state.python, &form, faults.python_not_idempotent);
+    if let Some((name, filename, sha256)) = uploaded.stored {
+        let now = state.options.clock.now();
+        if !faults.index_delay.is_zero() {
+            if let Ok(mut pending) = state.python_pending.lock() {
+                pending.insert((name.clone(), filename.clone()), now + faults.index_delay);
+            }
+        }
+        entry.stored = Some((name, filename, sha256));
+        state.stored_any.store(true, Ordering::SeqCst);
+        if faults.drop_upload_response.contains(&number) {
+            return Err(Dropped);
+        }
+    }
+    Ok(uploaded.response)
 }
 
 /// What an `Authorization` header carries.
