@@ -8,7 +8,7 @@ use clap::{Parser, ValueEnum};
 use convoy_registry::rate::RateLimit;
 use convoy_registry::resolve::RegistryChoice;
 
-use crate::publish::{publish, Request, TrustedRequest};
+use crate::publish::{publish, PythonRequest, Request, TrustedRequest};
 use crate::schedule::{Order, Settings};
 use crate::sink::Format;
 
@@ -32,6 +32,17 @@ pub struct Cli {
     /// CARGO_REGISTRIES_<NAME>_TOKEN for a named registry).
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
+    /// The Python index's simple API base, polled until each file is served; must be the one
+    /// the plan names.
+    #[arg(long, value_name = "URL", default_value = convoy_schema::python::PYPI_INDEX)]
+    python_index: String,
+    /// The Python index's upload URL (the legacy upload API).
+    #[arg(long, value_name = "URL", default_value = convoy_schema::python::PYPI_UPLOAD)]
+    python_upload: String,
+    /// Environment variable holding the Python index's token (default: UV_PUBLISH_TOKEN, then
+    /// TWINE_PASSWORD), sent as the password of `__token__`.
+    #[arg(long, value_name = "VAR")]
+    python_token_env: Option<String>,
     /// Publish with a short-lived token from trusted publishing: the CI's OIDC identity token
     /// (GitHub Actions: from a job with `permissions: id-token: write`) exchanged at the
     /// registry, replaced before it expires, revoked when the run ends. New crates still need
@@ -119,6 +130,11 @@ impl Cli {
             plan: self.plan,
             bundle: self.bundle,
             token_env: self.token_env,
+            python: PythonRequest {
+                index: self.python_index,
+                upload: self.python_upload,
+                token_env: self.python_token_env,
+            },
             trusted: self.trusted_publishing.then_some(TrustedRequest {
                 oidc_token_env: self.oidc_token_env,
                 audience: self.oidc_audience,

@@ -24,6 +24,8 @@ pub fn lane(kind: Kind, api: bool, trusted: bool) -> Option<CredentialLane> {
         Kind::NewCrate => api.then_some(CredentialLane::ApiToken),
         Kind::NewVersion if trusted => Some(CredentialLane::TrustedPublishing),
         Kind::NewVersion => api.then_some(CredentialLane::ApiToken),
+        // The Python index's token is checked before the run; it is an API token too.
+        Kind::Python => Some(CredentialLane::ApiToken),
     }
 }
 

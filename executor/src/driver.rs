@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use convoy_registry::auth::Token;
 use convoy_registry::clock::Clock;
+use convoy_registry::python::{Link, PythonIndex};
 use convoy_registry::{Freshness, IndexFile, RegistryClient, RegistryError};
 use convoy_schema::events::CredentialLane;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -21,7 +22,7 @@ use crate::credentials::{Credentials, TokenEvent};
 pub use crate::release::Release;
 use crate::schedule::pace::Estimate;
 use crate::schedule::{Kind, ReadOutcome, Schedule, Seen, Settings, State, UploadResult};
-use crate::validate::Upload;
+use crate::validate::{Payload, PythonUpload, Upload};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -38,6 +39,25 @@ pub struct RunOptions {
     /// Becomes `true` when the process is asked to stop (a CI cancelling the job): no upload
     /// starts after it, uploads in flight are answered, and the run ends resumably.
     pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The Python index and its token, for a release with Python packages.
+    pub python: Option<PythonTarget>,
+}
+
+/// Where a release's Python packages go, and the token that uploads them.
+#[derive(Clone)]
+pub struct PythonTarget {
+    /// The index (simple API and upload URL).
+    pub index: Arc<PythonIndex>,
+    /// The upload token (sent as `__token__`'s password).
+    pub token: Arc<Token>,
+}
+
+impl std::fmt::Debug for PythonTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PythonTarget")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for RunOptions {
@@ -47,6 +67,7 @@ impl Default for RunOptions {
             max_wait: None,
             longest_retry_wait: Duration::from_secs(3600),
             interrupt: None,
+            python: None,
         }
     }
 }
@@ -192,6 +213,46 @@ fn retry_delay(attempt: u32, name: &str) -> Duration {
 enum Finished {
     Upload(String, Result<Vec<String>, RegistryError>),
     Read(String, Result<IndexFile, RegistryError>),
+    PythonRead(String, Result<Option<Vec<Link>>, RegistryError>),
+}
+
+/// Uploads a Python project's files, the sdist first. What the index already serves with the
+/// planned bytes is not sent again (an index that is not idempotent refuses a second identical
+/// file), and a file under a planned name with other bytes stops the package. An answer lost
+/// for one file does not keep the others from being sent; it is settled by reading the index.
+async fn upload_python(
+    index: &PythonIndex,
+    token: &Token,
+    python: &PythonUpload,
+) -> Result<Vec<String>, RegistryError> {
+    let served = index
+        .project(&python.project, Freshness::Fresh)
+        .await?
+        .unwrap_or_default();
+    let mut unknown = None;
+    for (file, bytes) in &python.files {
+        match served.iter().find(|l| l.file.filename == file.filename) {
+            Some(link) if link.file.sha256.as_deref() == Some(file.sha256.as_str()) => continue,
+            Some(link) => {
+                return Err(RegistryError::AlreadyExists {
+                    detail: format!(
+                        "the index serves {} with sha256 {}, not the planned {}",
+                        file.filename,
+                        link.file.sha256.as_deref().unwrap_or("(not stated)"),
+                        file.sha256
+                    ),
+                })
+            }
+            None => match index.upload(token, file, bytes, &python.metadata).await {
+                Ok(()) => {}
+                Err(error @ RegistryError::OutcomeUnknown { .. }) => {
+                    unknown.get_or_insert(error);
+                }
+                Err(error) => return Err(unknown.unwrap_or(error)),
+            },
+        }
+    }
+    unknown.map_or(Ok(Vec::new()), Err)
 }
 
 type Request<'a> = Pin<Box<dyn Future<Output = Finished> + 'a>>;
@@ -292,6 +353,7 @@ pub async fn run(
                 run.revoke_retired().await;
             }
             Some(Finished::Read(name, result)) => run.read_finished(name, result),
+            Some(Finished::PythonRead(name, result)) => run.python_read_finished(name, result),
             None => {}
         }
     }
@@ -389,6 +451,35 @@ impl<'a> Run<'a> {
             let Some(upload) = self.by_name.get(name.as_str()).copied() else {
                 continue;
             };
+            if let Payload::Python(python) = &upload.payload {
+                let Some(target) = self.options.python.clone() else {
+                    self.uploads_in_flight += 1;
+                    self.upload_finished(
+                        name,
+                        Err(RegistryError::Protocol {
+                            detail: "no Python index was given for this run".to_owned(),
+                        }),
+                    );
+                    continue;
+                };
+                (self.events)(Event::Uploading {
+                    name: name.clone(),
+                    attempt: self.schedule.attempts(&name),
+                    credential: CredentialLane::ApiToken,
+                });
+                self.uploads_in_flight += 1;
+                self.in_flight.push(Box::pin(async move {
+                    let result = upload_python(&target.index, &target.token, python).await;
+                    Finished::Upload(name, result)
+                }));
+                continue;
+            }
+            let Payload::Crate {
+                bytes, metadata, ..
+            } = &upload.payload
+            else {
+                continue;
+            };
             let Some(credential) = self.credentials.lane(self.kind(&name)) else {
                 continue;
             };
@@ -415,13 +506,24 @@ impl<'a> Run<'a> {
             let client = self.client;
             self.in_flight.push(Box::pin(async move {
                 let result = client
-                    .publish(&token, &upload.metadata, &upload.bytes, now)
+                    .publish(&token, metadata, bytes, now)
                     .await
                     .map(|warnings| warnings.messages());
                 Finished::Upload(name, result)
             }));
         }
         for name in actions.reads {
+            if let (Some(Payload::Python(python)), Some(target)) = (
+                self.by_name.get(name.as_str()).map(|u| &u.payload),
+                self.options.python.clone(),
+            ) {
+                let project = python.project.clone();
+                self.in_flight.push(Box::pin(async move {
+                    let result = target.index.project(&project, Freshness::Fresh).await;
+                    Finished::PythonRead(name, result)
+                }));
+                continue;
+            }
             let client = self.client;
             self.in_flight.push(Box::pin(async move {
                 let result = client.index_file(&name, Freshness::Fresh).await;
@@ -619,20 +721,59 @@ impl<'a> Run<'a> {
 
     /// Records what an index read showed.
     fn read_finished(&mut self, name: String, result: Result<IndexFile, RegistryError>) {
-        let now = self.clock.now();
-        let seen = match result {
-            Ok(file) => {
+        let seen = self.seen_after(
+            result,
+            |upload, file| match &upload.payload {
+                Payload::Crate { sha256, .. } => {
+                    crate::validate::seen_in(file.as_deref(), &upload.version, sha256)
+                }
+                Payload::Python(_) => Seen::Absent,
+            },
+            &name,
+        );
+        self.settle_read(name, seen);
+    }
+
+    /// Records what a Python project page showed.
+    fn python_read_finished(
+        &mut self,
+        name: String,
+        result: Result<Option<Vec<Link>>, RegistryError>,
+    ) {
+        let seen = self.seen_after(
+            result,
+            |upload, links| match &upload.payload {
+                Payload::Python(python) => crate::validate::python_seen(links.as_deref(), python).0,
+                Payload::Crate { .. } => Seen::Absent,
+            },
+            &name,
+        );
+        self.settle_read(name, seen);
+    }
+
+    /// What a read of `name` showed, by `judge`; `None` when the read failed (remembered for
+    /// the report if it never succeeds).
+    fn seen_after<T>(
+        &mut self,
+        result: Result<T, RegistryError>,
+        judge: impl Fn(&Upload, &T) -> Seen,
+        name: &str,
+    ) -> Option<Seen> {
+        match result {
+            Ok(answer) => {
                 self.last_read_error = None;
-                self.by_name
-                    .get(name.as_str())
-                    .map(|u| crate::validate::seen_in(file.as_deref(), &u.version, &u.sha256))
+                self.by_name.get(name).map(|u| judge(u, &answer))
             }
             Err(error) => {
                 tracing::warn!(%error, "index read failed; will read again until --poll-timeout");
                 self.last_read_error = Some(error.to_string());
                 None
             }
-        };
+        }
+    }
+
+    fn settle_read(&mut self, name: String, seen: Option<Seen>) {
+        let now = self.clock.now();
         match self.schedule.read_finished(&name, seen, now) {
             ReadOutcome::Waiting => {}
             ReadOutcome::Visible => (self.events)(Event::Visible(name)),

@@ -23,6 +23,8 @@ error_codes! {
         OIDC_TOKEN_UNAVAILABLE = "oidc-token-unavailable", exit::REGISTRY;
         /// The identity token could not be exchanged.
         TRUSTED_PUBLISHING_FAILED = "trusted-publishing-failed", exit::REGISTRY;
+        /// The plan has Python packages and no Python token variable is set.
+        PYTHON_TOKEN_MISSING = "python-token-missing", exit::REGISTRY;
     }
 }
 
@@ -68,6 +70,12 @@ pub enum PublishError {
         /// The variable.
         variable: String,
     },
+    /// The plan has Python packages and none of the token variables is set.
+    #[error("no Python index token: {} not set", .variables.join(", "))]
+    NoPythonToken {
+        /// The variables tried, in order.
+        variables: Vec<String>,
+    },
     /// No identity token for trusted publishing.
     #[error(transparent)]
     Oidc(#[from] SourceError),
@@ -94,6 +102,7 @@ impl ExpectedError for PublishError {
             Self::Registry { source, .. } => source.error_code(),
             Self::TokenVariableUnknown => TOKEN_VARIABLE_UNKNOWN,
             Self::NoToken { .. } => TOKEN_MISSING,
+            Self::NoPythonToken { .. } => PYTHON_TOKEN_MISSING,
             Self::Oidc(_) => OIDC_TOKEN_UNAVAILABLE,
             Self::TrustedPublishing { .. } => TRUSTED_PUBLISHING_FAILED,
             Self::Journal(error) => error.error_code(),
@@ -108,6 +117,7 @@ impl ExpectedError for PublishError {
             Self::Refused(refusal) => refusal.help().to_owned(),
             Self::Registry { .. } => "check the registry URL, the network and the token".to_owned(),
             Self::TokenVariableUnknown => "name the variable with --token-env VAR, or publish with --trusted-publishing".to_owned(),
+            Self::NoPythonToken { .. } => "set the index's upload token (PyPI: `pypi-…`) in UV_PUBLISH_TOKEN or TWINE_PASSWORD, or name the variable with --python-token-env VAR; never on the command line".to_owned(),
             Self::NoToken { .. } => "set the token in that variable (never on the command line), name another with --token-env, or publish from CI with --trusted-publishing".to_owned(),
             Self::Oidc(_) => "run in a GitHub Actions job with `permissions: id-token: write`, or pass --oidc-token-env VAR naming the variable that holds the identity token (GitLab: `id_tokens:`)".to_owned(),
             Self::TrustedPublishing { .. } => "configure this repository and workflow (and environment) as a trusted publisher of the crates on the registry (crates.io: the crate's Settings, Trusted Publishing), check the audience (--oidc-audience), or publish with an API token".to_owned(),

@@ -36,6 +36,7 @@ pub fn upload_kind(kind: Kind) -> UploadKind {
     match kind {
         Kind::NewCrate => UploadKind::NewCrate,
         Kind::NewVersion => UploadKind::NewVersion,
+        Kind::Python => UploadKind::Python,
     }
 }
 
@@ -447,7 +448,7 @@ pub fn dry_run(
             let Some(upload) = release.uploads.iter().find(|u| &u.name == name) else {
                 continue;
             };
-            let version = &upload.version;
+            let version = upload.version_text();
             let what = match expected.starts.get(name) {
                 None if release.initial.get(name) == Some(&Seen::Present) => {
                     "already present".to_owned()

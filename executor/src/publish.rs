@@ -3,14 +3,17 @@
 //! schedule ([`crate::driver`]) with the credentials ([`crate::credentials`]), journaling every
 //! event ([`crate::sink`]). Each step is a short function; every decision is in a pure module.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use convoy_registry::auth::{token_from_env, token_variable, Token};
 use convoy_registry::clock::{Clock, SystemClock};
+use convoy_registry::python::PythonIndex;
 use convoy_registry::rate::RateLimit;
-use convoy_registry::resolve::{resolve_target, RegistryChoice};
+use convoy_registry::resolve::{python_index, resolve_target, RegistryChoice};
 use convoy_registry::trusted::{self, IdTokenSource};
 use convoy_registry::{ClientOptions, Freshness, RegistryClient, CRATES_IO};
 use convoy_schema::exit;
@@ -18,6 +21,7 @@ use convoy_schema::plan::Plan;
 use convoy_schema::snapshot::RegistryTarget;
 
 use crate::credentials::{Credentials, Lanes, Lifetime};
+use crate::driver::PythonTarget;
 use crate::driver::{self, Event, Outcome, Release, RunOptions};
 use crate::error::PublishError;
 use crate::journal::{self, Journal};
@@ -25,7 +29,7 @@ use crate::output::{self, words_duration};
 use crate::schedule::pace::Pacing;
 use crate::schedule::Settings;
 use crate::sink::{EventSink, Format};
-use crate::validate::{self, validate, Refusal, RegistryState, Upload};
+use crate::validate::{self, validate, Payload, Refusal, RegistryState, Upload};
 
 /// What the command line asks for.
 #[derive(Debug, Clone)]
@@ -40,6 +44,8 @@ pub struct Request {
     pub allow_http: bool,
     /// The token variable, if named.
     pub token_env: Option<String>,
+    /// Where Python packages go.
+    pub python: PythonRequest,
     /// Trusted publishing, if asked for.
     pub trusted: Option<TrustedRequest>,
     /// The digest the plan must have.
@@ -56,6 +62,35 @@ pub struct Request {
     pub journal: Option<PathBuf>,
     /// How events are shown.
     pub format: Format,
+}
+
+/// `--python-index`, `--python-upload`, `--python-token-env`.
+#[derive(Debug, Clone)]
+pub struct PythonRequest {
+    /// The simple API base.
+    pub index: String,
+    /// The upload URL.
+    pub upload: String,
+    /// The token variable, if named.
+    pub token_env: Option<String>,
+}
+
+impl Default for PythonRequest {
+    fn default() -> Self {
+        Self {
+            index: convoy_schema::python::PYPI_INDEX.to_owned(),
+            upload: convoy_schema::python::PYPI_UPLOAD.to_owned(),
+            token_env: None,
+        }
+    }
+}
+
+/// The variables a Python index token is read from, in order.
+fn python_token_variables(named: Option<&str>) -> Vec<String> {
+    match named {
+        Some(variable) => vec![variable.to_owned()],
+        None => vec!["UV_PUBLISH_TOKEN".to_owned(), "TWINE_PASSWORD".to_owned()],
+    }
 }
 
 /// `--trusted-publishing` and its options.
@@ -75,6 +110,7 @@ struct Checked {
     variable: Option<String>,
     api_token: Option<Token>,
     id_source: Option<IdTokenSource>,
+    python: Option<PythonTarget>,
 }
 
 /// Runs the request; the exit code of a run that happened, or why none did.
@@ -96,14 +132,18 @@ fn check(request: &Request) -> Result<Checked, PublishError> {
     });
     let bundle = convoy_cli::read_bundle(&plan, &bundle_dir);
     let uploads = validate(&plan, request.expect_digest.as_deref(), &registry, &bundle)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let python = python_target(&plan, &uploads, &request.python, request, &env)?;
+    let crates = uploads
+        .iter()
+        .any(|u| matches!(u.payload, Payload::Crate { .. }));
     let trusted = request.trusted.is_some();
     let variable = token_variable(registry.name.as_deref(), request.token_env.as_deref());
-    if variable.is_none() && !trusted {
+    if variable.is_none() && !trusted && crates {
         return Err(PublishError::TokenVariableUnknown);
     }
-    let env = |name: &str| std::env::var(name).ok();
     let api_token = variable.as_deref().and_then(|v| token_from_env(v, &env));
-    if api_token.is_none() && !trusted && !request.dry_run {
+    if api_token.is_none() && !trusted && !request.dry_run && crates {
         return Err(PublishError::NoToken {
             variable: variable.unwrap_or_default(),
         });
@@ -125,7 +165,56 @@ fn check(request: &Request) -> Result<Checked, PublishError> {
         variable,
         api_token,
         id_source,
+        python,
     })
+}
+
+/// The Python index and token of a release with Python packages: the index the command line
+/// names must be the plan's, and the token must be in the environment (a dry run needs none).
+fn python_target(
+    plan: &Plan,
+    uploads: &[Upload],
+    python: &PythonRequest,
+    request: &Request,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<PythonTarget>, PublishError> {
+    if !uploads
+        .iter()
+        .any(|u| matches!(u.payload, Payload::Python(_)))
+    {
+        return Ok(None);
+    }
+    let given = python_index(&python.index, request.allow_http)?;
+    let planned = plan
+        .python
+        .as_ref()
+        .map(|p| p.index.clone())
+        .unwrap_or_default();
+    if given != planned {
+        return Err(Refusal::OtherRegistry {
+            planned: format!("Python index {planned}"),
+            given: format!("Python index {given}"),
+        }
+        .into());
+    }
+    let variables = python_token_variables(python.token_env.as_deref());
+    let token = variables.iter().find_map(|v| token_from_env(v, env));
+    let token = match (token, request.dry_run) {
+        (Some(token), _) => token,
+        (None, true) => Token::new(String::new()),
+        (None, false) => return Err(PublishError::NoPythonToken { variables }),
+    };
+    let index =
+        PythonIndex::new(&given, Some(&python.upload), request.allow_http).map_err(|source| {
+            PublishError::Registry {
+                index: given.clone(),
+                source,
+            }
+        })?;
+    Ok(Some(PythonTarget {
+        index: Arc::new(index),
+        token: Arc::new(token),
+    }))
 }
 
 async fn run(request: &Request, checked: Checked) -> Result<i32, PublishError> {
@@ -148,12 +237,33 @@ async fn run(request: &Request, checked: Checked) -> Result<i32, PublishError> {
         }
         .into());
     }
-    let names: Vec<String> = checked.uploads.iter().map(|u| u.name.clone()).collect();
+    let names: Vec<String> = checked
+        .uploads
+        .iter()
+        .filter(|u| matches!(u.payload, Payload::Crate { .. }))
+        .map(|u| u.name.clone())
+        .collect();
     let files = client
         .index_files(&names, 16, Freshness::Fresh)
         .await
         .map_err(registry_error)?;
-    let state = validate::registry_state(&checked.uploads, &files)?;
+    let mut pages = BTreeMap::new();
+    if let Some(python) = &checked.python {
+        for upload in &checked.uploads {
+            if let Payload::Python(project) = &upload.payload {
+                let page = python
+                    .index
+                    .project(&project.project, Freshness::Fresh)
+                    .await
+                    .map_err(|source| PublishError::Registry {
+                        index: python.index.index_url().to_owned(),
+                        source,
+                    })?;
+                pages.insert(upload.name.clone(), page);
+            }
+        }
+    }
+    let state = validate::registry_state(&checked.uploads, &files, &pages)?;
     let (new_crates, new_versions) = request.rate_limits;
     let pacing = Pacing::choose(
         checked.registry.name.as_deref() == Some(CRATES_IO),
@@ -167,6 +277,7 @@ async fn run(request: &Request, checked: Checked) -> Result<i32, PublishError> {
             ..request.settings.clone()
         },
         max_wait: request.max_wait,
+        python: checked.python.clone(),
         ..RunOptions::default()
     };
     let earlier = journal::EarlierRuns::default();
@@ -254,6 +365,15 @@ async fn execute(
             credentials
         }
         (None, Some(token)) => Credentials::api(token),
+        // A release of Python packages only: no Cargo credential is ever carried.
+        (None, None)
+            if !checked
+                .uploads
+                .iter()
+                .any(|u| matches!(u.payload, Payload::Crate { .. })) =>
+        {
+            Credentials::api(Token::new(String::new()))
+        }
         (None, None) => {
             return Err(PublishError::NoToken {
                 variable: checked.variable.unwrap_or_default(),

@@ -63,7 +63,13 @@ impl Release<'_> {
 
     /// The rate-limit bucket (and credential rule) of a crate's upload.
     pub fn kind(&self, name: &str) -> Kind {
-        if self.new_crates.contains(name) {
+        let python = self
+            .uploads
+            .iter()
+            .any(|u| u.name == name && matches!(u.payload, crate::validate::Payload::Python(_)));
+        if python {
+            Kind::Python
+        } else if self.new_crates.contains(name) {
             Kind::NewCrate
         } else {
             Kind::NewVersion
@@ -121,14 +127,13 @@ impl Release<'_> {
 /// An upload of `name` 1.0.0 without bytes that waits for `after`, for the schedule's tests.
 #[cfg(test)]
 pub(crate) fn upload(name: &str, after: &[&str]) -> Upload {
-    Upload {
-        name: name.to_owned(),
-        version: semver::Version::new(1, 0, 0),
-        bytes: Vec::new(),
-        sha256: String::new(),
-        metadata: convoy_schema::plan::PublishMetadata::new(name, "1.0.0"),
-        after: after.iter().map(|s| (*s).to_owned()).collect(),
-    }
+    Upload::new_crate(
+        name,
+        semver::Version::new(1, 0, 0),
+        Vec::new(),
+        convoy_schema::plan::PublishMetadata::new(name, "1.0.0"),
+        after.iter().map(|s| (*s).to_owned()).collect(),
+    )
 }
 
 #[cfg(test)]

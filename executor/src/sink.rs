@@ -58,7 +58,7 @@ impl<'a> EventSink<'a> {
             journal,
             versions: uploads
                 .iter()
-                .map(|u| (u.name.clone(), u.version.to_string()))
+                .map(|u| (u.name.clone(), u.version_text()))
                 .collect(),
             digest: digest.to_owned(),
             format,

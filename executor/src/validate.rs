@@ -8,8 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use convoy_cli::BundleFile;
 use convoy_registry::index::IndexEntry;
+use convoy_registry::python::Link;
 use convoy_schema::digest::sha256_hex;
-use convoy_schema::plan::{is_plain_file_name, Action, Plan, PublishMetadata, Severity};
+use convoy_schema::plan::{
+    is_plain_file_name, package_key, Action, Package, Plan, PublishMetadata, Severity,
+};
+use convoy_schema::python::{CoreMetadata, DistFile, PythonRelease};
 use convoy_schema::snapshot::RegistryTarget;
 use convoy_schema::{exit, ErrorCode};
 
@@ -210,21 +214,77 @@ impl Refusal {
     }
 }
 
-/// One crate to upload, with everything the upload needs.
+/// One package to upload, with everything the upload needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
-    /// Package name.
+    /// Package key (a crate's name, `python:NAME` for a Python project).
     pub name: String,
-    /// Version.
+    /// Version (canonical).
     pub version: semver::Version,
-    /// The `.crate` bytes, checked against the plan.
-    pub bytes: Vec<u8>,
-    /// Expected `cksum` in the index.
-    pub sha256: String,
-    /// What the publish API is sent.
-    pub metadata: PublishMetadata,
-    /// Names of other uploads that must be visible first.
+    /// Keys of other uploads that must be visible first.
     pub after: Vec<String>,
+    /// What is sent, by ecosystem.
+    pub payload: Payload,
+}
+
+/// What an upload sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A `.crate` to the Cargo registry's publish API.
+    Crate {
+        /// The `.crate` bytes, checked against the plan.
+        bytes: Vec<u8>,
+        /// Expected `cksum` in the index.
+        sha256: String,
+        /// What the publish API is sent.
+        metadata: PublishMetadata,
+    },
+    /// A Python project's files to the Python index.
+    Python(PythonUpload),
+}
+
+/// A Python project's version: its files (the sdist first), each checked against the plan,
+/// and the core metadata every upload of them is sent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PythonUpload {
+    /// The project's normalized name.
+    pub project: String,
+    /// The PEP 440 version.
+    pub version: String,
+    /// The files with their bytes, in upload order.
+    pub files: Vec<(DistFile, Vec<u8>)>,
+    /// The core metadata.
+    pub metadata: CoreMetadata,
+}
+
+impl Upload {
+    /// A crate upload of `bytes` (its sha256 computed) with `metadata`, after `after`.
+    pub fn new_crate(
+        name: &str,
+        version: semver::Version,
+        bytes: Vec<u8>,
+        metadata: PublishMetadata,
+        after: Vec<String>,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            version,
+            after,
+            payload: Payload::Crate {
+                sha256: sha256_hex(&bytes),
+                bytes,
+                metadata,
+            },
+        }
+    }
+
+    /// The version as its ecosystem writes it (PEP 440 for a Python project).
+    pub fn version_text(&self) -> String {
+        match &self.payload {
+            Payload::Python(python) => python.version.clone(),
+            Payload::Crate { .. } => self.version.to_string(),
+        }
+    }
 }
 
 /// Checks everything that can be checked without the registry. `bundle` maps artifact file
@@ -283,14 +343,33 @@ pub fn validate(
     if plan.packaging.is_none() {
         return Err(Refusal::NoArtifacts);
     }
-    let publishing: Vec<&str> = plan
+    let publishing: Vec<String> = plan
         .packages
         .iter()
         .filter(|p| p.action == Action::Publish)
-        .map(|p| p.name.as_str())
+        .map(Package::key)
         .collect();
     let mut uploads = Vec::new();
     for package in plan.packages.iter().filter(|p| p.action == Action::Publish) {
+        let key = package.key();
+        let mut after: Vec<String> = package
+            .dependencies
+            .iter()
+            .filter(|d| d.orders_publishing)
+            .map(|d| package_key(package.ecosystem, &d.name))
+            .filter(|d| publishing.contains(d) && *d != key)
+            .collect();
+        after.sort();
+        after.dedup();
+        if let Some(python) = &package.python {
+            uploads.push(Upload {
+                name: key,
+                version: package.version.clone(),
+                after,
+                payload: Payload::Python(python_upload(package, python, bundle)?),
+            });
+            continue;
+        }
         let incomplete = |what| Refusal::Incomplete {
             package: package.name.clone(),
             what,
@@ -337,28 +416,85 @@ pub fn validate(
                 vers: metadata.vers.clone(),
             });
         }
-        let mut after: Vec<String> = package
-            .dependencies
-            .iter()
-            .filter(|d| {
-                d.orders_publishing
-                    && publishing.contains(&d.name.as_str())
-                    && d.name != package.name
-            })
-            .map(|d| d.name.clone())
-            .collect();
-        after.sort();
-        after.dedup();
         uploads.push(Upload {
             name: package.name.clone(),
             version: package.version.clone(),
-            bytes: bytes.clone(),
-            sha256: artifact.sha256.clone(),
-            metadata: metadata.clone(),
             after,
+            payload: Payload::Crate {
+                bytes: bytes.clone(),
+                sha256: artifact.sha256.clone(),
+                metadata: metadata.clone(),
+            },
         });
     }
     Ok(uploads)
+}
+
+/// A Python package's files read from the bundle and checked against the plan.
+fn python_upload(
+    package: &Package,
+    python: &PythonRelease,
+    bundle: &BTreeMap<String, BundleFile>,
+) -> Result<PythonUpload, Refusal> {
+    let key = package.key();
+    let metadata = python.metadata.clone().ok_or_else(|| Refusal::Incomplete {
+        package: key.clone(),
+        what: "python.metadata",
+    })?;
+    if python.files.is_empty() {
+        return Err(Refusal::Incomplete {
+            package: key,
+            what: "python.files",
+        });
+    }
+    let named = |field: &str| metadata.get(field).unwrap_or_default().to_owned();
+    let same_name = convoy_registry::python::normalize(&named("Name")) == package.name;
+    let same_version = named("Version").parse::<pep440_rs::Version>().ok()
+        == python.version.parse::<pep440_rs::Version>().ok();
+    if !same_name || !same_version {
+        return Err(Refusal::MetadataMismatch {
+            package: key,
+            name: named("Name"),
+            vers: named("Version"),
+        });
+    }
+    let mut files = Vec::with_capacity(python.files.len());
+    for file in &python.files {
+        if !is_plain_file_name(&file.filename) {
+            return Err(Refusal::OutsideBundle {
+                package: key,
+                file: file.filename.clone(),
+            });
+        }
+        let bytes = bundle
+            .get(&file.filename)
+            .ok_or_else(|| Refusal::MissingArtifact {
+                package: key.clone(),
+                file: file.filename.clone(),
+            })?
+            .as_ref()
+            .map_err(|reason| Refusal::UnreadableArtifact {
+                package: key.clone(),
+                file: file.filename.clone(),
+                reason: reason.clone(),
+            })?;
+        let actual = sha256_hex(bytes);
+        if actual != file.sha256 {
+            return Err(Refusal::ArtifactChanged {
+                package: key,
+                file: file.filename.clone(),
+                expected: file.sha256.clone(),
+                actual,
+            });
+        }
+        files.push((file.clone(), bytes.clone()));
+    }
+    Ok(PythonUpload {
+        project: package.name.clone(),
+        version: python.version.clone(),
+        files,
+        metadata,
+    })
 }
 
 /// What the registry holds of a release before the run: what the index shows for each planned
@@ -378,25 +514,66 @@ pub struct RegistryState {
 pub fn registry_state(
     uploads: &[Upload],
     files: &BTreeMap<String, Option<Vec<IndexEntry>>>,
+    pages: &BTreeMap<String, Option<Vec<Link>>>,
 ) -> Result<RegistryState, Refusal> {
     let mut state = RegistryState::default();
     for upload in uploads {
-        let entries = files.get(&upload.name).and_then(|f| f.as_deref());
-        if entries.is_none_or(<[_]>::is_empty) {
-            state.new_crates.insert(upload.name.clone());
-        }
-        let seen = seen_in(entries, &upload.version, &upload.sha256);
+        let (seen, planned) = match &upload.payload {
+            Payload::Crate { sha256, .. } => {
+                let entries = files.get(&upload.name).and_then(|f| f.as_deref());
+                if entries.is_none_or(<[_]>::is_empty) {
+                    state.new_crates.insert(upload.name.clone());
+                }
+                (seen_in(entries, &upload.version, sha256), sha256.clone())
+            }
+            Payload::Python(python) => {
+                let links = pages.get(&upload.name).and_then(|p| p.as_deref());
+                python_seen(links, python)
+            }
+        };
         if let Seen::OtherContent(cksum) = &seen {
             return Err(Refusal::OtherContent {
                 name: upload.name.clone(),
-                version: upload.version.to_string(),
+                version: upload.version_text(),
                 cksum: cksum.clone(),
-                planned: upload.sha256.clone(),
+                planned,
             });
         }
         state.initial.insert(upload.name.clone(), seen);
     }
     Ok(state)
+}
+
+/// What a Python project page shows of `python`'s files: present when the index serves every
+/// one with its planned sha256; other content when it serves one under its name with other
+/// bytes (the file and both sha256 are named); else absent. The second value names the
+/// planned bytes for a refusal.
+pub fn python_seen(links: Option<&[Link]>, python: &PythonUpload) -> (Seen, String) {
+    let mut all = true;
+    for (file, _) in &python.files {
+        match links
+            .unwrap_or_default()
+            .iter()
+            .find(|l| l.file.filename == file.filename)
+        {
+            Some(link) if link.file.sha256.as_deref() == Some(file.sha256.as_str()) => {}
+            Some(link) => {
+                return (
+                    Seen::OtherContent(format!(
+                        "{} (sha256 {})",
+                        file.filename,
+                        link.file.sha256.as_deref().unwrap_or("not stated")
+                    )),
+                    file.sha256.clone(),
+                )
+            }
+            None => all = false,
+        }
+    }
+    (
+        if all { Seen::Present } else { Seen::Absent },
+        String::new(),
+    )
 }
 
 /// What the index shows for `version` with `sha256`.
@@ -511,7 +688,7 @@ mod tests {
         let uploads = validate(&plan(), Some(&plan().digest), &registry(), &bundle()).unwrap();
         assert_eq!(uploads.len(), 2);
         assert_eq!(uploads[1].after, ["a"]);
-        assert_eq!(uploads[1].bytes, b"B");
+        assert!(matches!(&uploads[1].payload, Payload::Crate { bytes, .. } if bytes == b"B"));
     }
 
     #[test]

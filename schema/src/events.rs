@@ -14,7 +14,9 @@ use crate::version::{read_document, FormatVersion, ReadError};
 ///
 /// History: 1.0 — first declared format (the event names and fields of earlier builds, plus
 /// `format_version`, the `credential` of an upload, `needs-api-token` and the token events).
-pub const EVENTS_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 0);
+/// 1.1 — the rate-limit bucket `python` (uploads of Python files); names are package keys
+/// (`python:NAME` for a Python project).
+pub const EVENTS_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 1);
 
 /// One line of the event stream or journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -65,6 +67,8 @@ pub enum UploadKind {
     NewCrate,
     /// A further version of an existing crate.
     NewVersion,
+    /// A Python project's files. (Since 1.1.)
+    Python,
 }
 
 /// Which credential an upload carries.
@@ -278,7 +282,7 @@ mod tests {
         let line = event.to_line();
         assert_eq!(
             line,
-            r#"{"format_version":"1.0","plan":"sha256:ab","time":1,"time_ms":1500,"event":"uploading","crate":"a","version":"1.0.0","attempt":2,"credential":"trusted-publishing"}"#
+            r#"{"format_version":"1.1","plan":"sha256:ab","time":1,"time_ms":1500,"event":"uploading","crate":"a","version":"1.0.0","attempt":2,"credential":"trusted-publishing"}"#
         );
         assert_eq!(PublishEvent::from_line(&line).unwrap(), event);
         assert_eq!(event.crate_name(), Some("a"));

@@ -434,14 +434,13 @@ fn metadata(name: &str) -> PublishMetadata {
 
 fn upload(name: &str, after: &[&str]) -> Upload {
     let bytes = format!("{name} bytes").into_bytes();
-    Upload {
-        name: name.into(),
-        version: "1.0.0".parse().unwrap(),
-        sha256: convoy_schema::digest::sha256_hex(&bytes),
+    Upload::new_crate(
+        name,
+        "1.0.0".parse().unwrap(),
         bytes,
-        metadata: metadata(name),
-        after: after.iter().map(|a| (*a).to_owned()).collect(),
-    }
+        metadata(name),
+        after.iter().map(|a| (*a).to_owned()).collect(),
+    )
 }
 
 /// Runs the IO loop against a testkit with `faults`, both on one manual clock.
@@ -526,7 +525,7 @@ fn run_uploads_with(
         let RegistryState {
             initial,
             new_crates,
-        } = registry_state(&uploads, &files).unwrap();
+        } = registry_state(&uploads, &files, &Default::default()).unwrap();
         let mut credentials = match trusted {
             None => Credentials::api(convoy_registry::auth::Token::new(TOKEN.into())),
             Some(source) => {
@@ -1097,14 +1096,13 @@ fn a_wait_is_never_given_up_without_a_poll_at_its_deadline() {
 
 fn upload_version(name: &str, version: &str) -> Upload {
     let bytes = format!("{name} {version} bytes").into_bytes();
-    Upload {
-        name: name.into(),
-        version: version.parse().unwrap(),
-        sha256: convoy_schema::digest::sha256_hex(&bytes),
+    Upload::new_crate(
+        name,
+        version.parse().unwrap(),
         bytes,
-        metadata: PublishMetadata::new(name, version),
-        after: Vec::new(),
-    }
+        PublishMetadata::new(name, version),
+        Vec::new(),
+    )
 }
 
 /// A testkit registry with `faults` on a manual clock.

@@ -121,6 +121,8 @@ pub enum Kind {
     NewCrate,
     /// A further version of an existing crate.
     NewVersion,
+    /// A Python project's files, to the Python index (unpaced until it answers 429).
+    Python,
 }
 
 impl Kind {
@@ -129,6 +131,7 @@ impl Kind {
         match self {
             Self::NewCrate => "new crate",
             Self::NewVersion => "new version",
+            Self::Python => "Python upload",
         }
     }
 }
@@ -289,6 +292,7 @@ impl Schedule {
         let gates = [
             (Kind::NewCrate, Gate::new(settings.new_crates, start)),
             (Kind::NewVersion, Gate::new(settings.new_versions, start)),
+            (Kind::Python, Gate::new(None, start)),
         ]
         .into_iter()
         .collect();
