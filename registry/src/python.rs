@@ -38,6 +38,8 @@ pub struct Link {
     pub file: ServedFile,
     /// The download URL, resolved against the page.
     pub url: String,
+    /// The index serves the file's core metadata at `{url}.metadata` (PEP 658/714).
+    pub core_metadata: bool,
 }
 
 /// PEP 503 normalization of a project name: lower case, runs of `-`, `_`, `.` as one `-`.
@@ -116,6 +118,8 @@ pub fn parse_json_page(body: &[u8], page: &Url) -> Result<Vec<Link>, String> {
         hashes: BTreeMap<String, String>,
         #[serde(default)]
         yanked: serde_json::Value,
+        #[serde(default, rename = "core-metadata", alias = "data-dist-info-metadata")]
+        core_metadata: serde_json::Value,
     }
     let page_data: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     page_data
@@ -136,6 +140,10 @@ pub fn parse_json_page(body: &[u8], page: &Url) -> Result<Vec<Link>, String> {
                     filename: f.filename,
                 },
                 url: url.into(),
+                core_metadata: !matches!(
+                    f.core_metadata,
+                    serde_json::Value::Null | serde_json::Value::Bool(false)
+                ),
             })
         })
         .collect()
@@ -178,6 +186,9 @@ pub fn parse_html_page(body: &[u8], page: &Url) -> Result<Vec<Link>, String> {
                 yanked: tag.to_ascii_lowercase().contains("data-yanked"),
             },
             url: without_fragment.into(),
+            core_metadata: attribute(tag, "data-core-metadata")
+                .or_else(|| attribute(tag, "data-dist-info-metadata"))
+                .is_some_and(|v| v != "false"),
         });
     }
     Ok(links)
@@ -476,8 +487,23 @@ impl PythonIndex {
         )
     }
 
+    /// The core metadata the index serves for a file (PEP 658: `{url}.metadata`), as text.
+    pub async fn core_metadata(&self, url: &str) -> Result<String, RegistryError> {
+        let bytes = self.fetch(&format!("{url}.metadata"), 16 << 20).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Downloads a file the index lists, up to `limit` bytes (at most [`FILE_LIMIT`]).
+    pub async fn download_limited(&self, url: &str, limit: u64) -> Result<Vec<u8>, RegistryError> {
+        self.fetch(url, limit.min(FILE_LIMIT)).await
+    }
+
     /// Downloads a file the index lists, up to [`FILE_LIMIT`] bytes.
     pub async fn download(&self, url: &str) -> Result<Vec<u8>, RegistryError> {
+        self.fetch(url, FILE_LIMIT).await
+    }
+
+    async fn fetch(&self, url: &str, limit: u64) -> Result<Vec<u8>, RegistryError> {
         let url = checked_url(url, self.allow_http)?;
         let response = self
             .http
@@ -491,7 +517,7 @@ impl PythonIndex {
                 detail: format!("{url}: download failed"),
             });
         }
-        read_body(response, FILE_LIMIT, Overflow::Refuse, &url).await
+        read_body(response, limit, Overflow::Refuse, &url).await
     }
 }
 

@@ -12,8 +12,10 @@ use crate::version::{read_document, FormatVersion, ReadError};
 
 /// Format version of verify reports this build writes and reads.
 ///
-/// History: 1.0 — first format.
-pub const REPORT_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 0);
+/// History: 1.0 — first format. 1.1 — Python packages (named by key, `python:NAME`; the
+/// expected and observed checksums are their sdist's) and the codes `missing-file` and
+/// `unplanned-file`.
+pub const REPORT_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 1);
 
 /// The result of verifying a registry against a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -149,11 +151,15 @@ pub enum FindingCode {
     NotReproduced,
     /// `--rebuild`: packaging the plan's commit failed.
     RebuildFailed,
+    /// A planned file of a Python version is not on the index.
+    MissingFile,
+    /// The index has a file under a Python version that the plan did not build.
+    UnplannedFile,
 }
 
 impl FindingCode {
     /// Every code, in the order the README's table lists them.
-    pub const ALL: [FindingCode; 11] = [
+    pub const ALL: [FindingCode; 13] = [
         FindingCode::MissingVersion,
         FindingCode::ChecksumMismatch,
         FindingCode::DependenciesDiffer,
@@ -165,6 +171,8 @@ impl FindingCode {
         FindingCode::DownloadDiffers,
         FindingCode::NotReproduced,
         FindingCode::RebuildFailed,
+        FindingCode::MissingFile,
+        FindingCode::UnplannedFile,
     ];
 
     /// The kebab-case code, as written in the report.
@@ -181,6 +189,8 @@ impl FindingCode {
             FindingCode::DownloadDiffers => "download-differs",
             FindingCode::NotReproduced => "not-reproduced",
             FindingCode::RebuildFailed => "rebuild-failed",
+            FindingCode::MissingFile => "missing-file",
+            FindingCode::UnplannedFile => "unplanned-file",
         }
     }
 
@@ -198,6 +208,8 @@ impl FindingCode {
             FindingCode::DownloadDiffers => "`--download --bundle`: the served `.crate` is not byte for byte the bundle's (the differing files are named)",
             FindingCode::NotReproduced => "`--rebuild`: packaging the plan's commit again gives other bytes than the plan's artifact",
             FindingCode::RebuildFailed => "`--rebuild`: packaging the plan's commit failed, or made no `.crate` for the package",
+            FindingCode::MissingFile => "a file the plan built for a Python version (sdist or wheel) is not on the index",
+            FindingCode::UnplannedFile => "the index has a file under a Python version that the plan did not build (a warning for native projects, whose other platforms' wheels are built elsewhere)",
         }
     }
 
@@ -206,6 +218,7 @@ impl FindingCode {
     pub fn severity(self) -> Severity {
         match self {
             FindingCode::UnknownState => Severity::Warning,
+            FindingCode::MissingFile | FindingCode::UnplannedFile => Severity::Error,
             FindingCode::MissingVersion
             | FindingCode::ChecksumMismatch
             | FindingCode::DependenciesDiffer
@@ -258,6 +271,8 @@ mod tests {
             FindingCode::DownloadDiffers => 8,
             FindingCode::NotReproduced => 9,
             FindingCode::RebuildFailed => 10,
+            FindingCode::MissingFile => 11,
+            FindingCode::UnplannedFile => 12,
         };
         for (index, code) in FindingCode::ALL.into_iter().enumerate() {
             assert_eq!(position(code), index);

@@ -13,7 +13,8 @@ use crate::render;
 use crate::verify::{self, Request};
 
 /// Check that what a registry serves is exactly what a plan said: versions, cksums, dependency
-/// lists, features, yanked state, and with --download the bytes. Needs no token.
+/// lists, features, yanked state, and with --download the bytes; for Python packages, every
+/// planned file with its sha256, nothing unplanned, Requires-Dist. Needs no token.
 #[derive(Debug, Parser)]
 #[command(name = "convoy-verify", version)]
 pub struct Cli {
@@ -22,13 +23,17 @@ pub struct Cli {
     /// The registry to read (default: the one the plan names).
     #[command(flatten)]
     target: convoy_cli::RegistryArgs,
+    /// The Python index's simple API base (default: the one the plan names).
+    #[arg(long, value_name = "URL")]
+    python_index: Option<String>,
     /// Check only the packages the plan publishes, not those it skipped.
     #[arg(long)]
     only_published: bool,
     /// A yanked version is a warning, not an error.
     #[arg(long)]
     allow_yanked: bool,
-    /// Download every `.crate` through the registry's `dl` template and hash it.
+    /// Download every `.crate` through the registry's `dl` template (and every planned Python
+    /// file) and hash it.
     #[arg(long)]
     download: bool,
     /// With --download: compare the downloads byte for byte with this bundle.
@@ -59,6 +64,7 @@ impl Cli {
             plan: self.plan.clone(),
             registry: self.target.choice(),
             allow_http: self.target.allow_http,
+            python_index: self.python_index.clone(),
             checks: Checks {
                 only_published: self.only_published,
                 allow_yanked: self.allow_yanked,
@@ -130,6 +136,7 @@ mod tests {
                     "sparse+https://example.invalid/".into()
                 )),
                 allow_http: false,
+                python_index: None,
                 checks: Checks {
                     only_published: false,
                     allow_yanked: true,

@@ -29,6 +29,8 @@ pub struct Observed {
     pub downloads: BTreeMap<String, Result<Vec<u8>, String>>,
     /// The bundle's files by name (with `--bundle`).
     pub bundle: BTreeMap<String, Vec<u8>>,
+    /// What the Python index serves for the plan's Python packages.
+    pub python: crate::python::PythonObserved,
 }
 
 /// What to check.
@@ -87,6 +89,19 @@ pub fn compare(
     let mut packages = Vec::new();
     let mut findings = Vec::new();
     for package in packages_to_check(plan, checks) {
+        if !package.ecosystem.is_cargo() {
+            let (found, expected, served) =
+                crate::python::check(package, &observed.python, checks.allow_yanked);
+            findings.extend(found);
+            packages.push(CheckedPackage {
+                name: package.key(),
+                version: package.version.clone(),
+                expected_cksum: expected,
+                observed_cksum: served,
+                ok: true,
+            });
+            continue;
+        }
         let expected = expected_cksum(plan, package);
         let entry = observed
             .index
@@ -435,7 +450,7 @@ mod tests {
                 .map(|(name, bytes)| (name.to_owned(), Some(vec![entry(name, bytes)])))
                 .collect(),
             downloads: BTreeMap::new(),
-            bundle: BTreeMap::new(),
+            ..Observed::default()
         }
     }
 
@@ -671,8 +686,12 @@ mod tests {
             assert_eq!(report.plan_digest, plan().digest);
             covered.extend(expected.iter().map(|(code, _, _)| code.as_str()));
         }
-        let all: std::collections::BTreeSet<&str> =
-            FindingCode::ALL.iter().map(|c| c.as_str()).collect();
+        // The codes only Python files have are covered by `crate::python`'s table.
+        let all: std::collections::BTreeSet<&str> = FindingCode::ALL
+            .iter()
+            .filter(|c| ![FindingCode::MissingFile, FindingCode::UnplannedFile].contains(c))
+            .map(|c| c.as_str())
+            .collect();
         assert_eq!(covered, all, "a row for every finding code");
     }
 

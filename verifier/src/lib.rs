@@ -17,6 +17,7 @@ pub mod cli;
 pub mod compare;
 pub mod error;
 pub mod observe;
+pub mod python;
 pub mod rebuild;
 pub mod render;
 pub mod verify;

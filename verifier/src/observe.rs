@@ -57,6 +57,6 @@ pub async fn observe(
     Ok(Observed {
         index,
         downloads: fetched.into_iter().collect::<BTreeMap<_, _>>(),
-        bundle: BTreeMap::new(),
+        ..Observed::default()
     })
 }

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use convoy_registry::auth::{token_from_env, token_variable};
-use convoy_registry::resolve::{resolve_target, RegistryChoice};
+use convoy_registry::python::PythonIndex;
+use convoy_registry::resolve::{python_index, resolve_target, RegistryChoice};
 use convoy_registry::{ClientOptions, RegistryClient};
+use convoy_schema::plan::Package;
 use convoy_schema::report::VerifyReport;
 
-use crate::compare::{compare, packages_to_check, Checks};
+use crate::compare::{compare, packages_to_check, Checks, Observed};
 use crate::error::VerifyError;
 use crate::observe::{observe, wanted};
 
@@ -23,6 +25,8 @@ pub struct Request {
     pub registry: Option<RegistryChoice>,
     /// Allow plain HTTP to a registry that is not on this machine.
     pub allow_http: bool,
+    /// The Python index's simple API base; `None`: the one the plan names.
+    pub python_index: Option<String>,
     /// Which packages, and whether a yanked version is an error.
     pub checks: Checks,
     /// Download every `.crate` and hash it.
@@ -58,29 +62,57 @@ pub fn run(request: &Request) -> Result<VerifyReport, VerifyError> {
     };
     let checks = request.checks;
     let packages = packages_to_check(&plan, checks);
-    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    let crates: Vec<&Package> = packages
+        .iter()
+        .copied()
+        .filter(|p| p.ecosystem.is_cargo())
+        .collect();
+    let names: Vec<String> = crates.iter().map(|p| p.name.clone()).collect();
     let downloads = if request.download {
-        wanted(&plan, &packages)
+        wanted(&plan, &crates)
     } else {
         Vec::new()
     };
+    let python_index = match (&request.python_index, &plan.python) {
+        (Some(given), _) => Some(python_index(given, request.allow_http)?),
+        (None, Some(planned)) => Some(planned.index.clone()),
+        (None, None) => None,
+    };
     let read_token = token_variable(registry.name.as_deref(), None)
         .and_then(|v| token_from_env(&v, &|v| std::env::var(v).ok()));
-    let observed = convoy_cli::runtime()?.block_on(async {
-        let client = RegistryClient::connect(
-            &registry.index,
-            ClientOptions {
-                allow_http: request.allow_http,
-                read_token,
-            },
-        )
-        .await?;
-        observe(&client, &names, &downloads).await
-    });
-    let mut observed = observed.map_err(|source| VerifyError::Registry {
-        index: registry.index.clone(),
-        source,
-    })?;
+    let runtime = convoy_cli::runtime()?;
+    let mut observed = if names.is_empty() {
+        Observed::default()
+    } else {
+        runtime
+            .block_on(async {
+                let client = RegistryClient::connect(
+                    &registry.index,
+                    ClientOptions {
+                        allow_http: request.allow_http,
+                        read_token,
+                    },
+                )
+                .await?;
+                observe(&client, &names, &downloads).await
+            })
+            .map_err(|source| VerifyError::Registry {
+                index: registry.index.clone(),
+                source,
+            })?
+    };
+    if let Some(index_url) =
+        python_index.filter(|_| packages.iter().any(|p| !p.ecosystem.is_cargo()))
+    {
+        let python_error = |source| VerifyError::Registry {
+            index: index_url.clone(),
+            source,
+        };
+        let index = PythonIndex::new(&index_url, None, request.allow_http).map_err(python_error)?;
+        observed.python = runtime
+            .block_on(crate::python::observe(&index, &packages, request.download))
+            .map_err(python_error)?;
+    }
     observed.bundle = bundle;
     let rebuilt = match &request.rebuild {
         Some(manifest_path) => Some(crate::rebuild::rebuild(&plan, manifest_path)?),
