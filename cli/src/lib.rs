@@ -77,11 +77,21 @@ pub type BundleFile = Result<Vec<u8>, String>;
 /// most one byte more than the plan's size, so a FIFO, a device or a link to `/dev/zero` is
 /// refused with its reason instead of hanging or filling memory.
 pub fn read_bundle(plan: &Plan, dir: &Path) -> BTreeMap<String, BundleFile> {
-    plan.packages
+    let crates = plan
+        .packages
         .iter()
         .filter_map(|p| p.artifact.as_ref())
-        .filter(|a| is_plain_file_name(&a.file))
-        .filter_map(|a| Some((a.file.clone(), read_bundle_file(dir, &a.file, a.size)?)))
+        .map(|a| (&a.file, a.size));
+    let python = plan
+        .packages
+        .iter()
+        .filter_map(|p| p.python.as_ref())
+        .flat_map(|p| &p.files)
+        .map(|f| (&f.filename, f.size));
+    crates
+        .chain(python)
+        .filter(|(file, _)| is_plain_file_name(file))
+        .filter_map(|(file, size)| Some((file.clone(), read_bundle_file(dir, file, size)?)))
         .collect()
 }
 

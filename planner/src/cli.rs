@@ -126,10 +126,10 @@ struct PlanArgs {
     /// reads its live index, unless --registry-state is given.
     #[command(flatten)]
     target: convoy_cli::RegistryArgs,
-    /// The Python index's simple API base (the repository's Python projects are published
-    /// there).
-    #[arg(long, value_name = "URL", default_value = convoy_schema::python::PYPI_INDEX)]
-    python_index: String,
+    /// The Python index's simple API base the repository's Python projects are published to
+    /// (default: PyPI's, https://pypi.org/simple/); naming it reads what it serves for them.
+    #[arg(long, value_name = "URL")]
+    python_index: Option<String>,
     /// What the registry holds, as a registry snapshot file; versions present there are skipped.
     #[arg(long, value_name = "FILE")]
     registry_state: Option<PathBuf>,
@@ -309,11 +309,40 @@ fn package_into(
         )),
         GitState::Absent(_) => python::bundle::outside_git(&plan),
     };
-    python::bundle::attach(&mut plan, &built);
+    let served = match &plan.python {
+        Some(target) => package::download_served(
+            &target.index,
+            &python::bundle::differing_served(&plan, &built),
+            args.target.allow_http,
+        )?,
+        None => Default::default(),
+    };
+    python::bundle::attach(&mut plan, &built, &served);
     create_dir(bundle)?;
-    for project in built.values().flatten() {
-        for file in &project.files {
-            write_atomically(&bundle.join(&file.file.filename), &file.bytes)?;
+    // Each file the plan records, with the bytes it records: the build's, or the index's for a
+    // skipped version a rebuild makes with other timestamps.
+    for package in &plan.packages {
+        let Some(python) = &package.python else {
+            continue;
+        };
+        let key = package.key();
+        for file in &python.files {
+            let built_bytes = built
+                .get(&key)
+                .and_then(|b| b.as_ref().ok())
+                .and_then(|b| b.files.iter().find(|f| f.file.filename == file.filename))
+                .map(|f| f.bytes.as_slice());
+            let served_bytes = served
+                .get(&(key.clone(), file.filename.clone()))
+                .and_then(|r| r.as_ref().ok())
+                .map(Vec::as_slice);
+            let recorded = [built_bytes, served_bytes]
+                .into_iter()
+                .flatten()
+                .find(|bytes| convoy_schema::digest::sha256_hex(bytes) == file.sha256);
+            if let Some(bytes) = recorded {
+                write_atomically(&bundle.join(&file.filename), bytes)?;
+            }
         }
     }
     if let Ok(crates) = &outcome.result {

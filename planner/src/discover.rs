@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::{DependencyKind as MetadataKind, MetadataCommand};
 use convoy_registry::auth::{token_from_env, token_variable};
+use convoy_registry::python::PythonIndex;
 use convoy_registry::{ClientOptions, Freshness, RegistryClient};
 use convoy_schema::digest::sha256_digest;
 use convoy_schema::plan::{
@@ -49,8 +50,9 @@ pub struct DiscoverRequest {
     pub allow_http: bool,
     /// `--bump`, `--set-version`, `--all`, `-p name=LEVEL`.
     pub release: ReleaseRequest,
-    /// `--python-index`: the simple API base the Python projects are published to.
-    pub python_index: String,
+    /// `--python-index`: the simple API base the Python projects are published to; naming it
+    /// reads what it serves for them (else PyPI is the target, not read).
+    pub python_index: Option<String>,
 }
 
 /// The planner's input and where the workspace is.
@@ -188,7 +190,21 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
         lockfile_bytes.map(|b| String::from_utf8_lossy(&b).into_owned()),
     )?;
     let registry = resolve_registry(&request.registry, &root)?;
-    let python_index = registry_config::python_index(&request.python_index, request.allow_http)?;
+    let python_index = registry_config::python_index(
+        request
+            .python_index
+            .as_deref()
+            .unwrap_or(convoy_schema::python::PYPI_INDEX),
+        request.allow_http,
+    )?;
+    let (python_source, python_observations) =
+        match (&request.python_index, python_names.is_empty()) {
+            (Some(_), false) => (
+                ObservationSource::Index,
+                read_python_index(&python_index, &python_names, request.allow_http)?,
+            ),
+            _ => (ObservationSource::Absent, BTreeMap::new()),
+        };
     let observations = match (&request.registry_state, &request.registry) {
         (Some(path), _) => read_snapshot(path, &registry)?,
         // Naming a registry on the command line asks for its live state.
@@ -212,8 +228,8 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
             target: PythonTarget {
                 index: python_index,
             },
-            observations: BTreeMap::new(),
-            source: ObservationSource::Absent,
+            observations: python_observations,
+            source: python_source,
             pin: config.python.pin,
         }),
     };
@@ -453,6 +469,33 @@ fn resolve_registry(choice: &RegistryChoice, root: &Path) -> Result<RegistryTarg
 
 /// Reads every member's index file from the live registry (and the `-`/`_` variants of each name,
 /// which a registry treats as the same name), at most 16 requests at a time.
+/// What the Python index at `index` serves for the projects `keys` (`python:NAME`), by
+/// normalized name and version.
+fn read_python_index(
+    index: &str,
+    keys: &[String],
+    allow_http: bool,
+) -> Result<convoy_schema::python::PythonObservations, PlanError> {
+    let failed = |source| PlanError::Registry {
+        index: index.to_owned(),
+        source,
+    };
+    let client = PythonIndex::new(index, None, allow_http).map_err(failed)?;
+    let runtime = convoy_cli::runtime()?;
+    let mut observations = BTreeMap::new();
+    for key in keys {
+        let name = key.strip_prefix("python:").unwrap_or(key);
+        let links = runtime
+            .block_on(client.project(name, Freshness::Revalidate))
+            .map_err(failed)?;
+        let versions = links
+            .map(|links| convoy_registry::python::by_version(name, &links))
+            .unwrap_or_default();
+        observations.insert(name.to_owned(), versions);
+    }
+    Ok(observations)
+}
+
 fn read_index(
     registry: &RegistryTarget,
     members: &[Member],

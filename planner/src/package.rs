@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use convoy_package::python::{self, BuildRequest, BuiltProject};
 use convoy_package::staging::{self, PackageInput};
+use convoy_registry::python::PythonIndex;
 use convoy_schema::plan::Plan;
 
 pub use convoy_package::staging::PackageOptions;
@@ -41,6 +42,45 @@ pub fn build_python(
             )
         })
         .collect()
+}
+
+/// Downloads the files `wanted` (`(package key, file name)`) from the Python index at `index`,
+/// each one's bytes or why it could not be read.
+pub fn download_served(
+    index: &str,
+    wanted: &[(String, String)],
+    allow_http: bool,
+) -> Result<BTreeMap<(String, String), Result<Vec<u8>, String>>, PlanError> {
+    if wanted.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let failed = |source| PlanError::Registry {
+        index: index.to_owned(),
+        source,
+    };
+    let client = PythonIndex::new(index, None, allow_http).map_err(failed)?;
+    let runtime = convoy_cli::runtime()?;
+    let mut served = BTreeMap::new();
+    for (key, filename) in wanted {
+        let name = key.strip_prefix("python:").unwrap_or(key);
+        let bytes = runtime.block_on(async {
+            let links = client
+                .project(name, convoy_registry::Freshness::Revalidate)
+                .await?
+                .unwrap_or_default();
+            match links.iter().find(|l| &l.file.filename == filename) {
+                Some(link) => client.download(&link.url).await,
+                None => Err(convoy_registry::RegistryError::Protocol {
+                    detail: format!("the index no longer lists {filename}"),
+                }),
+            }
+        });
+        served.insert(
+            (key.clone(), filename.clone()),
+            bytes.map_err(|e| e.to_string()),
+        );
+    }
+    Ok(served)
 }
 
 /// Installs (once per process) the handler that ends packaging's processes and removes its

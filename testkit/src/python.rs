@@ -337,18 +337,39 @@ pub(crate) fn page(
     response
 }
 
-/// A download: the file, or (`….metadata`) a wheel's core metadata as uploaded (PEP 658).
+/// A download: the file, or (`….metadata`) a wheel's core metadata (PEP 658): its
+/// `*.dist-info/METADATA`, as PyPI serves it; the upload's metadata fields when the wheel has
+/// none.
 pub(crate) fn download(store: &PythonStore, name: &str, filename: &str) -> Response<Full<Bytes>> {
     if let Some(wheel) = filename.strip_suffix(".metadata") {
-        return match store.files(name).into_iter().find(|f| f.filename == wheel) {
-            Some(file) => text(StatusCode::OK, &core_metadata(&file.metadata)),
-            None => text(StatusCode::NOT_FOUND, "404 Not Found"),
+        let Some(file) = store.files(name).into_iter().find(|f| f.filename == wheel) else {
+            return text(StatusCode::NOT_FOUND, "404 Not Found");
+        };
+        let from_wheel = store
+            .bytes(name, wheel)
+            .and_then(|bytes| wheel_metadata(&bytes));
+        return match from_wheel {
+            Some(metadata) => Response::new(Full::new(Bytes::from(metadata))),
+            None => text(StatusCode::OK, &core_metadata(&file.metadata)),
         };
     }
     match store.bytes(name, filename) {
         Some(bytes) => Response::new(Full::new(Bytes::from(bytes))),
         None => text(StatusCode::NOT_FOUND, "404 Not Found"),
     }
+}
+
+/// The `*.dist-info/METADATA` member of a wheel, if it is a zip archive that has one.
+fn wheel_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let name = archive
+        .file_names()
+        .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)?
+        .to_owned();
+    let mut member = archive.by_name(&name).ok()?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut member, 16 << 20), &mut out).ok()?;
+    Some(out)
 }
 
 /// The upload's metadata fields (`requires_dist` = `a==1`) in core-metadata form

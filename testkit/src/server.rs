@@ -38,6 +38,8 @@ pub struct Options {
     pub port: u16,
     /// The token publishes (and, with `auth_required`, reads) must carry.
     pub token: String,
+    /// The token Python uploads must carry (as `__token__`'s password); `None`: `token`.
+    pub python_token: Option<String>,
     /// Whether index reads and downloads need the token too.
     pub auth_required: bool,
     /// Misbehaviour to inject.
@@ -101,6 +103,7 @@ impl Options {
             dir,
             port: 0,
             token: token.to_owned(),
+            python_token: None,
             auth_required: false,
             faults: Faults::default(),
             clock: Arc::new(SystemClock),
@@ -476,7 +479,13 @@ async fn python_upload(
         Ok(response)
     };
     match basic_token(entry.authorization.as_deref()) {
-        Some(token) if token == state.options.token => {}
+        Some(token)
+            if token
+                == state
+                    .options
+                    .python_token
+                    .as_deref()
+                    .unwrap_or(&state.options.token) => {}
         Some(token) if faults.echo_token => {
             return forbidden(&format!("403 Invalid API Token: `{token}` is not valid"))
         }

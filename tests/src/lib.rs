@@ -112,7 +112,7 @@ impl Fixture {
             own_outputs: Vec::new(),
             allow_http: false,
             release: Default::default(),
-            python_index: convoy_schema::python::PYPI_INDEX.to_owned(),
+            python_index: None,
         };
         adjust(&mut request);
         let discovered = discover(&request)?;

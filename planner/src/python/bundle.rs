@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use convoy_package::python::{BuildRequest, BuiltProject};
+use convoy_package::python::{describe_difference, BuildRequest, BuiltProject};
 use convoy_schema::plan::{Action, Diagnostic, Ecosystem, Plan};
 use convoy_schema::python::PythonBuild;
 
@@ -55,9 +55,52 @@ pub fn outside_git(plan: &Plan) -> BTreeMap<String, Result<BuiltProject, String>
         .collect()
 }
 
+/// The files the index serves under a skipped version with another sha256 than the build's,
+/// as `(package key, file name)`: what [`attach`] needs downloaded to tell a changed source
+/// from a backend that does not build reproducibly.
+pub fn differing_served(
+    plan: &Plan,
+    built: &BTreeMap<String, Result<BuiltProject, String>>,
+) -> Vec<(String, String)> {
+    let Some(inputs) = &plan.inputs.python else {
+        return Vec::new();
+    };
+    let mut wanted = Vec::new();
+    for package in plan
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Python && p.action == Action::Skip)
+    {
+        let (Some(Ok(project)), Some(python)) = (built.get(&package.key()), &package.python) else {
+            continue;
+        };
+        let planned: Option<pep440_rs::Version> = python.version.parse().ok();
+        let served = inputs.observations.get(&package.name).and_then(|versions| {
+            versions
+                .iter()
+                .find(|(v, _)| v.parse::<pep440_rs::Version>().ok() == planned)
+                .map(|(_, files)| files)
+        });
+        for file in &project.files {
+            let differs = served.into_iter().flatten().any(|s| {
+                s.filename == file.file.filename && s.sha256.as_deref() != Some(&file.file.sha256)
+            });
+            if differs {
+                wanted.push((package.key(), file.file.filename.clone()));
+            }
+        }
+    }
+    wanted
+}
+
 /// Attaches the builds (by package key; a failed build carries its message) to `plan`, adds
-/// the diagnostics they show, and seals the plan again.
-pub fn attach(plan: &mut Plan, built: &BTreeMap<String, Result<BuiltProject, String>>) {
+/// the diagnostics they show, and seals the plan again. `served` holds the bytes the index
+/// serves for the files [`differing_served`] named (or why they could not be read).
+pub fn attach(
+    plan: &mut Plan,
+    built: &BTreeMap<String, Result<BuiltProject, String>>,
+    served: &BTreeMap<(String, String), Result<Vec<u8>, String>>,
+) {
     let mut found = Vec::new();
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for package in plan.packages.iter_mut() {
@@ -161,16 +204,24 @@ pub fn attach(plan: &mut Plan, built: &BTreeMap<String, Result<BuiltProject, Str
             reproducible,
         });
     }
-    check_served(plan, &mut found);
+    check_served(plan, built, served, &mut found);
     plan.diagnostics.extend(found);
     diagnostics::sort(&mut plan.diagnostics);
     plan.seal();
 }
 
 /// A version already on the index is skipped only when the index serves every planned file
-/// with the planned bytes; a file of the same name with other bytes means the sources changed
-/// without a new version. When the index has some of the files, the others are uploaded.
-fn check_served(plan: &mut Plan, found: &mut Vec<Diagnostic>) {
+/// with the planned bytes — or, for a backend that does not build reproducibly, with the same
+/// archive members, only their timestamps or the archive's headers differing (the served file
+/// is kept: it is that version). A file of the same name with other contents means the sources
+/// changed without a new version. When the index has some of the files, the others are
+/// uploaded.
+fn check_served(
+    plan: &mut Plan,
+    built: &BTreeMap<String, Result<BuiltProject, String>>,
+    served_bytes: &BTreeMap<(String, String), Result<Vec<u8>, String>>,
+    found: &mut Vec<Diagnostic>,
+) {
     let observations = plan
         .inputs
         .python
@@ -183,7 +234,7 @@ fn check_served(plan: &mut Plan, found: &mut Vec<Diagnostic>) {
         .filter(|p| p.ecosystem == Ecosystem::Python && p.action == Action::Skip)
     {
         let key = package.key();
-        let Some(python) = &package.python else {
+        let Some(python) = package.python.as_mut() else {
             continue;
         };
         if python.files.is_empty() {
@@ -199,9 +250,33 @@ fn check_served(plan: &mut Plan, found: &mut Vec<Diagnostic>) {
             continue;
         };
         let mut missing = Vec::new();
+        let mut rebuilt_differently = Vec::new();
         for file in &python.files {
+            let same_members = || {
+                let planned = built
+                    .get(&key)?
+                    .as_ref()
+                    .ok()?
+                    .files
+                    .iter()
+                    .find(|f| f.file.filename == file.filename)?;
+                let served = served_bytes
+                    .get(&(key.clone(), file.filename.clone()))?
+                    .as_ref()
+                    .ok()?;
+                let difference = describe_difference(&planned.bytes, served, file.kind);
+                difference
+                    .starts_with("the files are equal")
+                    .then_some(difference)
+            };
             match served.iter().find(|s| s.filename == file.filename) {
                 Some(s) if s.sha256.as_deref() == Some(file.sha256.as_str()) => {}
+                Some(_) if same_members().is_some() => {
+                    rebuilt_differently.push((
+                        file.filename.clone(),
+                        same_members().unwrap_or_default(),
+                    ));
+                }
                 Some(s) => found.push(diagnostic(
                     Code::VersionExistsWithDifferentContent,
                     Some(&key),
@@ -218,7 +293,29 @@ fn check_served(plan: &mut Plan, found: &mut Vec<Diagnostic>) {
                 None => missing.push(file.filename.clone()),
             }
         }
-        if missing.is_empty() {
+        // The version is what the index serves: the plan records (and the bundle holds) the
+        // served file where a rebuild differs only in timestamps.
+        for (filename, _) in &rebuilt_differently {
+            let served = served_bytes
+                .get(&(key.clone(), filename.clone()))
+                .and_then(|r| r.as_ref().ok());
+            let file = python.files.iter_mut().find(|f| &f.filename == filename);
+            if let (Some(file), Some(bytes)) = (file, served) {
+                file.sha256 = convoy_schema::digest::sha256_hex(bytes);
+                file.size = bytes.len() as u64;
+            }
+        }
+        if missing.is_empty() && !rebuilt_differently.is_empty() {
+            let files: Vec<String> = rebuilt_differently
+                .iter()
+                .map(|(file, how)| format!("{file} ({how})"))
+                .collect();
+            package.reason = format!(
+                "version {} is already on the index with the same files; the build is not byte-reproducible, but the served {} hold the same contents",
+                python.version,
+                files.join(", ")
+            );
+        } else if missing.is_empty() {
             package.reason = format!(
                 "version {} is already on the index with the same files ({})",
                 python.version,
