@@ -228,6 +228,8 @@ pub struct Upload {
 }
 
 /// What an upload sends.
+// A release holds a few hundred of these, built once: boxing the larger variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
     /// A `.crate` to the Cargo registry's publish API.

@@ -223,7 +223,7 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
         selection: request.selection.clone(),
         observations,
         release,
-        python: (!python_projects.is_empty()).then(|| PythonInput {
+        python: (!python_projects.is_empty()).then_some(PythonInput {
             projects: python_projects,
             target: PythonTarget {
                 index: python_index,

@@ -50,7 +50,7 @@ pub fn download_served(
     index: &str,
     wanted: &[(String, String)],
     allow_http: bool,
-) -> Result<BTreeMap<(String, String), Result<Vec<u8>, String>>, PlanError> {
+) -> Result<crate::python::bundle::Served, PlanError> {
     if wanted.is_empty() {
         return Ok(BTreeMap::new());
     }

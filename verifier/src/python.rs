@@ -348,7 +348,8 @@ mod tests {
 
     #[test]
     fn every_difference_is_a_finding() {
-        let table: Vec<(Vec<Link>, Vec<(&str, Severity)>)> = vec![
+        type Row = (Vec<Link>, Vec<(&'static str, Severity)>);
+        let table: Vec<Row> = vec![
             (vec![], vec![("missing-version", Severity::Error)]),
             (
                 vec![link("demo_core-1.0a1.tar.gz", Some("aa"), false)],

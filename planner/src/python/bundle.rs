@@ -55,6 +55,9 @@ pub fn outside_git(plan: &Plan) -> BTreeMap<String, Result<BuiltProject, String>
         .collect()
 }
 
+/// Bytes the index serves, by (package key, file name), or why they could not be read.
+pub type Served = BTreeMap<(String, String), Result<Vec<u8>, String>>;
+
 /// The files the index serves under a skipped version with another sha256 than the build's,
 /// as `(package key, file name)`: what [`attach`] needs downloaded to tell a changed source
 /// from a backend that does not build reproducibly.
@@ -99,7 +102,7 @@ pub fn differing_served(
 pub fn attach(
     plan: &mut Plan,
     built: &BTreeMap<String, Result<BuiltProject, String>>,
-    served: &BTreeMap<(String, String), Result<Vec<u8>, String>>,
+    served: &Served,
 ) {
     let mut found = Vec::new();
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
@@ -219,7 +222,7 @@ pub fn attach(
 fn check_served(
     plan: &mut Plan,
     built: &BTreeMap<String, Result<BuiltProject, String>>,
-    served_bytes: &BTreeMap<(String, String), Result<Vec<u8>, String>>,
+    served_bytes: &Served,
     found: &mut Vec<Diagnostic>,
 ) {
     let observations = plan
