@@ -106,7 +106,7 @@ fn malformed_plans_are_refused_with_their_codes() {
                 exit: 2,
                 code: "format-version-unsupported",
             },
-            text.replacen("\"format_version\": \"1.", "\"format_version\": \"9.", 1),
+            text.replacen("\"format_version\": \"2.", "\"format_version\": \"9.", 1),
         ),
         (
             Case {

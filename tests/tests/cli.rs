@@ -273,7 +273,7 @@ fn show_renders_the_reviewed_plan_and_refuses_edited_ones() {
         &path,
         text.replacen(
             &format!("\"format_version\": \"{PLAN_FORMAT_VERSION}\""),
-            "\"format_version\": \"1.99\"",
+            "\"format_version\": \"2.99\"",
             1,
         ),
     )
