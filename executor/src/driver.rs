@@ -229,10 +229,11 @@ async fn upload_python(
         .project(&python.project, Freshness::Fresh)
         .await?
         .unwrap_or_default();
-    let mut unknown = None;
+    // A conflict anywhere stops the package before any of its files is sent.
+    let mut missing = Vec::new();
     for (file, bytes) in &python.files {
         match served.iter().find(|l| l.file.filename == file.filename) {
-            Some(link) if link.file.sha256.as_deref() == Some(file.sha256.as_str()) => continue,
+            Some(link) if link.file.sha256.as_deref() == Some(file.sha256.as_str()) => {}
             Some(link) => {
                 return Err(RegistryError::AlreadyExists {
                     detail: format!(
@@ -243,13 +244,17 @@ async fn upload_python(
                     ),
                 })
             }
-            None => match index.upload(token, file, bytes, &python.metadata).await {
-                Ok(()) => {}
-                Err(error @ RegistryError::OutcomeUnknown { .. }) => {
-                    unknown.get_or_insert(error);
-                }
-                Err(error) => return Err(unknown.unwrap_or(error)),
-            },
+            None => missing.push((file, bytes)),
+        }
+    }
+    let mut unknown = None;
+    for (file, bytes) in missing {
+        match index.upload(token, file, bytes, &python.metadata).await {
+            Ok(()) => {}
+            Err(error @ RegistryError::OutcomeUnknown { .. }) => {
+                unknown.get_or_insert(error);
+            }
+            Err(error) => return Err(unknown.unwrap_or(error)),
         }
     }
     unknown.map_or(Ok(Vec::new()), Err)
