@@ -621,6 +621,8 @@ fn metadata_disagreement(wheel: &CoreMetadata, sdist: &CoreMetadata) -> Option<S
                 .map(|v| {
                     if field == "Name" || field == "Provides-Extra" {
                         normalized_name(v)
+                    } else if field == "Requires-Dist" {
+                        canonical_requirement(v)
                     } else {
                         spelling_ignored(v)
                     }
@@ -640,6 +642,16 @@ fn metadata_disagreement(wheel: &CoreMetadata, sdist: &CoreMetadata) -> Option<S
         }
     }
     (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// A requirement as PEP 508 reads it, printed back: markers that mean the same are written the
+/// same (setuptools' wheel writes `(python_version >= "3.9") and extra == "cli"` where its
+/// sdist has no parentheses). Text that does not parse is compared without its spacing.
+fn canonical_requirement(value: &str) -> String {
+    value
+        .parse::<pep508_rs::Requirement>()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| spelling_ignored(value))
 }
 
 /// A requirement or specifier without what backends spell differently but means the same:
@@ -933,8 +945,15 @@ mod tests {
         let other = parse_core_metadata("Name: demo-core\nVersion: 1.0\n");
         assert_eq!(
             metadata_disagreement(&wheel, &other).as_deref(),
-            Some("Requires-Dist: the wheel says [a>=1;python_version>='3.9'], the sdist []")
+            Some("Requires-Dist: the wheel says [a>=1 ; python_full_version >= '3.9'], the sdist []")
         );
+        let setuptools_wheel = parse_core_metadata(
+            "Name: demo-core\nVersion: 1.0\nRequires-Dist: a >=1; python_version >= \"3.9\"\nRequires-Dist: b==1; (python_version >= \"3.9\") and extra == \"cli\"\n",
+        );
+        let setuptools_sdist = parse_core_metadata(
+            "Name: demo-core\nVersion: 1.0\nRequires-Dist: a>=1; python_version>='3.9'\nRequires-Dist: b==1; python_version >= '3.9' and extra == 'cli'\n",
+        );
+        assert_eq!(metadata_disagreement(&setuptools_wheel, &setuptools_sdist), None);
         let dynamic =
             parse_core_metadata("Name: demo-core\nVersion: 1.0\nDynamic: Requires-Dist\n");
         assert_eq!(metadata_disagreement(&wheel, &dynamic), None);
