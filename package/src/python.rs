@@ -945,7 +945,9 @@ mod tests {
         let other = parse_core_metadata("Name: demo-core\nVersion: 1.0\n");
         assert_eq!(
             metadata_disagreement(&wheel, &other).as_deref(),
-            Some("Requires-Dist: the wheel says [a>=1 ; python_full_version >= '3.9'], the sdist []")
+            Some(
+                "Requires-Dist: the wheel says [a>=1 ; python_full_version >= '3.9'], the sdist []"
+            )
         );
         let setuptools_wheel = parse_core_metadata(
             "Name: demo-core\nVersion: 1.0\nRequires-Dist: a >=1; python_version >= \"3.9\"\nRequires-Dist: b==1; (python_version >= \"3.9\") and extra == \"cli\"\n",
@@ -953,7 +955,10 @@ mod tests {
         let setuptools_sdist = parse_core_metadata(
             "Name: demo-core\nVersion: 1.0\nRequires-Dist: a>=1; python_version>='3.9'\nRequires-Dist: b==1; python_version >= '3.9' and extra == 'cli'\n",
         );
-        assert_eq!(metadata_disagreement(&setuptools_wheel, &setuptools_sdist), None);
+        assert_eq!(
+            metadata_disagreement(&setuptools_wheel, &setuptools_sdist),
+            None
+        );
         let dynamic =
             parse_core_metadata("Name: demo-core\nVersion: 1.0\nDynamic: Requires-Dist\n");
         assert_eq!(metadata_disagreement(&wheel, &dynamic), None);

@@ -193,6 +193,51 @@ async fn error_text(response: reqwest::Response, url: &Url) -> String {
     }
 }
 
+/// What an upload's answer said: its status, `Retry-After` and the start of its body.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<String>,
+    pub(crate) body: String,
+}
+
+/// Sends an upload that carries a token (`what` names its endpoint in messages): a failure to
+/// connect is a network error (nothing was sent), any later failure leaves the outcome unknown
+/// (to be settled by reading, never by sending again), and a redirect is refused, not followed
+/// with the token.
+pub(crate) async fn send_upload(
+    request: reqwest::RequestBuilder,
+    url: &Url,
+    what: &str,
+) -> Result<Answer, RegistryError> {
+    let response = request.send().await.map_err(|e| {
+        if e.is_connect() {
+            network(&e)
+        } else {
+            RegistryError::OutcomeUnknown {
+                detail: describe(&e),
+            }
+        }
+    })?;
+    let status = response.status().as_u16();
+    let retry_after = header(response.headers(), RETRY_AFTER);
+    let body = read_body(response, RESPONSE_LIMIT, Overflow::Truncate, url)
+        .await
+        .map_err(|e| RegistryError::OutcomeUnknown {
+            detail: e.to_string(),
+        })?;
+    if (300..400).contains(&status) {
+        return Err(RegistryError::Client {
+            status,
+            detail: format!("{what} answered with a redirect, which is not followed with a token"),
+        });
+    }
+    Ok(Answer {
+        status,
+        retry_after,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
 /// The first `limit` bytes of a response's body as text (for small JSON answers and errors).
 pub(crate) async fn bounded_text(
     response: reqwest::Response,
@@ -550,44 +595,26 @@ impl RegistryClient {
                 trusted_publishing_only: false,
             })?;
         let sent = self.clock.now();
-        let response = self
-            .publisher
-            .put(url.clone())
-            .header(AUTHORIZATION, authorization)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    network(&e)
-                } else {
-                    RegistryError::OutcomeUnknown {
-                        detail: describe(&e),
-                    }
-                }
-            })?;
-        let status = response.status().as_u16();
-        let retry_after = header(response.headers(), RETRY_AFTER);
-        let body = read_body(response, RESPONSE_LIMIT, Overflow::Truncate, &url)
-            .await
-            .map_err(|e| RegistryError::OutcomeUnknown {
-                detail: e.to_string(),
-            })?;
-        let body = String::from_utf8_lossy(&body);
-        if (300..400).contains(&status) {
-            return Err(RegistryError::Client {
-                status,
-                detail:
-                    "the publish API answered with a redirect, which is not followed with a token"
-                        .to_owned(),
-            });
-        }
+        let answer = send_upload(
+            self.publisher
+                .put(url.clone())
+                .header(AUTHORIZATION, authorization)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(body),
+            &url,
+            "the publish API",
+        )
+        .await?;
         // A relative Retry-After counts from the answer, not from when the request was sent.
         let answered = now + self.clock.now().duration_since(sent).unwrap_or_default();
-        classify_response(status, retry_after.as_deref(), &body, answered)?;
-        Ok(parse_warnings(&body))
+        classify_response(
+            answer.status,
+            answer.retry_after.as_deref(),
+            &answer.body,
+            answered,
+        )?;
+        Ok(parse_warnings(&answer.body))
     }
 
     /// The trusted-publishing endpoint, `{api}/api/v1/trusted_publishing/tokens`.

@@ -19,7 +19,7 @@ use reqwest::header::{HeaderValue, ACCEPT, CACHE_CONTROL, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 use crate::auth::{check_transport, checked_url, Token};
-use crate::client::{describe, header, network, read_body, Overflow, RESPONSE_LIMIT};
+use crate::client::{describe, header, network, read_body, send_upload, Overflow, RESPONSE_LIMIT};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{retry_time, RegistryError};
 use crate::Freshness;
@@ -446,44 +446,20 @@ impl PythonIndex {
                 detail: describe(&e),
             })?;
         form = form.part("content", part);
-        let sent = self.clock.now();
-        let response = self
-            .uploader
-            .post(url.clone())
-            .basic_auth("__token__", Some(token.expose()))
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    network(&e)
-                } else {
-                    RegistryError::OutcomeUnknown {
-                        detail: describe(&e),
-                    }
-                }
-            })?;
-        let status = response.status().as_u16();
-        let retry_after = header(response.headers(), RETRY_AFTER);
-        let body = read_body(response, RESPONSE_LIMIT, Overflow::Truncate, &url)
-            .await
-            .map_err(|e| RegistryError::OutcomeUnknown {
-                detail: e.to_string(),
-            })?;
-        if (300..400).contains(&status) {
-            return Err(RegistryError::Client {
-                status,
-                detail:
-                    "the upload URL answered with a redirect, which is not followed with a token"
-                        .to_owned(),
-            });
-        }
-        let answered = self.clock.now().max(sent);
+        let answer = send_upload(
+            self.uploader
+                .post(url.clone())
+                .basic_auth("__token__", Some(token.expose()))
+                .multipart(form),
+            &url,
+            "the upload URL",
+        )
+        .await?;
         classify_upload(
-            status,
-            retry_after.as_deref(),
-            &String::from_utf8_lossy(&body),
-            answered,
+            answer.status,
+            answer.retry_after.as_deref(),
+            &answer.body,
+            self.clock.now(),
         )
     }
 
