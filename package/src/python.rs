@@ -647,7 +647,7 @@ fn metadata_disagreement(wheel: &CoreMetadata, sdist: &CoreMetadata) -> Option<S
 /// A requirement as PEP 508 reads it, printed back: markers that mean the same are written the
 /// same (setuptools' wheel writes `(python_version >= "3.9") and extra == "cli"` where its
 /// sdist has no parentheses). Text that does not parse is compared without its spacing.
-fn canonical_requirement(value: &str) -> String {
+pub fn canonical_requirement(value: &str) -> String {
     value
         .parse::<pep508_rs::Requirement>()
         .map(|r| r.to_string())

@@ -248,6 +248,37 @@ pub(crate) async fn bounded_text(
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
+/// An HTTP client as Convoy makes them: its user agent, a 10 s connect timeout, `timeout` for
+/// the whole request, and `policy` for redirects.
+pub(crate) fn http_client(
+    policy: reqwest::redirect::Policy,
+    timeout: Duration,
+) -> Result<reqwest::Client, RegistryError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("convoy/", env!("CARGO_PKG_VERSION")))
+        .redirect(policy)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| RegistryError::Protocol {
+            detail: describe(&e),
+        })
+}
+
+/// Reads follow at most 4 redirects, each judged by the same transport rule as the URLs Convoy
+/// starts from.
+pub(crate) fn read_redirects(allow_http: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > 4 {
+            attempt.error("more than 4 redirects")
+        } else if check_transport(attempt.url(), allow_http).is_err() {
+            attempt.error("redirect to plain HTTP on another machine refused")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 pub(crate) fn network(error: &reqwest::Error) -> RegistryError {
     RegistryError::Network {
         detail: describe(error),
@@ -283,31 +314,11 @@ impl RegistryClient {
         if !index_url.path().ends_with('/') {
             index_url.set_path(&format!("{}/", index_url.path()));
         }
-        let allow_http = options.allow_http;
-        let build = |policy: reqwest::redirect::Policy| {
-            reqwest::Client::builder()
-                .user_agent(concat!("convoy/", env!("CARGO_PKG_VERSION")))
-                .redirect(policy)
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(60))
-                .build()
-                .map_err(|e| RegistryError::Protocol {
-                    detail: describe(&e),
-                })
-        };
-        // Reads follow redirects judged by the same transport rule as the URLs Convoy starts from.
-        let http = build(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > 4 {
-                attempt.error("more than 4 redirects")
-            } else if check_transport(attempt.url(), allow_http).is_err() {
-                attempt.error("redirect to plain HTTP on another machine refused")
-            } else {
-                attempt.follow()
-            }
-        }))?;
+        let timeout = Duration::from_secs(60);
+        let http = http_client(read_redirects(options.allow_http), timeout)?;
         // Publishing never follows a redirect: the token goes to config.json's API and nowhere
         // else; a 3xx answer is classified below.
-        let publisher = build(reqwest::redirect::Policy::none())?;
+        let publisher = http_client(reqwest::redirect::Policy::none(), timeout)?;
         let mut client = Self {
             http,
             publisher,

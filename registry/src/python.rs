@@ -19,7 +19,10 @@ use reqwest::header::{HeaderValue, ACCEPT, CACHE_CONTROL, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 use crate::auth::{check_transport, checked_url, Token};
-use crate::client::{describe, header, network, read_body, send_upload, Overflow, RESPONSE_LIMIT};
+use crate::client::{
+    describe, header, http_client, network, read_body, read_redirects, send_upload, Overflow,
+    RESPONSE_LIMIT,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{retry_time, RegistryError};
 use crate::Freshness;
@@ -299,30 +302,9 @@ impl PythonIndex {
             index.set_path(&path);
         }
         let upload = upload.map(|u| checked_url(u, allow_http)).transpose()?;
-        let build = |policy: reqwest::redirect::Policy, timeout: u64| {
-            reqwest::Client::builder()
-                .user_agent(concat!("convoy/", env!("CARGO_PKG_VERSION")))
-                .redirect(policy)
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(timeout))
-                .build()
-                .map_err(|e| RegistryError::Protocol {
-                    detail: describe(&e),
-                })
-        };
-        let http = build(
-            reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() > 4 {
-                    attempt.error("more than 4 redirects")
-                } else if check_transport(attempt.url(), allow_http).is_err() {
-                    attempt.error("redirect to plain HTTP on another machine refused")
-                } else {
-                    attempt.follow()
-                }
-            }),
-            120,
-        )?;
-        let uploader = build(reqwest::redirect::Policy::none(), 600)?;
+        // Pages of large projects take a while; uploads of large wheels longer.
+        let http = http_client(read_redirects(allow_http), Duration::from_secs(120))?;
+        let uploader = http_client(reqwest::redirect::Policy::none(), Duration::from_secs(600))?;
         Ok(Self {
             http,
             uploader,

@@ -6,11 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use convoy_package::python::{canonical_requirement, parse_core_metadata};
 use convoy_registry::python::{file_version, Link, PythonIndex};
 use convoy_registry::{Freshness, RegistryError};
 use convoy_schema::digest::sha256_hex;
 use convoy_schema::plan::Severity;
 use convoy_schema::plan::{Ecosystem, Package};
+use convoy_schema::python::CoreMetadata;
 use convoy_schema::python::DistKind;
 use convoy_schema::report::{Finding, FindingCode};
 
@@ -64,28 +66,14 @@ pub async fn observe(
     Ok(observed)
 }
 
-/// `Requires-Dist` values of core metadata text, without spacing and quoting differences,
-/// sorted.
-fn requires_dist(metadata: &str) -> Vec<String> {
+/// `Requires-Dist` values of core metadata, as PEP 508 reads them, sorted.
+fn requires_dist(metadata: &CoreMetadata) -> Vec<String> {
     let mut values: Vec<String> = metadata
-        .lines()
-        .take_while(|line| !line.is_empty())
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("requires-dist")
-                .then(|| spelling_ignored(value.trim()))
-        })
+        .all("Requires-Dist")
+        .map(canonical_requirement)
         .collect();
     values.sort();
     values
-}
-
-fn spelling_ignored(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| if c == '"' { '\'' } else { c })
-        .collect()
 }
 
 /// The findings of one Python package, and the (planned, served) sha256 of its first file.
@@ -166,11 +154,8 @@ pub fn check(
         }
         let at = (key.clone(), file.filename.clone());
         if let (Some(Ok(served)), Some(planned)) = (observed.metadata.get(&at), &python.metadata) {
-            let planned_text: String = planned
-                .all("Requires-Dist")
-                .map(|v| format!("Requires-Dist: {v}\n"))
-                .collect();
-            let (planned, served) = (requires_dist(&planned_text), requires_dist(served));
+            let served = parse_core_metadata(served);
+            let (planned, served) = (requires_dist(planned), requires_dist(&served));
             if planned != served {
                 found(
                     FindingCode::DependenciesDiffer,
