@@ -102,16 +102,18 @@ impl PythonStore {
         )
     }
 
-    /// Marks a stored file yanked or not; `false` when there is no such file.
-    pub fn set_yanked(&self, name: &str, filename: &str, yanked: bool) -> bool {
-        let Some(mut file) = self
-            .files(name)
+    /// A stored file's record, if there is one.
+    fn record(&self, name: &str, filename: &str) -> Option<StoredFile> {
+        self.files(name)
             .into_iter()
             .find(|f| f.filename == filename)
+    }
+
+    /// Marks a stored file yanked or not; `false` when there is no such file.
+    pub fn set_yanked(&self, name: &str, filename: &str, yanked: bool) -> bool {
+        let (Some(mut file), Some(bytes)) =
+            (self.record(name, filename), self.bytes(name, filename))
         else {
-            return false;
-        };
-        let Some(bytes) = self.bytes(name, filename) else {
             return false;
         };
         file.yanked = yanked;
@@ -121,11 +123,7 @@ impl PythonStore {
     /// Replaces a stored file's bytes (and recorded sha256) behind the uploader's back: a
     /// tampered index, for the verifier's tests.
     pub fn replace(&self, name: &str, filename: &str, bytes: &[u8]) -> bool {
-        let Some(mut file) = self
-            .files(name)
-            .into_iter()
-            .find(|f| f.filename == filename)
-        else {
+        let Some(mut file) = self.record(name, filename) else {
             return false;
         };
         file.sha256 = convoy_schema::digest::sha256_hex(bytes);

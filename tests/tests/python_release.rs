@@ -296,6 +296,27 @@ fn a_mixed_release_plans_publishes_verifies_and_installs_with_pip() {
     assert!(registry
         .python_store()
         .replace("mix-base", wheel, &original));
+    // A yanked file is found too (an error unless --allow-yanked).
+    let sdist = "mix_util-0.1.0a1.tar.gz";
+    assert!(registry.python_store().set_yanked("mix-util", sdist, true));
+    let verify_yanked = |extra: &[&str]| {
+        run(Command::new(binary("convoy-verify"))
+            .env("CARGO_REGISTRIES_TESTKIT_INDEX", registry.index_url())
+            .arg(bundle.join("plan.json"))
+            .args(["--registry", "testkit", "--format", "json"])
+            .args(extra))
+    };
+    let yanked = verify_yanked(&[]);
+    assert_eq!(yanked.code(), 1);
+    let report = VerifyReport::from_json(&yanked.stdout()).expect("report");
+    let codes: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.package.as_str()))
+        .collect();
+    assert_eq!(codes, [("yanked", "python:mix-util")]);
+    assert_eq!(verify_yanked(&["--allow-yanked"]).code(), 0);
+    assert!(registry.python_store().set_yanked("mix-util", sdist, false));
 
     // A real pip, in a fresh virtual environment, installs from the index alone and pulls the
     // internal requirements.
