@@ -39,8 +39,12 @@ pub struct Cli {
     /// The Python index's upload URL (the legacy upload API).
     #[arg(long, value_name = "URL", default_value = convoy_schema::python::PYPI_UPLOAD)]
     python_upload: String,
+    /// The user the Python index's token is sent as: `__token__` (PyPI's API tokens), or a
+    /// user of a self-hosted index (devpi), whose password is then read from the environment.
+    #[arg(long, value_name = "NAME")]
+    python_username: Option<String>,
     /// Environment variable holding the Python index's token (default: UV_PUBLISH_TOKEN, then
-    /// TWINE_PASSWORD), sent as the password of `__token__`.
+    /// TWINE_PASSWORD; with --python-username: UV_PUBLISH_PASSWORD, then TWINE_PASSWORD).
     #[arg(long, value_name = "VAR")]
     python_token_env: Option<String>,
     /// Publish with a short-lived token from trusted publishing: the CI's OIDC identity token
@@ -133,6 +137,7 @@ impl Cli {
             python: PythonRequest {
                 index: self.python_index,
                 upload: self.python_upload,
+                username: self.python_username,
                 token_env: self.python_token_env,
             },
             trusted: self.trusted_publishing.then_some(TrustedRequest {

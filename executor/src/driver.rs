@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use convoy_registry::auth::Token;
 use convoy_registry::clock::Clock;
-use convoy_registry::python::{Link, PythonIndex};
+use convoy_registry::python::{Link, Login, PythonIndex};
 use convoy_registry::{Freshness, IndexFile, RegistryClient, RegistryError};
 use convoy_schema::events::CredentialLane;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -48,8 +48,8 @@ pub struct RunOptions {
 pub struct PythonTarget {
     /// The index (simple API and upload URL).
     pub index: Arc<PythonIndex>,
-    /// The upload token (sent as `__token__`'s password).
-    pub token: Arc<Token>,
+    /// Who uploads (`__token__` and an API token, or a user and password).
+    pub login: Arc<Login>,
 }
 
 impl std::fmt::Debug for PythonTarget {
@@ -222,7 +222,7 @@ enum Finished {
 /// for one file does not keep the others from being sent; it is settled by reading the index.
 async fn upload_python(
     index: &PythonIndex,
-    token: &Token,
+    login: &Login,
     python: &PythonUpload,
 ) -> Result<Vec<String>, RegistryError> {
     let served = index
@@ -249,7 +249,7 @@ async fn upload_python(
     }
     let mut unknown = None;
     for (file, bytes) in missing {
-        match index.upload(token, file, bytes, &python.metadata).await {
+        match index.upload(login, file, bytes, &python.metadata).await {
             Ok(()) => {}
             Err(error @ RegistryError::OutcomeUnknown { .. }) => {
                 unknown.get_or_insert(error);
@@ -474,7 +474,7 @@ impl<'a> Run<'a> {
                 });
                 self.uploads_in_flight += 1;
                 self.in_flight.push(Box::pin(async move {
-                    let result = upload_python(&target.index, &target.token, python).await;
+                    let result = upload_python(&target.index, &target.login, python).await;
                     Finished::Upload(name, result)
                 }));
                 continue;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use convoy_registry::auth::{token_from_env, token_variable, Token};
 use convoy_registry::clock::{Clock, SystemClock};
-use convoy_registry::python::PythonIndex;
+use convoy_registry::python::{Login, PythonIndex, TOKEN_USER};
 use convoy_registry::rate::RateLimit;
 use convoy_registry::resolve::{python_index, resolve_target, RegistryChoice};
 use convoy_registry::trusted::{self, IdTokenSource};
@@ -64,13 +64,15 @@ pub struct Request {
     pub format: Format,
 }
 
-/// `--python-index`, `--python-upload`, `--python-token-env`.
+/// `--python-index`, `--python-upload`, `--python-username`, `--python-token-env`.
 #[derive(Debug, Clone)]
 pub struct PythonRequest {
     /// The simple API base.
     pub index: String,
     /// The upload URL.
     pub upload: String,
+    /// The user name (default `__token__`: the password is an API token).
+    pub username: Option<String>,
     /// The token variable, if named.
     pub token_env: Option<String>,
 }
@@ -80,16 +82,24 @@ impl Default for PythonRequest {
         Self {
             index: convoy_schema::python::PYPI_INDEX.to_owned(),
             upload: convoy_schema::python::PYPI_UPLOAD.to_owned(),
+            username: None,
             token_env: None,
         }
     }
 }
 
-/// The variables a Python index token is read from, in order.
-fn python_token_variables(named: Option<&str>) -> Vec<String> {
-    match named {
-        Some(variable) => vec![variable.to_owned()],
-        None => vec!["UV_PUBLISH_TOKEN".to_owned(), "TWINE_PASSWORD".to_owned()],
+/// The variables a Python index token (or, with a user name, password) is read from, in order:
+/// the named one, else uv's then twine's.
+fn python_token_variables(named: Option<&str>, username: Option<&str>) -> Vec<String> {
+    match (named, username) {
+        (Some(variable), _) => vec![variable.to_owned()],
+        (None, Some(user)) if user != TOKEN_USER => {
+            vec![
+                "UV_PUBLISH_PASSWORD".to_owned(),
+                "TWINE_PASSWORD".to_owned(),
+            ]
+        }
+        (None, _) => vec!["UV_PUBLISH_TOKEN".to_owned(), "TWINE_PASSWORD".to_owned()],
     }
 }
 
@@ -197,7 +207,7 @@ fn python_target(
         }
         .into());
     }
-    let variables = python_token_variables(python.token_env.as_deref());
+    let variables = python_token_variables(python.token_env.as_deref(), python.username.as_deref());
     let token = variables.iter().find_map(|v| token_from_env(v, env));
     let token = match (token, request.dry_run) {
         (Some(token), _) => token,
@@ -211,9 +221,16 @@ fn python_target(
                 source,
             }
         })?;
+    let login = Login {
+        user: python
+            .username
+            .clone()
+            .unwrap_or_else(|| TOKEN_USER.to_owned()),
+        password: token,
+    };
     Ok(Some(PythonTarget {
         index: Arc::new(index),
-        token: Arc::new(token),
+        login: Arc::new(login),
     }))
 }
 

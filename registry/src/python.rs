@@ -1,6 +1,6 @@
 //! A Python package index: the simple API that says which files a project has (PEP 691 JSON,
 //! else the PEP 503 HTML page's `#sha256=` fragments), and the legacy upload API every index
-//! implements (`multipart/form-data`, HTTP basic auth as `__token__`).
+//! implements (`multipart/form-data`, HTTP basic auth, as `__token__` for an API token).
 //!
 //! The pure pieces — reading a project page, the version a file name carries, the upload's
 //! form fields, classifying the upload's answer — are unit-tested here; [`PythonIndex`] is the
@@ -33,6 +33,30 @@ pub const PAGE_LIMIT: u64 = 64 << 20;
 pub const FILE_LIMIT: u64 = 1 << 30;
 /// The PEP 691 JSON media type.
 pub const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
+
+/// The user name an API token is sent with (PyPI, TestPyPI, and indexes like them).
+pub const TOKEN_USER: &str = "__token__";
+
+/// Who uploads: HTTP basic auth's user and password. For PyPI the user is [`TOKEN_USER`] and
+/// the password an API token; a self-hosted index (devpi) takes a user's name and password.
+/// The password is a [`Token`]: redacted from everything the index says.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// The user name (not a secret).
+    pub user: String,
+    /// The token or password.
+    pub password: Token,
+}
+
+impl Login {
+    /// An API token, sent as [`TOKEN_USER`].
+    pub fn token(token: Token) -> Self {
+        Self {
+            user: TOKEN_USER.to_owned(),
+            password: token,
+        }
+    }
+}
 
 /// A file a project page lists, with where to download it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -391,24 +415,24 @@ impl PythonIndex {
         })
     }
 
-    /// Uploads `file` (its `bytes`) with `metadata` as the legacy upload API takes it, as
-    /// `__token__` with `token`. Nothing is retried here: an answer that may have been lost is
+    /// Uploads `file` (its `bytes`) with `metadata` as the legacy upload API takes it, with
+    /// `login`. Nothing is retried here: an answer that may have been lost is
     /// [`RegistryError::OutcomeUnknown`], settled by reading the index.
     pub async fn upload(
         &self,
-        token: &Token,
+        login: &Login,
         file: &DistFile,
         bytes: &[u8],
         metadata: &CoreMetadata,
     ) -> Result<(), RegistryError> {
-        self.upload_once(token, file, bytes, metadata)
+        self.upload_once(login, file, bytes, metadata)
             .await
-            .map_err(|e| e.redacted(&[token]))
+            .map_err(|e| e.redacted(&[&login.password]))
     }
 
     async fn upload_once(
         &self,
-        token: &Token,
+        login: &Login,
         file: &DistFile,
         bytes: &[u8],
         metadata: &CoreMetadata,
@@ -431,7 +455,7 @@ impl PythonIndex {
         let answer = send_upload(
             self.uploader
                 .post(url.clone())
-                .basic_auth("__token__", Some(token.expose()))
+                .basic_auth(&login.user, Some(login.password.expose()))
                 .multipart(form),
             &url,
             "the upload URL",

@@ -12,6 +12,8 @@ use convoy_planner::planning;
 use convoy_registry::resolve::RegistryChoice;
 use convoy_schema::plan::{Plan, Selection};
 
+pub mod python;
+
 /// A manifest for a test package with the metadata registries require, plus `extra` TOML.
 pub fn manifest(name: &str, version: &str, extra: &str) -> String {
     format!(

@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use convoy_registry::auth::Token;
 use convoy_registry::clock::ManualClock;
-use convoy_registry::python::{by_version, PythonIndex};
+use convoy_registry::python::{by_version, Login, PythonIndex};
 use convoy_registry::Freshness;
 use convoy_schema::digest::sha256_hex;
 use convoy_schema::python::{CoreMetadata, DistFile, DistKind};
@@ -83,7 +83,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn uploads_are_served_with_their_sha256_and_same_bytes_again_change_nothing() {
     let setup = setup(Faults::default());
     let index = index(&setup.registry);
-    let token = Token::new(TOKEN.into());
+    let login = Login::token(Token::new(TOKEN.into()));
     let sdist = file("demo_core-1.0a1.tar.gz", DistKind::Sdist, b"sdist bytes");
     let wheel = file(
         "demo_core-1.0a1-py3-none-any.whl",
@@ -96,16 +96,16 @@ fn uploads_are_served_with_their_sha256_and_same_bytes_again_change_nothing() {
             None
         );
         index
-            .upload(&token, &sdist, b"sdist bytes", &metadata())
+            .upload(&login, &sdist, b"sdist bytes", &metadata())
             .await
             .unwrap();
         index
-            .upload(&token, &wheel, b"wheel bytes", &metadata())
+            .upload(&login, &wheel, b"wheel bytes", &metadata())
             .await
             .unwrap();
         // The same file again: accepted, nothing changes (PyPI's rule).
         index
-            .upload(&token, &sdist, b"sdist bytes", &metadata())
+            .upload(&login, &sdist, b"sdist bytes", &metadata())
             .await
             .unwrap();
         let links = index
@@ -125,18 +125,18 @@ fn uploads_are_served_with_their_sha256_and_same_bytes_again_change_nothing() {
         // Other bytes under a stored name: refused, and classified as such.
         let other = file("demo_core-1.0a1.tar.gz", DistKind::Sdist, b"other bytes");
         let error = index
-            .upload(&token, &other, b"other bytes", &metadata())
+            .upload(&login, &other, b"other bytes", &metadata())
             .await
             .unwrap_err();
         assert_eq!(error.code(), "already-exists", "{error}");
         // A digest that is not the bytes'.
         let error = index
-            .upload(&token, &other, b"third bytes", &metadata())
+            .upload(&login, &other, b"third bytes", &metadata())
             .await
             .unwrap_err();
         assert_eq!(error.code(), "registry-rejected", "{error}");
         // A wrong token: refused, and never quoted.
-        let wrong = Token::new("pypi-wrong-secret-value".into());
+        let wrong = Login::token(Token::new("pypi-wrong-secret-value".into()));
         let error = index
             .upload(&wrong, &other, b"other bytes", &metadata())
             .await
@@ -164,7 +164,7 @@ fn tokens_echoed_by_the_index_are_redacted() {
         ..Faults::default()
     });
     let index = index(&setup.registry);
-    let secret = Token::new("pypi-echoed-secret-value".into());
+    let secret = Login::token(Token::new("pypi-echoed-secret-value".into()));
     let sdist = file("demo_core-1.0a1.tar.gz", DistKind::Sdist, b"x");
     let error = runtime()
         .block_on(index.upload(&secret, &sdist, b"x", &metadata()))
@@ -182,11 +182,11 @@ fn html_pages_and_delayed_visibility() {
         ..Faults::default()
     });
     let index = index(&setup.registry);
-    let token = Token::new(TOKEN.into());
+    let login = Login::token(Token::new(TOKEN.into()));
     let sdist = file("demo_core-1.0a1.tar.gz", DistKind::Sdist, b"sdist");
     runtime().block_on(async {
         index
-            .upload(&token, &sdist, b"sdist", &metadata())
+            .upload(&login, &sdist, b"sdist", &metadata())
             .await
             .unwrap();
         assert_eq!(

@@ -15,7 +15,7 @@ use convoy_executor::schedule::Settings;
 use convoy_executor::validate::{registry_state, Payload, PythonUpload, RegistryState, Upload};
 use convoy_registry::auth::Token;
 use convoy_registry::clock::ManualClock;
-use convoy_registry::python::PythonIndex;
+use convoy_registry::python::{Login, PythonIndex};
 use convoy_registry::{ClientOptions, Freshness, RegistryClient};
 use convoy_schema::digest::sha256_hex;
 use convoy_schema::python::{CoreMetadata, DistFile, DistKind};
@@ -134,7 +134,7 @@ fn run_with(faults: Faults, prepare: impl FnOnce(&TestRegistry)) -> Ran {
             },
             python: Some(PythonTarget {
                 index: Arc::new(index),
-                token: Arc::new(Token::new(TOKEN.into())),
+                login: Arc::new(Login::token(Token::new(TOKEN.into()))),
             }),
             ..RunOptions::default()
         };
