@@ -57,6 +57,12 @@ pub struct Cli {
     /// `id_tokens:`), instead of asking GitHub's token service.
     #[arg(long, value_name = "VAR", requires = "trusted_publishing")]
     oidc_token_env: Option<String>,
+    /// With --trusted-publishing: the variable that holds the Python index's identity token
+    /// (audience `pypi`; GitLab's `id_tokens:`), instead of asking GitHub's token service. With
+    /// --trusted-publishing the Python packages are uploaded with a token the index mints
+    /// (PyPI's `mint-token`) unless --python-token-env names a token.
+    #[arg(long, value_name = "VAR", requires = "trusted_publishing")]
+    python_oidc_token_env: Option<String>,
     /// With --trusted-publishing: the identity token's audience (default: the registry API's
     /// host, `crates.io` for crates.io).
     #[arg(long, value_name = "AUDIENCE", requires = "trusted_publishing")]
@@ -142,6 +148,7 @@ impl Cli {
             },
             trusted: self.trusted_publishing.then_some(TrustedRequest {
                 oidc_token_env: self.oidc_token_env,
+                python_oidc_token_env: self.python_oidc_token_env,
                 audience: self.oidc_audience,
             }),
             expect_digest: self.expect_digest,

@@ -6,11 +6,17 @@
 //! other upload prefers the trusted token when the run has one. The choice ([`lane`]) and the
 //! refresh rule ([`Lifetime`]) are pure; [`Credentials`] holds the tokens and does the
 //! exchanges and revocations they call for.
+//!
+//! A release with Python packages holds the Python index's login too: a token (or a user's
+//! password) from the environment, or a token the index mints for an identity token (PyPI's
+//! trusted publishing, `mint-token`: valid 15 minutes, replaced by the same rule, never
+//! revoked because PyPI has no way to).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use convoy_registry::auth::Token;
+use convoy_registry::python::{Login, PythonIndex};
 use convoy_registry::trusted::IdTokenSource;
 use convoy_registry::{RegistryClient, RegistryError};
 use convoy_schema::events::CredentialLane;
@@ -72,6 +78,13 @@ impl Lifetime {
         margin: Duration::from_secs(10 * 60),
     };
 
+    /// PyPI's minted upload tokens: valid 15 minutes, replaced after 10 (an upload of a large
+    /// wheel may take minutes).
+    pub const PYPI: Self = Self {
+        valid_for: Duration::from_secs(15 * 60),
+        margin: Duration::from_secs(5 * 60),
+    };
+
     /// When a token issued at `issued` is replaced before its next use.
     pub fn refresh_at(&self, issued: SystemTime) -> SystemTime {
         issued + self.valid_for.saturating_sub(self.margin)
@@ -90,6 +103,8 @@ impl Lifetime {
 pub enum TokenEvent {
     /// A trusted-publishing token was obtained.
     Issued {
+        /// For the Python index (else the Cargo registry).
+        python: bool,
         /// It replaces one about to expire.
         refreshed: bool,
         /// When it will be replaced.
@@ -109,10 +124,23 @@ struct Trusted {
     retired: Vec<Arc<Token>>,
 }
 
+/// The Python index's login: fixed, or minted from identity tokens.
+enum PythonLogin {
+    Fixed(Arc<Login>),
+    Minted {
+        index: Arc<PythonIndex>,
+        source: IdTokenSource,
+        audience: String,
+        current: Arc<Login>,
+        issued: SystemTime,
+    },
+}
+
 /// The tokens a run holds.
 pub struct Credentials {
     api: Option<Arc<Token>>,
     trusted: Option<Trusted>,
+    python: Option<PythonLogin>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -120,6 +148,7 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("api", &self.api.is_some())
             .field("trusted", &self.trusted.is_some())
+            .field("python", &self.python.is_some())
             .finish()
     }
 }
@@ -130,6 +159,91 @@ impl Credentials {
         Self {
             api: Some(Arc::new(token)),
             trusted: None,
+            python: None,
+        }
+    }
+
+    /// No Cargo credential (a release of Python packages only).
+    pub fn none() -> Self {
+        Self {
+            api: None,
+            trusted: None,
+            python: None,
+        }
+    }
+
+    /// These credentials, and `login` for the Python index.
+    pub fn with_python(mut self, login: Login) -> Self {
+        self.python = Some(PythonLogin::Fixed(Arc::new(login)));
+        self
+    }
+
+    /// These credentials, and an upload token `index` mints for an identity token from
+    /// `source` (for the audience the index names).
+    pub async fn with_python_trusted(
+        mut self,
+        index: Arc<PythonIndex>,
+        source: IdTokenSource,
+        now: SystemTime,
+    ) -> Result<(Self, TokenEvent), RegistryError> {
+        let audience = index.oidc_audience().await?;
+        let token = mint(&index, &source, &audience).await?;
+        self.python = Some(PythonLogin::Minted {
+            index,
+            source,
+            audience,
+            current: Arc::new(Login::token(token)),
+            issued: now,
+        });
+        let event = TokenEvent::Issued {
+            python: true,
+            refreshed: false,
+            refresh_at: Lifetime::PYPI.refresh_at(now),
+        };
+        Ok((self, event))
+    }
+
+    /// The lane the Python index's uploads take.
+    pub fn python_lane(&self) -> CredentialLane {
+        match self.python {
+            Some(PythonLogin::Minted { .. }) => CredentialLane::TrustedPublishing,
+            _ => CredentialLane::ApiToken,
+        }
+    }
+
+    /// The Python index's login for an upload starting at `now`; a minted token due for
+    /// replacement is replaced first (when its source can give another identity token).
+    pub async fn python_login(
+        &mut self,
+        now: SystemTime,
+    ) -> Result<(Arc<Login>, Option<TokenEvent>), RegistryError> {
+        match &mut self.python {
+            None => Err(RegistryError::Auth {
+                status: 0,
+                detail: "this run holds no login for the Python index".to_owned(),
+                trusted_publishing_only: false,
+            }),
+            Some(PythonLogin::Fixed(login)) => Ok((login.clone(), None)),
+            Some(PythonLogin::Minted {
+                index,
+                source,
+                audience,
+                current,
+                issued,
+            }) => {
+                if now < Lifetime::PYPI.refresh_at(*issued) || !source.can_refresh() {
+                    return Ok((current.clone(), None));
+                }
+                let token = mint(index, source, audience).await?;
+                *current = Arc::new(Login::token(token));
+                *issued = now;
+                let event = TokenEvent::Issued {
+                    python: true,
+                    refreshed: true,
+                    refresh_at: Lifetime::PYPI.refresh_at(now),
+                };
+                Ok((current.clone(), Some(event)))
+            }
         }
     }
 
@@ -145,6 +259,7 @@ impl Credentials {
     ) -> Result<(Self, TokenEvent), RegistryError> {
         let token = exchange(client, &source, &audience).await?;
         let credentials = Self {
+            python: None,
             api: api.map(Arc::new),
             trusted: Some(Trusted {
                 source,
@@ -156,6 +271,7 @@ impl Credentials {
             }),
         };
         let event = TokenEvent::Issued {
+            python: false,
             refreshed: false,
             refresh_at: lifetime.refresh_at(now),
         };
@@ -194,6 +310,7 @@ impl Credentials {
                 trusted.retired.push(old);
                 trusted.issued = now;
                 let event = TokenEvent::Issued {
+                    python: false,
                     refreshed: true,
                     refresh_at: trusted.lifetime.refresh_at(now),
                 };
@@ -228,9 +345,32 @@ impl Credentials {
     /// Whether the run may go on for longer than its trusted token lives (false: the identity
     /// token cannot be exchanged again, so the run must end before the token expires).
     pub fn refreshable(&self) -> bool {
-        self.trusted
-            .as_ref()
-            .is_none_or(|trusted| trusted.source.can_refresh())
+        let python = match &self.python {
+            Some(PythonLogin::Minted { source, .. }) => source.can_refresh(),
+            _ => true,
+        };
+        python
+            && self
+                .trusted
+                .as_ref()
+                .is_none_or(|trusted| trusted.source.can_refresh())
+    }
+
+    /// How long a run may go on with tokens that cannot be replaced: the shortest safe life
+    /// of the ones it holds, and `max_wait`.
+    pub fn bound_wait(&self, max_wait: Option<Duration>) -> Option<Duration> {
+        let mut bound = max_wait;
+        if let Some(trusted) = &self.trusted {
+            if !trusted.source.can_refresh() {
+                bound = Some(trusted.lifetime.bound_wait(bound));
+            }
+        }
+        if let Some(PythonLogin::Minted { source, .. }) = &self.python {
+            if !source.can_refresh() {
+                bound = Some(Lifetime::PYPI.bound_wait(bound));
+            }
+        }
+        bound
     }
 }
 
@@ -242,6 +382,18 @@ async fn exchange(
     let jwt = source.id_token(audience).await?;
     client
         .exchange_trusted_token(&jwt)
+        .await
+        .map_err(|e| e.redacted(&source.secrets()))
+}
+
+async fn mint(
+    index: &PythonIndex,
+    source: &IdTokenSource,
+    audience: &str,
+) -> Result<Token, RegistryError> {
+    let jwt = source.id_token(audience).await?;
+    index
+        .mint_token(&jwt)
         .await
         .map_err(|e| e.redacted(&source.secrets()))
 }

@@ -43,13 +43,11 @@ pub struct RunOptions {
     pub python: Option<PythonTarget>,
 }
 
-/// Where a release's Python packages go, and the token that uploads them.
+/// Where a release's Python packages go (who uploads them is in the run's [`Credentials`]).
 #[derive(Clone)]
 pub struct PythonTarget {
     /// The index (simple API and upload URL).
     pub index: Arc<PythonIndex>,
-    /// Who uploads (`__token__` and an API token, or a user and password).
-    pub login: Arc<Login>,
 }
 
 impl std::fmt::Debug for PythonTarget {
@@ -470,11 +468,24 @@ impl<'a> Run<'a> {
                 (self.events)(Event::Uploading {
                     name: name.clone(),
                     attempt: self.schedule.attempts(&name),
-                    credential: CredentialLane::ApiToken,
+                    credential: self.credentials.python_lane(),
                 });
                 self.uploads_in_flight += 1;
+                // A minted token due for replacement is replaced here, before the upload leaves.
+                let login = match self.credentials.python_login(now).await {
+                    Ok((login, event)) => {
+                        if let Some(event) = event {
+                            (self.events)(Event::Token(event));
+                        }
+                        login
+                    }
+                    Err(error) => {
+                        self.upload_finished(name, Err(error));
+                        continue;
+                    }
+                };
                 self.in_flight.push(Box::pin(async move {
-                    let result = upload_python(&target.index, &target.login, python).await;
+                    let result = upload_python(&target.index, &login, python).await;
                     Finished::Upload(name, result)
                 }));
                 continue;

@@ -85,6 +85,15 @@ pub enum PublishError {
         /// The registry's or the token service's answer.
         source: RegistryError,
     },
+    /// No identity token for the Python index's trusted publishing.
+    #[error("no OIDC identity token for the Python index: {0}")]
+    PythonOidc(SourceError),
+    /// The Python index did not mint an upload token for the identity token.
+    #[error("trusted publishing to the Python index failed: {source}")]
+    PythonTrustedPublishing {
+        /// The index's or the token service's answer.
+        source: RegistryError,
+    },
     /// The journal cannot be used.
     #[error(transparent)]
     Journal(#[from] JournalError),
@@ -103,8 +112,10 @@ impl ExpectedError for PublishError {
             Self::TokenVariableUnknown => TOKEN_VARIABLE_UNKNOWN,
             Self::NoToken { .. } => TOKEN_MISSING,
             Self::NoPythonToken { .. } => PYTHON_TOKEN_MISSING,
-            Self::Oidc(_) => OIDC_TOKEN_UNAVAILABLE,
-            Self::TrustedPublishing { .. } => TRUSTED_PUBLISHING_FAILED,
+            Self::Oidc(_) | Self::PythonOidc(_) => OIDC_TOKEN_UNAVAILABLE,
+            Self::TrustedPublishing { .. } | Self::PythonTrustedPublishing { .. } => {
+                TRUSTED_PUBLISHING_FAILED
+            }
             Self::Journal(error) => error.error_code(),
             Self::Runtime(error) => error.error_code(),
         }
@@ -121,6 +132,8 @@ impl ExpectedError for PublishError {
             Self::NoToken { .. } => "set the token in that variable (never on the command line), name another with --token-env, or publish from CI with --trusted-publishing".to_owned(),
             Self::Oidc(_) => "run in a GitHub Actions job with `permissions: id-token: write`, or pass --oidc-token-env VAR naming the variable that holds the identity token (GitLab: `id_tokens:`)".to_owned(),
             Self::TrustedPublishing { .. } => "configure this repository and workflow (and environment) as a trusted publisher of the crates on the registry (crates.io: the crate's Settings, Trusted Publishing), check the audience (--oidc-audience), or publish with an API token".to_owned(),
+            Self::PythonOidc(_) => "run in a GitHub Actions job with `permissions: id-token: write`, or pass --python-oidc-token-env VAR naming the variable that holds an identity token for the audience `pypi` (GitLab: `id_tokens:`), or publish the Python packages with a token (--python-token-env VAR)".to_owned(),
+            Self::PythonTrustedPublishing { .. } => "add this repository and workflow (and environment) as a trusted publisher of the project on the index (PyPI: the project's Publishing settings, or a pending publisher for a new project), or publish the Python packages with a token (--python-token-env VAR)".to_owned(),
             Self::Journal(error) => error.help().to_owned(),
             Self::Runtime(error) => error.help(),
         }

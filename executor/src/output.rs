@@ -16,6 +16,7 @@ use crate::driver::{Event, Outcome};
 use crate::release::{Expected, Release, ASSUMED};
 use crate::schedule::pace::Pacing;
 use crate::schedule::{Kind, Seen};
+use convoy_schema::plan::Ecosystem;
 
 /// Seconds since the epoch.
 pub fn unix(time: SystemTime) -> u64 {
@@ -141,9 +142,15 @@ pub fn event_record(
             }
         }
         Event::Token(TokenEvent::Issued {
+            python,
             refreshed,
             refresh_at,
         }) => EventKind::TokenIssued {
+            ecosystem: if *python {
+                Ecosystem::Python
+            } else {
+                Ecosystem::Cargo
+            },
             refreshed: *refreshed,
             refresh_at: unix(*refresh_at),
         },
@@ -250,11 +257,13 @@ pub fn event_words(event: &Event, versions: &BTreeMap<String, String>) -> String
             ))
         ),
         Event::Token(TokenEvent::Issued {
+            python,
             refreshed,
             refresh_at,
         }) => format!(
-            "  token            {} trusted-publishing token; replaced after {} if still needed",
+            "  token            {} trusted-publishing token{}; replaced after {} if still needed",
             if *refreshed { "replaced the" } else { "obtained a" },
+            if *python { " for the Python index" } else { "" },
             format_date(*refresh_at)
         ),
         Event::Token(TokenEvent::Revoked(Ok(()))) => {
@@ -577,8 +586,14 @@ mod tests {
         let name = |n: &str| n.to_owned();
         vec![
             Event::Token(TokenEvent::Issued {
+                python: false,
                 refreshed: false,
                 refresh_at: at(1200),
+            }),
+            Event::Token(TokenEvent::Issued {
+                python: true,
+                refreshed: false,
+                refresh_at: at(600),
             }),
             Event::AlreadyPresent(name("base")),
             Event::PublishedEarlier(name("core")),
@@ -618,6 +633,7 @@ mod tests {
                 reason: "its dependency `fresh` was not published".into(),
             },
             Event::Token(TokenEvent::Issued {
+                python: false,
                 refreshed: true,
                 refresh_at: at(2400),
             }),

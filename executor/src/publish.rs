@@ -108,6 +108,8 @@ fn python_token_variables(named: Option<&str>, username: Option<&str>) -> Vec<St
 pub struct TrustedRequest {
     /// The variable holding the identity token (instead of GitHub's service).
     pub oidc_token_env: Option<String>,
+    /// The variable holding the Python index's identity token (audience `pypi`).
+    pub python_oidc_token_env: Option<String>,
     /// The identity token's audience (default: the API's host).
     pub audience: Option<String>,
 }
@@ -120,7 +122,17 @@ struct Checked {
     variable: Option<String>,
     api_token: Option<Token>,
     id_source: Option<IdTokenSource>,
-    python: Option<PythonTarget>,
+    python: Option<(PythonTarget, PythonAuth)>,
+}
+
+/// How the Python index's uploads are authorized.
+enum PythonAuth {
+    /// A token (or user and password) from the environment.
+    Login(Login),
+    /// A token the index mints for an identity token (trusted publishing).
+    Trusted(IdTokenSource),
+    /// A dry run: nothing is uploaded.
+    DryRun,
 }
 
 /// Runs the request; the exit code of a run that happened, or why none did.
@@ -143,7 +155,7 @@ fn check(request: &Request) -> Result<Checked, PublishError> {
     let bundle = convoy_cli::read_bundle(&plan, &bundle_dir);
     let uploads = validate(&plan, request.expect_digest.as_deref(), &registry, &bundle)?;
     let env = |name: &str| std::env::var(name).ok();
-    let python = python_target(&plan, &uploads, &request.python, request, &env)?;
+    let python = python_target(&plan, &uploads, request, &env)?;
     let crates = uploads
         .iter()
         .any(|u| matches!(u.payload, Payload::Crate { .. }));
@@ -159,9 +171,10 @@ fn check(request: &Request) -> Result<Checked, PublishError> {
         });
     }
     // The identity token's source is checked before anything is read or uploaded; the dry run
-    // does not need one (it runs where no identity token is offered).
+    // does not need one (it runs where no identity token is offered), nor a release with no
+    // crates.
     let id_source = match (&request.trusted, request.dry_run) {
-        (Some(trusted), false) => Some(IdTokenSource::from_env(
+        (Some(trusted), false) if crates => Some(IdTokenSource::from_env(
             trusted.oidc_token_env.as_deref(),
             &env,
             request.allow_http,
@@ -179,21 +192,23 @@ fn check(request: &Request) -> Result<Checked, PublishError> {
     })
 }
 
-/// The Python index and token of a release with Python packages: the index the command line
-/// names must be the plan's, and the token must be in the environment (a dry run needs none).
+/// The Python index and login of a release with Python packages: the index the command line
+/// names must be the plan's; the login is trusted publishing (with `--trusted-publishing`,
+/// unless `--python-token-env` names a token), else the token in the environment (a dry run
+/// needs neither).
 fn python_target(
     plan: &Plan,
     uploads: &[Upload],
-    python: &PythonRequest,
     request: &Request,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<PythonTarget>, PublishError> {
+) -> Result<Option<(PythonTarget, PythonAuth)>, PublishError> {
     if !uploads
         .iter()
         .any(|u| matches!(u.payload, Payload::Python(_)))
     {
         return Ok(None);
     }
+    let python = &request.python;
     let given = python_index(&python.index, request.allow_http)?;
     let planned = plan
         .python
@@ -207,12 +222,35 @@ fn python_target(
         }
         .into());
     }
-    let variables = python_token_variables(python.token_env.as_deref(), python.username.as_deref());
-    let token = variables.iter().find_map(|v| token_from_env(v, env));
-    let token = match (token, request.dry_run) {
-        (Some(token), _) => token,
-        (None, true) => Token::new(String::new()),
-        (None, false) => return Err(PublishError::NoPythonToken { variables }),
+    let trusted = request
+        .trusted
+        .as_ref()
+        .filter(|_| python.token_env.is_none());
+    let auth = match (trusted, request.dry_run) {
+        (_, true) => PythonAuth::DryRun,
+        (Some(trusted), false) => PythonAuth::Trusted(
+            IdTokenSource::from_env(
+                trusted.python_oidc_token_env.as_deref(),
+                env,
+                request.allow_http,
+            )
+            .map_err(PublishError::PythonOidc)?,
+        ),
+        (None, false) => {
+            let variables =
+                python_token_variables(python.token_env.as_deref(), python.username.as_deref());
+            let token = variables
+                .iter()
+                .find_map(|v| token_from_env(v, env))
+                .ok_or(PublishError::NoPythonToken { variables })?;
+            PythonAuth::Login(Login {
+                user: python
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| TOKEN_USER.to_owned()),
+                password: token,
+            })
+        }
     };
     let index =
         PythonIndex::new(&given, Some(&python.upload), request.allow_http).map_err(|source| {
@@ -221,17 +259,10 @@ fn python_target(
                 source,
             }
         })?;
-    let login = Login {
-        user: python
-            .username
-            .clone()
-            .unwrap_or_else(|| TOKEN_USER.to_owned()),
-        password: token,
-    };
-    Ok(Some(PythonTarget {
+    let target = PythonTarget {
         index: Arc::new(index),
-        login: Arc::new(login),
-    }))
+    };
+    Ok(Some((target, auth)))
 }
 
 async fn run(request: &Request, checked: Checked) -> Result<i32, PublishError> {
@@ -265,7 +296,7 @@ async fn run(request: &Request, checked: Checked) -> Result<i32, PublishError> {
         .await
         .map_err(registry_error)?;
     let mut pages = BTreeMap::new();
-    if let Some(python) = &checked.python {
+    if let Some((python, _)) = &checked.python {
         for upload in &checked.uploads {
             if let Payload::Python(project) = &upload.payload {
                 let page = python
@@ -294,7 +325,7 @@ async fn run(request: &Request, checked: Checked) -> Result<i32, PublishError> {
             ..request.settings.clone()
         },
         max_wait: request.max_wait,
-        python: checked.python.clone(),
+        python: checked.python.as_ref().map(|(target, _)| target.clone()),
         ..RunOptions::default()
     };
     let earlier = journal::EarlierRuns::default();
@@ -357,8 +388,14 @@ async fn execute(
         request.format,
         &clock,
     );
-    let mut credentials = match (checked.id_source, checked.api_token) {
-        (Some(source), api_token) => {
+    let crates = checked
+        .uploads
+        .iter()
+        .any(|u| matches!(u.payload, Payload::Crate { .. }));
+    let credentials = match (crates, checked.id_source, checked.api_token) {
+        // A release of Python packages only: no Cargo credential is ever carried.
+        (false, _, _) => Credentials::none(),
+        (true, Some(source), api_token) => {
             let audience = request
                 .trusted
                 .as_ref()
@@ -375,28 +412,29 @@ async fn execute(
             .await
             .map_err(|source| PublishError::TrustedPublishing { source })?;
             sink.emit(Event::Token(issued));
-            if !credentials.refreshable() {
-                // An identity token is exchanged once: end (resumably) before its token expires.
-                options.max_wait = Some(Lifetime::CRATES_IO.bound_wait(options.max_wait));
-            }
             credentials
         }
-        (None, Some(token)) => Credentials::api(token),
-        // A release of Python packages only: no Cargo credential is ever carried.
-        (None, None)
-            if !checked
-                .uploads
-                .iter()
-                .any(|u| matches!(u.payload, Payload::Crate { .. })) =>
-        {
-            Credentials::api(Token::new(String::new()))
-        }
-        (None, None) => {
+        (true, None, Some(token)) => Credentials::api(token),
+        (true, None, None) => {
             return Err(PublishError::NoToken {
                 variable: checked.variable.unwrap_or_default(),
             })
         }
     };
+    let mut credentials = match checked.python {
+        Some((target, PythonAuth::Trusted(source))) => {
+            let (credentials, issued) = credentials
+                .with_python_trusted(target.index, source, clock.now())
+                .await
+                .map_err(|source| PublishError::PythonTrustedPublishing { source })?;
+            sink.emit(Event::Token(issued));
+            credentials
+        }
+        Some((_, PythonAuth::Login(login))) => credentials.with_python(login),
+        Some((_, PythonAuth::DryRun)) | None => credentials,
+    };
+    // An identity token is exchanged once: end (resumably) before its token expires.
+    options.max_wait = credentials.bound_wait(options.max_wait);
     options.interrupt = Some(crate::signals::interrupt_on_signals());
     let release = Release {
         uploads: &checked.uploads,
@@ -435,5 +473,25 @@ fn report(outcome: &Outcome, plan: &Plan, format: Format) {
         {
             let _ = writeln!(file, "{}", output::step_summary(outcome, &plan.digest));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_token_is_read_from_uv_then_twine_and_a_password_likewise() {
+        let names = |named, user| python_token_variables(named, user);
+        assert_eq!(names(None, None), ["UV_PUBLISH_TOKEN", "TWINE_PASSWORD"]);
+        assert_eq!(
+            names(None, Some("__token__")),
+            ["UV_PUBLISH_TOKEN", "TWINE_PASSWORD"]
+        );
+        assert_eq!(
+            names(None, Some("root")),
+            ["UV_PUBLISH_PASSWORD", "TWINE_PASSWORD"]
+        );
+        assert_eq!(names(Some("PYPI_TOKEN"), Some("root")), ["PYPI_TOKEN"]);
     }
 }

@@ -296,6 +296,77 @@ pub fn classify_upload(
     })
 }
 
+/// Where an index's trusted-publishing endpoints are: `{base}_/oidc/`, the base being the
+/// simple API's URL without its last `simple/` segment (`https://pypi.org/simple/` →
+/// `https://pypi.org/_/oidc/`, TestPyPI likewise). `None` for an index whose simple API is not
+/// at a `simple/` path: it says nowhere where its endpoints would be.
+pub fn oidc_base(index: &Url) -> Option<Url> {
+    let path = index.path().strip_suffix("/simple/")?;
+    let mut base = index.clone();
+    base.set_path(&format!("{path}/_/oidc/"));
+    base.set_query(None);
+    Some(base)
+}
+
+/// The audience `GET {oidc}/audience` answers (`{"audience": "pypi"}`).
+pub fn parse_audience(body: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()?
+        .get("audience")?
+        .as_str()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+}
+
+/// The token `POST {oidc}/mint-token` answers with (`{"token": "pypi-…"}`), or why there is
+/// none: PyPI answers a refused identity token with 422 and
+/// `{"message": …, "errors": [{"code": …, "description": …}]}`, shown as the index says it.
+pub fn parse_minted(status: u16, body: &str) -> Result<Token, RegistryError> {
+    let value = serde_json::from_str::<serde_json::Value>(body).ok();
+    if (200..300).contains(&status) {
+        return value
+            .as_ref()
+            .and_then(|v| v.get("token")?.as_str())
+            .filter(|t| !t.is_empty())
+            .map(|t| Token::new(t.to_owned()))
+            .ok_or_else(|| RegistryError::Protocol {
+                detail: "the mint-token answer has no `token`".to_owned(),
+            });
+    }
+    let described: Vec<String> = value
+        .as_ref()
+        .and_then(|v| v.get("errors")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| {
+            let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("error");
+            let text = e.get("description").and_then(|d| d.as_str())?;
+            Some(format!("{code}: {text}"))
+        })
+        .collect();
+    let detail: String = if described.is_empty() {
+        body.trim().to_owned()
+    } else {
+        described.join("; ")
+    }
+    .chars()
+    .take(500)
+    .collect();
+    Err(match status {
+        429 => RegistryError::RateLimited {
+            retry_at: None,
+            detail,
+        },
+        500..=599 => RegistryError::Server { status, detail },
+        _ => RegistryError::Auth {
+            status,
+            trusted_publishing_only: false,
+            detail: format!("trusted publishing was refused: {detail}"),
+        },
+    })
+}
+
 /// A connection to one Python index: its simple API, and where uploads go.
 pub struct PythonIndex {
     http: reqwest::Client,
@@ -469,6 +540,54 @@ impl PythonIndex {
         )
     }
 
+    fn oidc_endpoint(&self, name: &str) -> Result<Url, RegistryError> {
+        let base = oidc_base(&self.index).ok_or_else(|| RegistryError::Protocol {
+            detail: format!(
+                "{} is not a `…/simple/` URL, so where its trusted-publishing endpoints are is not known",
+                self.index
+            ),
+        })?;
+        base.join(name).map_err(|e| RegistryError::Protocol {
+            detail: format!("{base}{name}: {e}"),
+        })
+    }
+
+    /// The audience the index wants identity tokens for (`GET {oidc}/audience`).
+    pub async fn oidc_audience(&self) -> Result<String, RegistryError> {
+        let url = self.oidc_endpoint("audience")?;
+        let bytes = self.fetch(url.as_str(), RESPONSE_LIMIT).await?;
+        parse_audience(&String::from_utf8_lossy(&bytes)).ok_or_else(|| RegistryError::Protocol {
+            detail: format!("{url}: the answer has no `audience`"),
+        })
+    }
+
+    /// Trades the CI's identity token for a short-lived upload token (`POST {oidc}/mint-token`,
+    /// sent as [`TOKEN_USER`]). Redirects are not followed: the identity token goes to this
+    /// index only. Both tokens are redacted from every error.
+    pub async fn mint_token(&self, id_token: &Token) -> Result<Token, RegistryError> {
+        let result = async {
+            let url = self.oidc_endpoint("mint-token")?;
+            check_transport(&url, self.allow_http)?;
+            let response = self
+                .uploader
+                .post(url.clone())
+                .header(ACCEPT, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::json!({ "token": id_token.expose() }).to_string())
+                .send()
+                .await
+                .map_err(|e| network(&e))?;
+            let status = response.status().as_u16();
+            let body = read_body(response, RESPONSE_LIMIT, Overflow::Truncate, &url).await?;
+            parse_minted(status, &String::from_utf8_lossy(&body))
+        }
+        .await;
+        match result {
+            Ok(token) => Ok(token),
+            Err(error) => Err(error.redacted(&[id_token])),
+        }
+    }
+
     /// The core metadata the index serves for a file (PEP 658: `{url}.metadata`), as text.
     pub async fn core_metadata(&self, url: &str) -> Result<String, RegistryError> {
         let bytes = self.fetch(&format!("{url}.metadata"), 16 << 20).await?;
@@ -510,6 +629,59 @@ mod tests {
 
     fn page() -> Url {
         Url::parse("http://127.0.0.1:9/root/dev/+simple/demo-core/").unwrap()
+    }
+
+    #[test]
+    fn trusted_publishing_endpoints_sit_beside_the_simple_api() {
+        let base = |u: &str| oidc_base(&Url::parse(u).unwrap()).map(|b| b.to_string());
+        assert_eq!(
+            base("https://pypi.org/simple/").as_deref(),
+            Some("https://pypi.org/_/oidc/")
+        );
+        assert_eq!(
+            base("https://test.pypi.org/simple/").as_deref(),
+            Some("https://test.pypi.org/_/oidc/")
+        );
+        assert_eq!(
+            base("http://127.0.0.1:9/pypi/simple/").as_deref(),
+            Some("http://127.0.0.1:9/pypi/_/oidc/")
+        );
+        assert_eq!(
+            base("http://127.0.0.1:9/root/dev/+simple/").as_deref(),
+            None
+        );
+        assert_eq!(
+            parse_audience(r#"{"audience":"pypi"}"#).as_deref(),
+            Some("pypi")
+        );
+        assert_eq!(parse_audience(r#"{"audience":""}"#), None);
+        assert_eq!(parse_audience("<html>"), None);
+    }
+
+    #[test]
+    fn minted_tokens_and_refusals_are_read_as_pypi_writes_them() {
+        let token = parse_minted(200, r#"{"success":true,"token":"pypi-abc"}"#).unwrap();
+        assert_eq!(token.expose(), "pypi-abc");
+        assert_eq!(
+            parse_minted(200, r#"{"token":""}"#).unwrap_err().code(),
+            "registry-protocol-error"
+        );
+        let refused = parse_minted(
+            422,
+            r#"{"message":"Token request failed","errors":[{"code":"invalid-publisher","description":"valid token, but no corresponding publisher"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(refused.code(), "registry-auth-failed");
+        assert!(
+            refused
+                .to_string()
+                .contains("invalid-publisher: valid token, but no corresponding publisher"),
+            "{refused}"
+        );
+        assert_eq!(
+            parse_minted(503, "down").unwrap_err().code(),
+            "registry-server-error"
+        );
     }
 
     #[test]

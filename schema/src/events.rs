@@ -8,6 +8,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::plan::Ecosystem;
 use crate::version::{read_document, FormatVersion, ReadError};
 
 /// Format version of event lines this build writes and reads.
@@ -15,8 +16,9 @@ use crate::version::{read_document, FormatVersion, ReadError};
 /// History: 1.0 — first declared format (the event names and fields of earlier builds, plus
 /// `format_version`, the `credential` of an upload, `needs-api-token` and the token events).
 /// 1.1 — the rate-limit bucket `python` (uploads of Python files); names are package keys
-/// (`python:NAME` for a Python project).
-pub const EVENTS_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 1);
+/// (`python:NAME` for a Python project). 1.2 — `token-issued` says `ecosystem: "python"` for a
+/// token the Python index minted (trusted publishing to PyPI).
+pub const EVENTS_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 2);
 
 /// One line of the event stream or journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -207,6 +209,9 @@ pub enum EventKind {
     },
     /// A trusted-publishing token was obtained (exchanged for the CI's identity token).
     TokenIssued {
+        /// Whose token: the Cargo registry's (omitted) or the Python index's.
+        #[serde(default, skip_serializing_if = "Ecosystem::is_cargo")]
+        ecosystem: Ecosystem,
         /// Whether it replaces an earlier one that was about to expire.
         refreshed: bool,
         /// When it will be replaced if the run is still going (seconds since the epoch).
@@ -282,7 +287,7 @@ mod tests {
         let line = event.to_line();
         assert_eq!(
             line,
-            r#"{"format_version":"1.1","plan":"sha256:ab","time":1,"time_ms":1500,"event":"uploading","crate":"a","version":"1.0.0","attempt":2,"credential":"trusted-publishing"}"#
+            r#"{"format_version":"1.2","plan":"sha256:ab","time":1,"time_ms":1500,"event":"uploading","crate":"a","version":"1.0.0","attempt":2,"credential":"trusted-publishing"}"#
         );
         assert_eq!(PublishEvent::from_line(&line).unwrap(), event);
         assert_eq!(event.crate_name(), Some("a"));

@@ -81,6 +81,15 @@ impl TestRegistry {
             .unwrap_or_default()
     }
 
+    /// The upload tokens the Python index minted (`/pypi/_/oidc/mint-token`), in order.
+    pub fn minted_python_tokens(&self) -> Vec<IssuedToken> {
+        self.state
+            .trust
+            .lock()
+            .map(|trust| trust.minted.clone())
+            .unwrap_or_default()
+    }
+
     /// `{base}/oidc/token?api-version=2.0`: the identity-token service's URL, as GitHub sets
     /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
     pub fn oidc_url(&self) -> String {

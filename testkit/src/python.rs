@@ -7,6 +7,10 @@
 //! - `GET {base}/pypi/simple/{name}/`: the project page, PEP 691 JSON when asked for, else PEP
 //!   503 HTML with `#sha256=` fragments; wheels offer their core metadata (PEP 658).
 //! - `GET {base}/pypi/files/{name}/{filename}` (and `….metadata`): downloads.
+//! - with trusted publishing ([`TrustedPublishing`](crate::TrustedPublishing)): `GET
+//!   {base}/pypi/_/oidc/audience` (`pypi`) and `POST {base}/pypi/_/oidc/mint-token`, which trades
+//!   an unused identity token for that audience for an upload token valid 15 minutes (PyPI's
+//!   rules and error shape).
 //!
 //! Files are stored under `<dir>/python/<name>/`, so state survives a restart. The faults of
 //! uploads (`fail_upload`, `reset_upload`, `drop_upload_response`, `slow`) and delayed

@@ -64,6 +64,9 @@ pub struct TrustedPublishing {
     pub audience: String,
     /// How long an exchanged publish token is valid (crates.io: 30 minutes).
     pub token_lifetime: Duration,
+    /// How long a token the Python index mints is valid (PyPI: 15 minutes); its identity
+    /// tokens must name the audience `pypi`.
+    pub python_token_lifetime: Duration,
 }
 
 impl TrustedPublishing {
@@ -73,6 +76,7 @@ impl TrustedPublishing {
             request_token: request_token.to_owned(),
             audience: "127.0.0.1".to_owned(),
             token_lifetime: Duration::from_secs(30 * 60),
+            python_token_lifetime: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct IssuedToken {
 pub(crate) struct Trust {
     id_tokens: BTreeMap<String, bool>,
     pub(crate) issued: Vec<IssuedToken>,
+    /// Upload tokens the Python index minted (PyPI's `mint-token`).
+    pub(crate) minted: Vec<IssuedToken>,
 }
 
 impl Options {
@@ -418,6 +424,13 @@ async fn python_route(
     let not_found = || Ok(crate::python::download(&state.python, "", ""));
     match (method, segments) {
         (&Method::POST, ["legacy"]) => python_upload(state, request, entry).await,
+        (&Method::GET, ["_", "oidc", "audience"]) if state.options.trusted.is_some() => Ok(
+            respond(StatusCode::OK, json!({ "audience": PYPI_AUDIENCE })),
+        ),
+        (&Method::POST, ["_", "oidc", "mint-token"]) if state.options.trusted.is_some() => {
+            let body = body(request).await?;
+            Ok(mint_token(state, &body, now))
+        }
         (&Method::GET, ["simple", name]) => {
             let json_wanted = !state.options.faults.python_html_only
                 && header(&request, "accept")
@@ -449,6 +462,60 @@ async fn python_route(
 }
 
 /// The token an HTTP basic `Authorization` header carries as the password of `__token__`.
+/// The audience PyPI's identity tokens must name.
+const PYPI_AUDIENCE: &str = "pypi";
+
+/// PyPI's `mint-token`: a known, unused identity token for the audience `pypi` gives an upload
+/// token; anything else is 422 with PyPI's error shape.
+fn mint_token(state: &State, body: &[u8], now: SystemTime) -> Response<Full<Bytes>> {
+    let refuse = |code: &str, description: &str| {
+        respond(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "message": "Token request failed",
+                    "errors": [{ "code": code, "description": description }] }),
+        )
+    };
+    let jwt = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["token"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let Ok(mut trust) = state.trust.lock() else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "poisoned");
+    };
+    match trust.id_tokens.get_mut(&format!("{PYPI_AUDIENCE}\n{jwt}")) {
+        Some(used) if !*used => *used = true,
+        Some(_) => return refuse("invalid-reuse-token", "this token has already been used"),
+        None => {
+            return refuse(
+                "invalid-token",
+                "valid token, but no corresponding publisher",
+            )
+        }
+    }
+    let n = trust.minted.len() + 1;
+    let token = format!(
+        "pypi-tp{n}-{}",
+        &convoy_schema::digest::sha256_hex(jwt.as_bytes())[..24]
+    );
+    trust.minted.push(IssuedToken {
+        token: token.clone(),
+        issued: now,
+        revoked: None,
+    });
+    respond(StatusCode::OK, json!({ "success": true, "token": token }))
+}
+
+/// Whether `token` is one the Python index minted and is still valid at `now`.
+fn minted_valid(state: &State, token: &str, now: SystemTime) -> bool {
+    let (Some(trusted), Ok(trust)) = (&state.options.trusted, state.trust.lock()) else {
+        return false;
+    };
+    trust
+        .minted
+        .iter()
+        .any(|t| t.token == token && now < t.issued + trusted.python_token_lifetime)
+}
+
 fn basic_token(authorization: Option<&str>) -> Option<String> {
     use base64::Engine;
     let encoded = authorization?.strip_prefix("Basic ")?;
@@ -478,6 +545,7 @@ async fn python_upload(
         *response.status_mut() = StatusCode::FORBIDDEN;
         Ok(response)
     };
+    let now = state.options.clock.now();
     match basic_token(entry.authorization.as_deref()) {
         Some(token)
             if token
@@ -485,7 +553,8 @@ async fn python_upload(
                     .options
                     .python_token
                     .as_deref()
-                    .unwrap_or(&state.options.token) => {}
+                    .unwrap_or(&state.options.token)
+                || minted_valid(state, &token, now) => {}
         Some(token) if faults.echo_token => {
             return forbidden(&format!("403 Invalid API Token: `{token}` is not valid"))
         }

@@ -1312,11 +1312,20 @@ fn max_wait_shorter_than_the_registrys_pacing_stops_cleanly_with_the_rerun_time(
     assert!(stderr.contains("rerun the same plan after"), "{stderr}");
     assert!(stderr.contains("rate limited"), "{stderr}");
     assert!(stderr.contains("not a failed attempt"), "{stderr}");
-    assert!(stderr.contains("1 upload answered 429"), "{stderr}");
+    // The run does not know the limit (only the dry run was told): the first upload is
+    // accepted, and the one or two others already sent before the first 429 arrived (the
+    // uploads race) are answered 429 — none of them counted as a failure, none sent again.
+    let limited = if stderr.contains("(1 upload answered 429") {
+        1
+    } else if stderr.contains("(2 uploads answered 429") {
+        2
+    } else {
+        panic!("no count of 429 answers: {stderr}")
+    };
     assert_eq!(
         story.uploads(),
-        2,
-        "one accepted, one answered 429, nothing more"
+        1 + limited,
+        "one accepted, the rest answered 429 once each, nothing more"
     );
 }
 

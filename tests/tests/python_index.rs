@@ -205,3 +205,42 @@ fn html_pages_and_delayed_visibility() {
         assert!(!links[0].url.contains('#'));
     });
 }
+
+#[test]
+fn trusted_publishing_mints_once_per_identity_token_for_the_audience_the_index_names() {
+    let storage = Fixture::empty();
+    let mut options = Options::new(storage.root().join("registry"), TOKEN);
+    options.trusted = Some(convoy_testkit::TrustedPublishing::new("request-secret"));
+    let registry = TestRegistry::start(options).expect("registry starts");
+    let index = index(&registry);
+    let source = convoy_registry::trusted::IdTokenSource::GitHub {
+        request_url: registry.oidc_url().parse().unwrap(),
+        request_token: Token::new("request-secret".into()),
+    };
+    runtime().block_on(async {
+        let audience = index.oidc_audience().await.unwrap();
+        assert_eq!(audience, "pypi");
+        // An identity token for another audience is refused, as PyPI says it, unquoted.
+        let other = source.id_token("crates.io").await.unwrap();
+        let refused = index.mint_token(&other).await.unwrap_err();
+        assert_eq!(refused.code(), "registry-auth-failed");
+        let text = format!("{refused} {refused:?}");
+        assert!(text.contains("invalid-token"), "{text}");
+        assert!(!text.contains(other.expose()), "{text}");
+        // The right audience: a token, which uploads; the same identity token again: refused.
+        let id = source.id_token(&audience).await.unwrap();
+        let minted = index.mint_token(&id).await.unwrap();
+        assert!(minted.expose().starts_with("pypi-"));
+        let sdist = file("demo_core-1.0a1.tar.gz", DistKind::Sdist, b"sdist");
+        index
+            .upload(&Login::token(minted), &sdist, b"sdist", &metadata())
+            .await
+            .unwrap();
+        let reused = index.mint_token(&id).await.unwrap_err();
+        assert!(
+            reused.to_string().contains("invalid-reuse-token"),
+            "{reused}"
+        );
+    });
+    assert_eq!(registry.minted_python_tokens().len(), 1);
+}

@@ -14,15 +14,17 @@ use convoy_executor::journal::EarlierRuns;
 use convoy_executor::schedule::Settings;
 use convoy_executor::validate::{registry_state, Payload, PythonUpload, RegistryState, Upload};
 use convoy_registry::auth::Token;
-use convoy_registry::clock::ManualClock;
+use convoy_registry::clock::{Clock, ManualClock};
 use convoy_registry::python::{Login, PythonIndex};
+use convoy_registry::trusted::IdTokenSource;
 use convoy_registry::{ClientOptions, Freshness, RegistryClient};
 use convoy_schema::digest::sha256_hex;
 use convoy_schema::python::{CoreMetadata, DistFile, DistKind};
-use convoy_testkit::{Faults, Options, TestRegistry};
+use convoy_testkit::{Faults, Options, TestRegistry, TrustedPublishing};
 use convoy_tests::Fixture;
 
 const TOKEN: &str = "pypi-publish-faults-token";
+const REQUEST_TOKEN: &str = "oidc-request-python-faults-secret";
 
 /// `pf-a`, `pf-b` (requires a), `pf-c` (requires b): an sdist and a wheel each.
 fn uploads() -> Vec<Upload> {
@@ -82,6 +84,12 @@ struct Ran {
 }
 
 fn run_with(faults: Faults, prepare: impl FnOnce(&TestRegistry)) -> Ran {
+    run_as(faults, false, prepare)
+}
+
+/// A run whose Python login is `__token__` and the index's token, or (`trusted`) a token the
+/// index mints for an identity token from its GitHub-shaped token service.
+fn run_as(faults: Faults, trusted: bool, prepare: impl FnOnce(&TestRegistry)) -> Ran {
     let storage = Fixture::empty();
     let clock = Arc::new(ManualClock::new(
         UNIX_EPOCH + Duration::from_secs(1_800_000_000),
@@ -93,6 +101,7 @@ fn run_with(faults: Faults, prepare: impl FnOnce(&TestRegistry)) -> Ran {
         ..faults
     };
     options.clock = clock.clone();
+    options.trusted = Some(TrustedPublishing::new(REQUEST_TOKEN));
     let registry = TestRegistry::start(options).unwrap();
     let uploads = uploads();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -129,16 +138,28 @@ fn run_with(faults: Faults, prepare: impl FnOnce(&TestRegistry)) -> Ran {
         prepare(&registry);
         let options = RunOptions {
             schedule: Settings {
-                poll_timeout: Duration::from_secs(120),
+                poll_timeout: Duration::from_secs(600),
                 ..Settings::default()
             },
             python: Some(PythonTarget {
                 index: Arc::new(index),
-                login: Arc::new(Login::token(Token::new(TOKEN.into()))),
             }),
             ..RunOptions::default()
         };
-        let mut credentials = Credentials::api(Token::new(String::new()));
+        let mut credentials = if trusted {
+            let source = IdTokenSource::GitHub {
+                request_url: registry.oidc_url().parse().unwrap(),
+                request_token: Token::new(REQUEST_TOKEN.into()),
+            };
+            let index = options.python.as_ref().unwrap().index.clone();
+            let (credentials, _) = Credentials::none()
+                .with_python_trusted(index, source, clock.now())
+                .await
+                .expect("the index mints a token");
+            credentials
+        } else {
+            Credentials::none().with_python(Login::token(Token::new(TOKEN.into())))
+        };
         let earlier = EarlierRuns::default();
         let release = Release {
             uploads: &uploads,
@@ -305,4 +326,41 @@ fn a_planned_version_the_index_has_with_other_bytes_is_refused_before_any_upload
     assert_eq!(refusal.code(), "version-exists-with-different-content");
     assert!(refusal.to_string().contains("pf_a-1.0.tar.gz"), "{refusal}");
     assert!(registry.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[test]
+fn trusted_publishing_mints_a_token_and_replaces_it_before_it_expires() {
+    // Each file is served six minutes after its upload: three projects, one after another,
+    // take over 18 minutes, longer than a minted token lives (15 minutes).
+    let ran = run_as(
+        Faults {
+            index_delay: Duration::from_secs(6 * 60),
+            ..Faults::default()
+        },
+        true,
+        |_| {},
+    );
+    all_published_once(&ran, 6);
+    let minted = ran.registry.minted_python_tokens();
+    assert!(minted.len() >= 2, "replaced at least once: {minted:?}");
+    // Every upload carried a minted token that was not yet 10 minutes old (replaced with a
+    // margin, never sent near its expiry).
+    for request in ran.registry.requests() {
+        if !request.path.starts_with("/pypi/legacy") {
+            continue;
+        }
+        let carried = minted
+            .iter()
+            .find(|t| {
+                request.authorization.as_deref().is_some_and(|a| {
+                    use base64::Engine;
+                    let expected = base64::engine::general_purpose::STANDARD
+                        .encode(format!("__token__:{}", t.token));
+                    a == format!("Basic {expected}")
+                })
+            })
+            .expect("a minted token");
+        let age = request.received.duration_since(carried.issued).unwrap();
+        assert!(age < Duration::from_secs(10 * 60), "{age:?}");
+    }
 }

@@ -11,12 +11,14 @@ use std::process::Command;
 
 use convoy_schema::plan::{Action, Ecosystem, Plan};
 use convoy_schema::report::VerifyReport;
-use convoy_testkit::{Options, TestRegistry};
+use convoy_testkit::{Options, TestRegistry, TrustedPublishing};
 use convoy_tests::python::{ensure_build_tool, repository};
 use convoy_tests::{binary, isolated_cargo, run, Fixture};
 
 const TOKEN: &str = "mixed-release-cargo-token";
 const PYPI_TOKEN: &str = "pypi-mixed-release-python-token";
+/// GitHub's `ACTIONS_ID_TOKEN_REQUEST_TOKEN` for the testkit's identity-token service.
+const REQUEST_TOKEN: &str = "oidc-request-mixed-release-secret";
 
 fn plan_release(
     fixture: &Fixture,
@@ -42,8 +44,13 @@ fn publish(registry: &TestRegistry, bundle: &Path) -> convoy_tests::Run {
     run(Command::new(binary("convoy-publish"))
         .env("CARGO_REGISTRIES_TESTKIT_INDEX", registry.index_url())
         .env("CARGO_REGISTRIES_TESTKIT_TOKEN", TOKEN)
-        .env("UV_PUBLISH_TOKEN", PYPI_TOKEN)
+        // The Python packages go up with trusted publishing: a token the index mints for the
+        // CI's identity token (PyPI's `mint-token`); no Python token is in the environment.
+        .env_remove("UV_PUBLISH_TOKEN")
         .env_remove("TWINE_PASSWORD")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", registry.oidc_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
+        .arg("--trusted-publishing")
         .arg(bundle.join("plan.json"))
         .args(["--registry", "testkit", "--python-index"])
         .arg(registry.python_index_url())
@@ -59,6 +66,7 @@ fn a_mixed_release_plans_publishes_verifies_and_installs_with_pip() {
     // One server: the Cargo registry takes the crates' token, the Python index its own.
     let mut options = Options::new(storage.root().join("registry"), TOKEN);
     options.python_token = Some(PYPI_TOKEN.to_owned());
+    options.trusted = Some(TrustedPublishing::new(REQUEST_TOKEN));
     let registry = TestRegistry::start(options).expect("registry");
 
     let home = storage.root().join("cargo-home");
@@ -125,7 +133,30 @@ fn a_mixed_release_plans_publishes_verifies_and_installs_with_pip() {
         published.stdout(),
         published.stderr()
     );
-    for secret in [TOKEN, PYPI_TOKEN] {
+    // One upload token was minted for one identity token, and every Python file carried it.
+    let minted = registry.minted_python_tokens();
+    assert_eq!(minted.len(), 1, "{minted:?}");
+    let basic = |user_password: &str| {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_password)
+        )
+    };
+    let carried = basic(&format!("__token__:{}", minted[0].token));
+    assert!(registry
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/pypi/legacy"))
+        .all(|r| r.authorization.as_deref() == Some(carried.as_str())));
+    assert!(
+        published
+            .stderr()
+            .contains("trusted-publishing token for the Python index"),
+        "{}",
+        published.stderr()
+    );
+    for secret in [TOKEN, PYPI_TOKEN, REQUEST_TOKEN, minted[0].token.as_str()] {
         assert!(!published.stdout().contains(secret) && !published.stderr().contains(secret));
     }
     // Every Python file was uploaded exactly once, sdist before wheel, each project after
