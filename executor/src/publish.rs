@@ -270,16 +270,22 @@ async fn run(request: &Request, checked: Checked) -> Result<i32, PublishError> {
         index: checked.registry.index.clone(),
         source,
     };
-    let client = RegistryClient::connect(
-        &checked.registry.index,
-        ClientOptions {
-            allow_http: request.allow_http,
-            read_token: checked.api_token.clone(),
-        },
-    )
-    .await
+    let crates = checked
+        .uploads
+        .iter()
+        .any(|u| matches!(u.payload, Payload::Crate { .. }));
+    let client_options = ClientOptions {
+        allow_http: request.allow_http,
+        read_token: checked.api_token.clone(),
+    };
+    // A release of Python packages only asks nothing of the Cargo registry.
+    let client = if crates {
+        RegistryClient::connect(&checked.registry.index, client_options).await
+    } else {
+        RegistryClient::unread(&checked.registry.index, client_options)
+    }
     .map_err(registry_error)?;
-    if client.api().is_none() {
+    if crates && client.api().is_none() {
         return Err(Refusal::ReadOnlyRegistry {
             index: checked.registry.index.clone(),
         }

@@ -104,6 +104,10 @@ struct PlanArgs {
     /// Path to the workspace's Cargo.toml.
     #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
     manifest_path: PathBuf,
+    /// The repository's top directory, for a repository without a Cargo workspace (its Python
+    /// projects are planned); with a Cargo.toml there it is --manifest-path DIR/Cargo.toml.
+    #[arg(long, value_name = "DIR", conflicts_with = "manifest_path")]
+    root: Option<PathBuf>,
     /// Plan only these packages (repeatable). `NAME=LEVEL` (or `NAME=VERSION`) releases NAME at
     /// that level without restricting the selection.
     #[arg(short = 'p', long = "package", value_name = "NAME[=LEVEL]")]
@@ -189,6 +193,7 @@ fn plan(args: &PlanArgs) -> Result<i32, PlanError> {
     let registry = args.target.choice().unwrap_or(RegistryChoice::Default);
     let request = DiscoverRequest {
         manifest_path: args.manifest_path.clone(),
+        root: args.root.clone(),
         registry,
         registry_state: args.registry_state.clone(),
         selection: Selection {

@@ -38,6 +38,10 @@ use convoy_registry::resolve::{self as registry_config, RegistryChoice};
 pub struct DiscoverRequest {
     /// `--manifest-path`, default `./Cargo.toml`.
     pub manifest_path: PathBuf,
+    /// `--root DIR`: the repository's top directory, which may have no Cargo workspace (then
+    /// only its Python projects are planned); with a `Cargo.toml` it is `--manifest-path
+    /// DIR/Cargo.toml`.
+    pub root: Option<PathBuf>,
     /// `--registry` / `--index`.
     pub registry: RegistryChoice,
     /// `--registry-state`.
@@ -68,7 +72,13 @@ pub struct Discovered {
 
 /// Reads everything the plan depends on.
 pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
-    let manifest_path = absolute(&request.manifest_path);
+    let manifest_path = match &request.root {
+        Some(root) if !root.join("Cargo.toml").is_file() => {
+            return discover_without_cargo(request, root)
+        }
+        Some(root) => absolute(&root.join("Cargo.toml")),
+        None => absolute(&request.manifest_path),
+    };
     if !manifest_path.is_file() {
         return Err(PackageError::NoManifest {
             path: request.manifest_path.display().to_string(),
@@ -157,6 +167,61 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
             dependencies,
         });
     }
+    let cargo = CargoSide {
+        root,
+        git,
+        root_manifest,
+        members,
+        cargo_version: cargo_version?,
+    };
+    finish(request, cargo)
+}
+
+/// What the Cargo side of a repository contributes (empty for a repository without one).
+struct CargoSide {
+    root: PathBuf,
+    git: GitState,
+    root_manifest: String,
+    members: Vec<Member>,
+    cargo_version: String,
+}
+
+/// A repository with no Cargo workspace (`--root DIR`): its Python projects only. The plan
+/// still names the Cargo registry it would use and the cargo that planned it, so its form is
+/// the same; no crate is in it.
+fn discover_without_cargo(request: &DiscoverRequest, root: &Path) -> Result<Discovered, PlanError> {
+    let nothing = || PlanError::NothingToPlan {
+        root: root.display().to_string(),
+    };
+    let dir = absolute(root);
+    if !dir.is_dir() {
+        return Err(nothing());
+    }
+    let git = git_state(&dir, &request.own_outputs);
+    let cargo = CargoSide {
+        root: dir,
+        git,
+        root_manifest: String::new(),
+        members: Vec::new(),
+        cargo_version: cargo_version()?,
+    };
+    let discovered = finish(request, cargo)?;
+    if discovered.input.python.is_none() {
+        return Err(nothing());
+    }
+    Ok(discovered)
+}
+
+/// The rest of discovery, shared: configuration, Python projects, selection, history, the
+/// registries' state.
+fn finish(request: &DiscoverRequest, cargo: CargoSide) -> Result<Discovered, PlanError> {
+    let CargoSide {
+        root,
+        git,
+        root_manifest,
+        members,
+        cargo_version,
+    } = cargo;
     let repository = repository_root(&root, &git);
     let config_text = read_config(repository)?;
     let (config, _) = config::parse(config_text.as_deref());
@@ -216,7 +281,7 @@ pub fn discover(request: &DiscoverRequest) -> Result<Discovered, PlanError> {
     let input = WorkspaceInput {
         root_manifest,
         members,
-        cargo_version: cargo_version?,
+        cargo_version,
         git,
         lockfile,
         registry,

@@ -104,6 +104,12 @@ pub enum PlanError {
         /// How many.
         count: usize,
     },
+    /// `--root DIR` names a directory with neither a Cargo workspace nor Python projects.
+    #[error("nothing to plan in {root}: no Cargo.toml and no Python projects")]
+    NothingToPlan {
+        /// The directory, as given.
+        root: String,
+    },
     /// The plan could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -137,6 +143,8 @@ error_codes! {
         PLAN_HAS_NO_COMMIT = "plan-has-no-commit", exit::REFUSED;
         /// `apply`/`tag`: the plan has error diagnostics.
         PLAN_HAS_ERRORS = "plan-has-errors", exit::REFUSED;
+        /// `--root DIR` has no Cargo workspace and no Python projects.
+        NOTHING_TO_PLAN = "nothing-to-plan", exit::REFUSED;
     }
 }
 
@@ -172,6 +180,7 @@ impl ExpectedError for PlanError {
             Self::TagElsewhere { .. } => TAG_EXISTS_ELSEWHERE,
             Self::NoCommit => PLAN_HAS_NO_COMMIT,
             Self::PlanHasErrors { .. } => PLAN_HAS_ERRORS,
+            Self::NothingToPlan { .. } => NOTHING_TO_PLAN,
         }
     }
 
@@ -195,6 +204,7 @@ impl ExpectedError for PlanError {
             Self::TagElsewhere { tag, .. } => format!("the release was tagged before at another commit: check `git show {tag}`; delete the tag only if that release never happened"),
             Self::NoCommit => "plan from a git checkout so the plan records the commit the release is made from".to_owned(),
             Self::PlanHasErrors { .. } => "fix the diagnostics (`convoy-plan show PLAN` lists them) and plan again".to_owned(),
+            Self::NothingToPlan { .. } => "point --root at the repository's top directory; name its Python projects in convoy.toml (`[python] members = [\"packages/*\"]`) or as a uv workspace's members".to_owned(),
             Self::Runtime(error) => error.help(),
             Self::Registry { source, .. } => match source {
                 convoy_registry::RegistryError::Auth { .. } | convoy_registry::RegistryError::InsecureUrl { .. } => source.read_help().to_owned(),

@@ -305,6 +305,21 @@ impl RegistryClient {
     /// Connects to the sparse index at `index` (`sparse+http(s)://…/`) and reads its
     /// `config.json`.
     pub async fn connect(index: &str, options: ClientOptions) -> Result<Self, RegistryError> {
+        let mut client = Self::unread(index, options)?;
+        client.config = client
+            .read_config()
+            .await
+            .map_err(|e| client.scrub(e, None))?;
+        if let Some(api) = &client.config.api {
+            client.api = Some(checked_url(api, client.options.allow_http)?);
+        }
+        Ok(client)
+    }
+
+    /// A client for the sparse index at `index` that has not read its `config.json`, for a
+    /// run that sends nothing to this registry (a release of Python packages only): nothing
+    /// is asked of the registry, and it has no publish API.
+    pub fn unread(index: &str, options: ClientOptions) -> Result<Self, RegistryError> {
         if !index.starts_with("sparse+") {
             return Err(RegistryError::Protocol {
                 detail: format!("`{index}` is not a sparse index (sparse+https://…/); git indexes are not supported"),
@@ -319,7 +334,7 @@ impl RegistryClient {
         // Publishing never follows a redirect: the token goes to config.json's API and nowhere
         // else; a 3xx answer is classified below.
         let publisher = http_client(reqwest::redirect::Policy::none(), timeout)?;
-        let mut client = Self {
+        Ok(Self {
             http,
             publisher,
             index_url,
@@ -333,15 +348,7 @@ impl RegistryClient {
             cache: Mutex::new(HashMap::new()),
             fresh_counter: AtomicU64::new(0),
             clock: Arc::new(SystemClock),
-        };
-        client.config = client
-            .read_config()
-            .await
-            .map_err(|e| client.scrub(e, None))?;
-        if let Some(api) = &client.config.api {
-            client.api = Some(checked_url(api, client.options.allow_http)?);
-        }
-        Ok(client)
+        })
     }
 
     /// The same client timing its waits (429s on index reads) by `clock`.

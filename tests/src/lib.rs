@@ -108,6 +108,7 @@ impl Fixture {
     pub fn plan_with(&self, adjust: impl FnOnce(&mut DiscoverRequest)) -> Result<Plan, PlanError> {
         let mut request = DiscoverRequest {
             manifest_path: self.root().join("Cargo.toml"),
+            root: None,
             registry: RegistryChoice::Default,
             registry_state: None,
             selection: Selection::default(),

@@ -123,3 +123,27 @@ pub fn repository() -> Fixture {
     fixture.commit();
     fixture
 }
+
+/// A repository with no Cargo workspace: `projects` (name, backend, requirements) under
+/// `packages/<name>`, found as a uv workspace's members (no `convoy.toml`).
+pub fn python_only(projects: &[(&str, &str, &[&str])]) -> Fixture {
+    let fixture = Fixture::empty();
+    for (name, backend, requirements) in projects {
+        let dir = format!("packages/{name}");
+        fixture.write(
+            &format!("{dir}/pyproject.toml"),
+            &pyproject(name, backend, requirements),
+        );
+        fixture.write(&format!("{dir}/README.md"), &format!("# {name}\n"));
+        fixture.write(
+            &format!("{dir}/src/{}/__init__.py", module(name)),
+            &format!("NAME = {name:?}\n"),
+        );
+    }
+    fixture.write(
+        "pyproject.toml",
+        "[tool.uv.workspace]\nmembers = [\"packages/*\"]\n",
+    );
+    fixture.commit();
+    fixture
+}

@@ -294,3 +294,86 @@ fn a_mixed_release_plans_publishes_verifies_and_installs_with_pip() {
         reason("python:mix-util")
     );
 }
+
+#[test]
+fn a_repository_without_a_cargo_workspace_is_planned_with_root_and_published_without_the_cargo_registry(
+) {
+    ensure_build_tool();
+    let fixture = convoy_tests::python::python_only(&[
+        ("solo-core", "hatchling", &[]),
+        ("solo-app", "hatchling", &["solo-core"]),
+    ]);
+    let storage = Fixture::empty();
+    let mut options = Options::new(storage.root().join("registry"), TOKEN);
+    options.python_token = Some(PYPI_TOKEN.to_owned());
+    let registry = TestRegistry::start(options).expect("registry");
+    let bundle = storage.root().join("bundle");
+    // Anything the publisher or verifier asks of crates.io (or any HTTPS host) goes to a proxy
+    // that is not there.
+    let no_https = |command: &mut Command| {
+        command
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("https_proxy", "http://127.0.0.1:9")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy");
+    };
+
+    // Planned from another directory, by --root (the build backends come from PyPI).
+    let mut command = Command::new(binary("convoy-plan"));
+    let planned = run(command
+        .current_dir(storage.root())
+        .arg("--root")
+        .arg(fixture.root())
+        .arg("--python-index")
+        .arg(registry.python_index_url())
+        .arg("--bundle")
+        .arg(&bundle));
+    assert_eq!(planned.code(), 0, "{}", planned.stderr());
+    let plan = Plan::from_json(&std::fs::read_to_string(bundle.join("plan.json")).unwrap())
+        .expect("a plan");
+    let keys: Vec<String> = plan.packages.iter().map(|p| p.key()).collect();
+    assert_eq!(keys, ["python:solo-app", "python:solo-core"]);
+    assert_eq!(
+        plan.waves,
+        [vec!["python:solo-core"], vec!["python:solo-app"]]
+    );
+
+    let mut command = Command::new(binary("convoy-publish"));
+    no_https(&mut command);
+    let published = run(command
+        .env("UV_PUBLISH_TOKEN", PYPI_TOKEN)
+        .env_remove("CARGO_REGISTRY_TOKEN")
+        .arg(bundle.join("plan.json"))
+        .arg("--python-index")
+        .arg(registry.python_index_url())
+        .arg("--python-upload")
+        .arg(registry.python_upload_url()));
+    assert_eq!(
+        published.code(),
+        0,
+        "{}\n{}",
+        published.stdout(),
+        published.stderr()
+    );
+    assert_eq!(registry.python_store().files("solo-app").len(), 2);
+
+    let mut command = Command::new(binary("convoy-verify"));
+    no_https(&mut command);
+    let verified =
+        run(command
+            .arg(bundle.join("plan.json"))
+            .args(["--download", "--format", "json"]));
+    assert_eq!(verified.code(), 0, "{}", verified.stdout());
+
+    // A directory with neither a workspace nor a Python project: a clear refusal.
+    let empty = Fixture::empty();
+    let refused = run(Command::new(binary("convoy-plan"))
+        .arg("--root")
+        .arg(empty.root()));
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("nothing-to-plan"),
+        "{}",
+        refused.stderr()
+    );
+}
