@@ -54,6 +54,11 @@ pub fn edited_files<E: std::fmt::Display>(
         };
     for edit in manifest_edits(plan) {
         let text = current(&edit.file, &mut texts)?;
+        if is_python_source(&edit.file) {
+            let edited = set_version_assignment(&text, edit).map_err(|m| failed(&edit.file, m))?;
+            texts.insert(edit.file.clone(), edited);
+            continue;
+        }
         let mut doc: DocumentMut = text
             .parse()
             .map_err(|e: toml_edit::TomlError| failed(&edit.file, e.to_string()))?;
@@ -80,6 +85,64 @@ pub fn edited_files<E: std::fmt::Display>(
         texts.insert(edit.file.clone(), changelog::insert(&text, &edit.section));
     }
     Ok(texts)
+}
+
+/// Whether an edit's file is Python source (a `__version__` assignment) rather than TOML.
+pub fn is_python_source(file: &str) -> bool {
+    file.ends_with(".py")
+}
+
+/// The name and string of a version assignment (`__version__`, `VERSION` or `version` at the
+/// start of `line`, with a quoted string), as hatchling's default version source and
+/// setuptools' `attr:` read it.
+pub fn version_assignment(line: &str) -> Option<(String, String)> {
+    if line.starts_with([' ', '\t']) {
+        return None;
+    }
+    let (name, value) = line.split_once('=')?;
+    let name = name.trim();
+    if !matches!(name, "__version__" | "VERSION" | "version") {
+        return None;
+    }
+    let value = value.trim();
+    let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = &value[1..];
+    let end = inner.find(quote)?;
+    Some((name.to_owned(), inner[..end].to_owned()))
+}
+
+/// `text` with the first assignment of `edit.key` to `edit.previous` set to `edit.value`,
+/// the rest of the file untouched.
+pub fn set_version_assignment(text: &str, edit: &ManifestEdit) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        let matches = !done
+            && version_assignment(line).is_some_and(|(name, value)| {
+                name == edit.key && edit.previous.as_deref().is_none_or(|p| p == value)
+            });
+        if matches {
+            if let Some(previous) = &edit.previous {
+                if let Some(at) = line.find(previous.as_str()) {
+                    out.push_str(&line[..at]);
+                    out.push_str(&edit.value);
+                    out.push_str(&line[at + previous.len()..]);
+                    done = true;
+                    continue;
+                }
+            }
+        }
+        out.push_str(line);
+    }
+    if !done {
+        return Err(format!(
+            "no `{} = \"{}\"` line to set to {}",
+            edit.key,
+            edit.previous.as_deref().unwrap_or(""),
+            edit.value
+        ));
+    }
+    Ok(out)
 }
 
 /// `Cargo.lock` with members' versions changed: their `[[package]]` entries, and the
@@ -135,6 +198,35 @@ pub fn lockfile(text: &str, edits: &[LockfileEdit]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_assignment_changes_and_nothing_else() {
+        let text = "\"\"\"Doc.\"\"\"\n# __version__ = \"0.0.0\"\n__version__ = '1.0.0'  # keep\nVERSION = \"1.0.0\"\n";
+        assert_eq!(
+            version_assignment("__version__ = '1.0.0'  # keep"),
+            Some(("__version__".into(), "1.0.0".into()))
+        );
+        assert_eq!(version_assignment("    __version__ = '1.0.0'"), None);
+        let edit = ManifestEdit {
+            file: "pkg/_version.py".into(),
+            table: Vec::new(),
+            key: "__version__".into(),
+            value: "1.1.0a1".into(),
+            summary: String::new(),
+            previous: Some("1.0.0".into()),
+        };
+        assert_eq!(
+            set_version_assignment(text, &edit).unwrap(),
+            "\"\"\"Doc.\"\"\"\n# __version__ = \"0.0.0\"\n__version__ = '1.1.0a1'  # keep\nVERSION = \"1.0.0\"\n"
+        );
+        let stale = ManifestEdit {
+            previous: Some("0.9".into()),
+            ..edit
+        };
+        assert!(set_version_assignment(text, &stale)
+            .unwrap_err()
+            .contains("no `__version__ = \"0.9\"` line"));
+    }
 
     #[test]
     fn lockfile_versions_change_and_nothing_else() {

@@ -67,6 +67,9 @@ pub struct BuildRequest {
     /// Files written over the clone before building, `(path relative to the repository root,
     /// text)`: the plan's edits (its pinned requirements), never the user's tree.
     pub edited_files: Vec<(String, String)>,
+    /// Version assignments to set in the clone's own files (a dynamic version's
+    /// `__version__`), as the plan's edits say.
+    pub version_edits: Vec<convoy_schema::plan::ManifestEdit>,
 }
 
 impl BuildRequest {
@@ -84,6 +87,7 @@ impl BuildRequest {
             check_reproducible: false,
             timeout: DEFAULT_TIMEOUT,
             edited_files: Vec::new(),
+            version_edits: Vec::new(),
         }
     }
 }
@@ -253,7 +257,7 @@ fn build_once(
     let staging = staging::staging_directory(false)?;
     let stage_root = staging.path().join(subdir);
     staging::clone_commit(&request.repository, &request.commit, &stage_root)?;
-    for (path, text) in &request.edited_files {
+    let inside = |path: &str| {
         let inside = Path::new(path);
         if inside.is_absolute()
             || inside
@@ -264,8 +268,24 @@ fn build_once(
                 "the edited file `{path}` is not inside the repository"
             )));
         }
-        std::fs::write(stage_root.join(inside), text)
+        Ok(stage_root.join(inside))
+    };
+    for (path, text) in &request.edited_files {
+        std::fs::write(inside(path)?, text)
             .map_err(|e| staging_failed(format!("cannot write the plan's edit of {path}: {e}")))?;
+    }
+    for edit in &request.version_edits {
+        let file = inside(&edit.file)?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| staging_failed(format!("cannot read {} at the commit: {e}", edit.file)))?;
+        let edited = crate::edits::set_version_assignment(&text, edit)
+            .map_err(|m| staging_failed(format!("{}: {m}", edit.file)))?;
+        std::fs::write(&file, edited).map_err(|e| {
+            staging_failed(format!(
+                "cannot write the plan's edit of {}: {e}",
+                edit.file
+            ))
+        })?;
     }
     let project_name = match request.project_path.trim_matches('/') {
         "" => ".".to_owned(),

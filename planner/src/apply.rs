@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use convoy_schema::digest::sha256_digest;
-use convoy_schema::plan::{Action, Plan};
+use convoy_schema::plan::{Action, Ecosystem, Plan};
 
 use crate::config::CONFIG_FILE;
 use crate::edits::{self, LOCKFILE};
@@ -65,6 +65,14 @@ fn drift(plan: &Plan, workspace_root: &Path) -> Vec<String> {
         workspace_root.join(LOCKFILE),
         (LOCKFILE.to_owned(), plan.inputs.lockfile.clone()),
     );
+    if let Some(python) = &plan.inputs.python {
+        for (file, digest) in &python.projects {
+            recorded.insert(
+                repository_root(workspace_root, plan).join(file),
+                (file.clone(), Some(digest.clone())),
+            );
+        }
+    }
     if let Some(release) = &plan.inputs.release {
         for (file, digest) in &release.changelogs {
             recorded.insert(
@@ -101,12 +109,30 @@ pub fn apply(plan: &Plan, workspace_root: &Path) -> Result<Applied, PlanError> {
             files: changed.join(", "),
         });
     }
-    let edited = edits::edited_files(plan, |file| {
-        std::fs::read_to_string(workspace_root.join(file))
-    })?;
+    // Python projects' files are named from the repository's top, the workspace's from its root.
+    let python_files: Vec<&String> = plan
+        .inputs
+        .python
+        .iter()
+        .flat_map(|p| p.projects.keys())
+        .chain(
+            plan.packages
+                .iter()
+                .filter(|p| p.ecosystem == Ecosystem::Python)
+                .filter_map(|p| Some(&p.release.as_ref()?.changelog.as_ref()?.file)),
+        )
+        .collect();
+    let locate = |file: &str| {
+        if python_files.iter().any(|p| p.as_str() == file) {
+            repository_root(workspace_root, plan).join(file)
+        } else {
+            workspace_root.join(file)
+        }
+    };
+    let edited = edits::edited_files(plan, |file| std::fs::read_to_string(locate(file)))?;
     let mut files = Vec::new();
     for (file, text) in &edited {
-        let path = workspace_root.join(file);
+        let path = locate(file);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
             continue;
         }

@@ -73,6 +73,9 @@ struct ApplyArgs {
     /// Path to the workspace's Cargo.toml.
     #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
     manifest_path: PathBuf,
+    /// The repository's top directory, for a plan of a repository without a Cargo workspace.
+    #[arg(long, value_name = "DIR", conflicts_with = "manifest_path")]
+    root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +85,9 @@ struct TagArgs {
     /// Path to the workspace's Cargo.toml (the tags go to its repository).
     #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
     manifest_path: PathBuf,
+    /// The repository's top directory, for a plan of a repository without a Cargo workspace.
+    #[arg(long, value_name = "DIR", conflicts_with = "manifest_path")]
+    root: Option<PathBuf>,
     /// Push the tags to the remote (`--remote`, default origin).
     #[arg(long)]
     push: bool,
@@ -365,8 +371,16 @@ fn package_into(
     Ok(plan)
 }
 
-/// The workspace root a `--manifest-path` names.
-fn workspace_root(manifest_path: &Path) -> Result<PathBuf, PlanError> {
+/// The workspace root a `--manifest-path` names, or the `--root` directory.
+fn workspace_root(manifest_path: &Path, root: Option<&Path>) -> Result<PathBuf, PlanError> {
+    if let Some(root) = root {
+        if !root.is_dir() {
+            return Err(PlanError::NothingToPlan {
+                root: root.display().to_string(),
+            });
+        }
+        return Ok(root.to_path_buf());
+    }
     if !manifest_path.is_file() {
         return Err(PackageError::NoManifest {
             path: manifest_path.display().to_string(),
@@ -383,7 +397,7 @@ fn workspace_root(manifest_path: &Path) -> Result<PathBuf, PlanError> {
 
 fn apply(args: &ApplyArgs) -> Result<i32, PlanError> {
     let plan = read_plan(&args.plan)?;
-    let root = workspace_root(&args.manifest_path)?;
+    let root = workspace_root(&args.manifest_path, args.root.as_deref())?;
     let applied = crate::apply::apply(&plan, &root)?;
     let mut out = String::new();
     if applied.files.is_empty() {
@@ -409,7 +423,7 @@ fn apply(args: &ApplyArgs) -> Result<i32, PlanError> {
 
 fn tag(args: &TagArgs) -> Result<i32, PlanError> {
     let plan = read_plan(&args.plan)?;
-    let root = workspace_root(&args.manifest_path)?;
+    let root = workspace_root(&args.manifest_path, args.root.as_deref())?;
     let tagged = crate::apply::tag(&plan, &root, args.push.then_some(args.remote.as_str()))?;
     let mut out = String::new();
     for name in &tagged.created {

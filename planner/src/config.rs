@@ -168,17 +168,26 @@ impl Config {
 
 /// Renders a tag template.
 pub fn render_tag(template: &str, name: &str, version: &semver::Version) -> String {
+    render_tag_text(template, name, &version.to_string())
+}
+
+/// Renders a tag template with a version as its ecosystem writes it (PEP 440 for Python).
+pub fn render_tag_text(template: &str, name: &str, version: &str) -> String {
     template
         .replace("{name}", name)
-        .replace("{version}", &version.to_string())
+        .replace("{version}", version)
 }
 
 /// The version a tag names, if `tag` is `template` rendered for `name`.
 pub fn match_tag(template: &str, name: &str, tag: &str) -> Option<semver::Version> {
+    semver::Version::parse(match_tag_text(template, name, tag)?).ok()
+}
+
+/// The version text of a tag, if `tag` is `template` rendered for `name`.
+pub fn match_tag_text<'t>(template: &str, name: &str, tag: &'t str) -> Option<&'t str> {
     let named = template.replace("{name}", name);
     let (before, after) = named.split_once("{version}")?;
-    let version = tag.strip_prefix(before)?.strip_suffix(after)?;
-    semver::Version::parse(version).ok()
+    tag.strip_prefix(before)?.strip_suffix(after)
 }
 
 /// Why a template cannot make tag names: it lacks `{version}`, has another placeholder, or

@@ -226,9 +226,12 @@ fn finish(request: &DiscoverRequest, cargo: CargoSide) -> Result<Discovered, Pla
     let config_text = read_config(repository)?;
     let (config, _) = config::parse(config_text.as_deref());
     let python_projects = python::discover::discover(repository, &config.python)?;
-    let python_names: Vec<String> = python_projects
+    let python_read: Vec<python::project::Project> = python_projects
         .iter()
         .filter_map(|p| python::project::read(p, &mut Vec::new()))
+        .collect();
+    let python_names: Vec<String> = python_read
+        .iter()
         .map(|p| package_key(Ecosystem::Python, &p.normalized))
         .collect();
     check_selection(
@@ -245,7 +248,7 @@ fn finish(request: &DiscoverRequest, cargo: CargoSide) -> Result<Discovered, Pla
         None
     };
     let lockfile = lockfile_bytes.as_deref().map(sha256_digest);
-    let release = release_context(
+    let mut release = release_context(
         request,
         &root,
         &git,
@@ -253,6 +256,13 @@ fn finish(request: &DiscoverRequest, cargo: CargoSide) -> Result<Discovered, Pla
         &root_manifest,
         config_text,
         lockfile_bytes.map(|b| String::from_utf8_lossy(&b).into_owned()),
+    )?;
+    python_release_context(
+        &mut release,
+        repository,
+        &config,
+        &python_read,
+        &python_names,
     )?;
     let registry = resolve_registry(&request.registry, &root)?;
     let python_index = registry_config::python_index(
@@ -375,6 +385,44 @@ fn release_context(
     })
 }
 
+/// Adds the Python projects' release history and changelogs (`CHANGELOG.md` beside each
+/// `pyproject.toml`) to `release`, keyed by package key, paths repository-relative.
+fn python_release_context(
+    release: &mut ReleaseContext,
+    repository: &Path,
+    config: &config::Config,
+    projects: &[python::project::Project],
+    keys: &[String],
+) -> Result<(), PlanError> {
+    if let Some(history) = &mut release.history {
+        let sources: Vec<history::OtherSources<'_>> = projects
+            .iter()
+            .zip(keys)
+            .map(|(project, key)| history::OtherSources {
+                key,
+                name: &project.normalized,
+                dir: &project.dir,
+                version: python::version::of_tag,
+            })
+            .collect();
+        let top = history::Repository {
+            workspace_root: repository,
+            workspace_path: "",
+        };
+        history.extend(history::read_others(&top, &sources, config)?);
+    }
+    for (project, key) in projects.iter().zip(keys) {
+        let file = python::project::in_dir(&project.dir, "CHANGELOG.md");
+        let path = repository.join(&file);
+        if path.is_file() {
+            release
+                .changelogs
+                .insert(key.clone(), (file, read_text(&path)?));
+        }
+    }
+    Ok(())
+}
+
 /// The repository's top directory: the workspace root less its path inside the repository.
 fn repository_root<'a>(root: &'a Path, git: &GitState) -> &'a Path {
     let workspace_path = match git {
@@ -404,20 +452,18 @@ fn check_selection(
     python: &[String],
 ) -> Result<(), PlanError> {
     let overrides: Vec<String> = release.packages.keys().cloned().collect();
-    // Version levels (`-p NAME=LEVEL`) apply to crates only, so far.
     let lists = [
-        ("--package", &selection.packages, true),
-        ("--exclude", &selection.exclude, true),
-        ("--package", &overrides, false),
+        ("--package", &selection.packages),
+        ("--exclude", &selection.exclude),
+        ("--package", &overrides),
     ];
-    for (option, names, python_allowed) in lists {
+    for (option, names) in lists {
         for name in names {
+            let bare = name.strip_prefix("python:").unwrap_or(name);
             let is_python = python.iter().any(|key| {
-                key == name
-                    || key.strip_prefix("python:")
-                        == Some(python::project::normalize(name).as_str())
+                key.strip_prefix("python:") == Some(python::project::normalize(bare).as_str())
             });
-            if !(members.iter().any(|m| &m.name == name) || is_python && python_allowed) {
+            if !(members.iter().any(|m| &m.name == name) || is_python) {
                 let mut all: Vec<String> = members
                     .iter()
                     .map(|m| m.name.clone())

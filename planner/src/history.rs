@@ -128,15 +128,43 @@ fn tags(repository: &Repository<'_>) -> Result<BTreeMap<String, String>, PlanErr
 
 /// The highest-versioned tag matching `template` for `name`.
 pub fn last_tag(template: &str, name: &str, tags: &BTreeMap<String, String>) -> Option<TagRef> {
+    last_tag_read(template, name, tags, |text| {
+        semver::Version::parse(text).ok()
+    })
+}
+
+/// [`last_tag`], with `version` reading a tag's version text.
+fn last_tag_read(
+    template: &str,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    version: impl Fn(&str) -> Option<semver::Version>,
+) -> Option<TagRef> {
     tags.iter()
         .filter_map(|(tag, commit)| {
             Some(TagRef {
-                version: config::match_tag(template, name, tag)?,
+                version: version(config::match_tag_text(template, name, tag)?)?,
                 name: tag.clone(),
                 commit: commit.clone(),
             })
         })
         .max_by(|a, b| a.version.cmp(&b.version).then_with(|| b.name.cmp(&a.name)))
+}
+
+/// A package's history: its tag, the files of it that changed, and the commits that touched
+/// them.
+fn since(tag: TagRef, changes: &Changes, files: BTreeSet<String>) -> PackageHistory {
+    let commits = changes
+        .commits
+        .iter()
+        .filter(|(_, touched)| touched.iter().any(|t| files.contains(t)))
+        .map(|(commit, _)| commit.clone())
+        .collect();
+    PackageHistory {
+        last_tag: Some(tag),
+        changed_files: files.into_iter().collect(),
+        commits,
+    }
 }
 
 /// What changed between a tag and `HEAD`: paths (workspace-relative) and the commits with
@@ -324,20 +352,54 @@ pub fn read(
                 files.insert(ROOT_MANIFEST.to_owned());
             }
         }
-        let commits = changes
-            .commits
+        history.insert(member.name.clone(), since(tag, changes, files));
+    }
+    Ok(history)
+}
+
+/// A package of another ecosystem whose history is read: its key, the name its tags carry,
+/// and its directory (repository-relative), every file under which is its source.
+pub struct OtherSources<'a> {
+    /// `python:NAME`.
+    pub key: &'a str,
+    /// `{name}` in its tags.
+    pub name: &'a str,
+    /// Its directory; `""` is the top.
+    pub dir: &'a str,
+    /// Reads a tag's version text as a canonical version (PEP 440 for Python).
+    pub version: fn(&str) -> Option<semver::Version>,
+}
+
+/// Reads the release history of other ecosystems' packages (a Python project's files are
+/// those under its directory: its sdist is built from it). `repository` is the repository's
+/// top, so paths are repository-relative.
+pub fn read_others(
+    repository: &Repository<'_>,
+    packages: &[OtherSources<'_>],
+    config: &Config,
+) -> Result<BTreeMap<String, PackageHistory>, PlanError> {
+    let tags = tags(repository)?;
+    let mut by_commit: BTreeMap<String, Changes> = BTreeMap::new();
+    let mut history = BTreeMap::new();
+    for package in packages {
+        let template = config.tag_template(package.key);
+        let Some(tag) = last_tag_read(&template, package.name, &tags, package.version) else {
+            history.insert(package.key.to_owned(), PackageHistory::default());
+            continue;
+        };
+        if !by_commit.contains_key(&tag.commit) {
+            by_commit.insert(tag.commit.clone(), changes_since(repository, &tag.commit)?);
+        }
+        let changes = &by_commit[&tag.commit];
+        let under_dir =
+            |path: &str| package.dir.is_empty() || path.starts_with(&format!("{}/", package.dir));
+        let files: BTreeSet<String> = changes
+            .paths
             .iter()
-            .filter(|(_, touched)| touched.iter().any(|t| files.contains(t)))
-            .map(|(commit, _)| commit.clone())
+            .filter(|p| under_dir(p))
+            .cloned()
             .collect();
-        history.insert(
-            member.name.clone(),
-            PackageHistory {
-                last_tag: Some(tag),
-                changed_files: files.into_iter().collect(),
-                commits,
-            },
-        );
+        history.insert(package.key.to_owned(), since(tag, changes, files));
     }
     Ok(history)
 }

@@ -77,12 +77,22 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
             message: e.message,
         })?;
     }
-    let versioned = versioning::plan_versions(input, &original_root);
+    // Python projects take part in version planning with the members (levels, groups, tags),
+    // and are planned into the plan the workspace gave.
+    let python = input
+        .python
+        .as_ref()
+        .map(|python| (python, crate::python::plan::read(python)));
+    let others = python
+        .as_ref()
+        .map(|(input, read)| read.versionable(input))
+        .unwrap_or_default();
+    let versioned = versioning::plan_versions(input, &original_root, &others);
     let mut original: Vec<&Member> = input.members.iter().collect();
     original.sort_by(|a, b| (&a.name, &a.manifest_path).cmp(&(&b.name, &b.manifest_path)));
     let mut plan = plan_edited(&versioned, inputs(input, &original))?;
-    if let Some(python) = &input.python {
-        crate::python::plan::add(&mut plan, python, &input.selection);
+    if let Some((python, read)) = python {
+        crate::python::plan::add(&mut plan, read, python, &versioned);
     }
     Ok(plan)
 }
@@ -930,10 +940,13 @@ fn check_global(input: &WorkspaceInput, diagnostics: &mut Vec<Diagnostic>) {
 /// The plan's `inputs` member.
 fn inputs(input: &WorkspaceInput, members: &[&Member]) -> Inputs {
     let mut manifests = BTreeMap::new();
-    manifests.insert(
-        ROOT_MANIFEST.to_owned(),
-        sha256_digest(input.root_manifest.as_bytes()),
-    );
+    // A repository without a Cargo workspace (`--root`) has no root manifest to record.
+    if !(members.is_empty() && input.root_manifest.is_empty()) {
+        manifests.insert(
+            ROOT_MANIFEST.to_owned(),
+            sha256_digest(input.root_manifest.as_bytes()),
+        );
+    }
     for member in members {
         manifests.insert(
             member.manifest_path.clone(),

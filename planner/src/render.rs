@@ -103,6 +103,15 @@ pub fn shown_version(package: &Package) -> String {
     }
 }
 
+/// `version` (canonical) as `package`'s ecosystem writes it.
+fn in_ecosystem(package: &Package, version: &semver::Version) -> String {
+    match &package.python {
+        Some(_) => crate::python::version::pep440(version)
+            .map_or_else(|_| version.to_string(), |v| v.to_string()),
+        None => version.to_string(),
+    }
+}
+
 /// The highest version with an unyanked file the index was observed to serve for a project.
 fn latest_served(plan: &Plan, name: &str) -> Option<String> {
     plan.inputs
@@ -470,11 +479,11 @@ fn released(plan: &Plan) -> impl Iterator<Item = (&Package, &Release)> {
         .filter_map(|p| Some((p, p.release.as_ref()?)))
 }
 
-fn last_release(release: &Release) -> String {
+fn last_release(package: &Package, release: &Release) -> String {
     release
         .last_tag
         .as_ref()
-        .map_or_else(|| "new".to_owned(), |t| t.version.to_string())
+        .map_or_else(|| "new".to_owned(), |t| in_ecosystem(package, &t.version))
 }
 
 /// The version table and the commits behind it.
@@ -490,9 +499,9 @@ fn markdown_versions(plan: &Plan, out: &mut String) {
         let _ = writeln!(
             out,
             "| {} | {} → {} | {} | {} | {} |",
-            escape::cell_code(&package.name),
-            escape::text(&last_release(release)),
-            escape::text(&package.version.to_string()),
+            escape::cell_code(&package.key()),
+            escape::text(&last_release(package, release)),
+            escape::text(&shown_version(package)),
             escape::text(&release.level),
             escape::text(&package.reason),
             escape::cell_code(&release.tag)
@@ -517,7 +526,7 @@ fn markdown_versions(plan: &Plan, out: &mut String) {
         let _ = writeln!(
             out,
             "<details><summary><code>{}</code> — {} since {since}</summary>\n",
-            escape::html(&package.name),
+            escape::html(&package.key()),
             release.commits.len()
         );
         for commit in &release.commits {
@@ -575,9 +584,9 @@ pub fn human(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "  {:width$}  {} → {}  {}  tag {}  ({} commit{})\n  {:width$}  {}",
-                package.name,
-                last_release(release),
-                package.version,
+                package.key(),
+                last_release(package, release),
+                shown_version(package),
                 release.level,
                 release.tag,
                 release.commits.len(),
@@ -701,7 +710,7 @@ mod tests {
             version_file: None,
         }
         };
-        crate::python::plan::add(
+        crate::python::plan::add_alone(
             &mut plan,
             &crate::model::PythonInput {
                 projects: vec![

@@ -15,7 +15,8 @@ use crate::python::project::normalize;
 
 /// One build request per Python package the plan publishes or skips (a skipped version is
 /// built too, so its files can be compared with the index's), keyed by package key. The
-/// project's `pyproject.toml` is built as the plan publishes it (its requirements pinned).
+/// project's `pyproject.toml` is built as the plan publishes it (its version set and its
+/// requirements pinned), and a dynamic version's `__version__` set as the plan's edit says.
 pub fn requests(
     plan: &Plan,
     repository: &Path,
@@ -29,12 +30,25 @@ pub fn requests(
             let python = package.python.as_ref()?;
             let mut request = BuildRequest::new(repository, commit, python.project_path.clone());
             request.check_reproducible = check_reproducible;
-            if !python.requirement_edits.is_empty() {
+            let pyproject_edited = !python.requirement_edits.is_empty()
+                || package
+                    .manifest
+                    .edits
+                    .iter()
+                    .any(|e| e.file == package.manifest_path);
+            if pyproject_edited {
                 request.edited_files = vec![(
                     package.manifest_path.clone(),
                     package.manifest.published.clone(),
                 )];
             }
+            request.version_edits = package
+                .manifest
+                .edits
+                .iter()
+                .filter(|e| convoy_package::edits::is_python_source(&e.file))
+                .cloned()
+                .collect();
             Some((package.key(), request))
         })
         .collect()

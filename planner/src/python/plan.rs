@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use convoy_schema::plan::{
-    package_key, Action, DependencyKind, Diagnostic, Ecosystem, ManifestPlan, Package,
-    PackageDependency, Plan, PythonInputs, Selection,
+    package_key, Action, DependencyKind, Diagnostic, Ecosystem, ManifestEdit, ManifestPlan,
+    Package, PackageDependency, Plan, PythonInputs, Release,
 };
 use convoy_schema::python::{PythonRelease, RequirementEdit};
 use pep440_rs::Version;
@@ -17,26 +17,40 @@ use crate::graph;
 use crate::model::PythonInput;
 use crate::python::project::{self, Project};
 use crate::python::version;
+use crate::versioning::{OtherPackage, Versioned};
 
 /// One project with what planning decided for it.
 struct Planned {
     project: Project,
     key: String,
+    /// The version it is released (or skipped, or left) at: PEP 440 and canonical.
     version: Option<(Version, semver::Version)>,
     action: Action,
     reason: String,
+    /// The version edit the release makes, if it moves the version.
+    edit: Option<ManifestEdit>,
+    release: Option<Release>,
 }
 
-/// Adds the Python projects of `input` to `plan` (packages, waves, diagnostics, inputs) and
-/// seals it again.
-pub fn add(plan: &mut Plan, input: &PythonInput, selection: &Selection) {
+/// The Python projects of a release as read, before version planning: each with its written
+/// version (PEP 440 and canonical) when it has a valid one.
+pub struct Read {
+    projects: Vec<(Project, Option<(Version, semver::Version)>)>,
+    found: Vec<Diagnostic>,
+}
+
+/// Reads the projects of `input`: one per normalized name, each version checked.
+pub fn read(input: &PythonInput) -> Read {
     let mut found = Vec::new();
-    let mut projects: Vec<Project> = Vec::new();
+    let mut projects: Vec<(Project, Option<(Version, semver::Version)>)> = Vec::new();
     for candidate in &input.projects {
         let Some(read) = project::read(candidate, &mut found) else {
             continue;
         };
-        if let Some(first) = projects.iter().find(|p| p.normalized == read.normalized) {
+        if let Some((first, _)) = projects
+            .iter()
+            .find(|(p, _)| p.normalized == read.normalized)
+        {
             found.push(diagnostic(
                 Code::PythonDistributionCollision,
                 Some(&package_key(Ecosystem::Python, &read.normalized)),
@@ -48,11 +62,60 @@ pub fn add(plan: &mut Plan, input: &PythonInput, selection: &Selection) {
             ));
             continue;
         }
-        projects.push(read);
+        let key = package_key(Ecosystem::Python, &read.normalized);
+        let version = read
+            .version
+            .clone()
+            .and_then(|pep440| match version::canonical(&pep440) {
+                Ok(canonical) => Some((pep440, canonical)),
+                Err(why) => {
+                    found.push(diagnostic(
+                        Code::PythonVersionInvalid,
+                        Some(&key),
+                        format!("{}: {why}", read.manifest_path),
+                        "release a version of the form X.Y.Z, optionally with aN, bN, rcN or .devN",
+                    ));
+                    None
+                }
+            });
+        projects.push((read, version));
     }
+    projects.sort_by(|a, b| a.0.normalized.cmp(&b.0.normalized));
+    Read { projects, found }
+}
+
+impl Read {
+    /// The projects with a version, as version planning takes them.
+    pub fn versionable(&self, input: &PythonInput) -> Vec<OtherPackage> {
+        self.projects
+            .iter()
+            .filter_map(|(project, version)| {
+                let (pep440, canonical) = version.as_ref()?;
+                Some(OtherPackage {
+                    key: package_key(Ecosystem::Python, &project.normalized),
+                    name: project.normalized.clone(),
+                    version: canonical.clone(),
+                    unpublishable: project::is_private(&project.classifiers).then(|| {
+                        "its `Private ::` classifier keeps it off package indexes".to_owned()
+                    }),
+                    published: served(input, &project.normalized, pep440).is_some(),
+                    ecosystem: Ecosystem::Python,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Adds the Python projects `read` from `input` to `plan` (packages, waves, diagnostics,
+/// inputs) at the versions `versioned` decided, and seals it again.
+pub fn add(plan: &mut Plan, read: Read, input: &PythonInput, versioned: &Versioned) {
+    let Read {
+        projects,
+        mut found,
+    } = read;
     let mut planned: Vec<Planned> = projects
         .into_iter()
-        .map(|project| decide(project, input, selection, &mut found))
+        .map(|(project, version)| decide(project, version, input, versioned, &mut found))
         .collect();
     planned.sort_by(|a, b| a.key.cmp(&b.key));
     let by_name: BTreeMap<&str, usize> = planned
@@ -64,7 +127,7 @@ pub fn add(plan: &mut Plan, input: &PythonInput, selection: &Selection) {
     let mut packages = Vec::with_capacity(planned.len());
     let mut edges = BTreeSet::new();
     for entry in &planned {
-        let package = package(entry, &planned, &by_name, input, &mut found);
+        let package = package(entry, &planned, &by_name, input, versioned, &mut found);
         if package.action == Action::Publish {
             for dependency in package.dependencies.iter().filter(|d| d.orders_publishing) {
                 edges.insert((
@@ -118,75 +181,127 @@ pub fn add(plan: &mut Plan, input: &PythonInput, selection: &Selection) {
     plan.seal();
 }
 
-/// The version, the action and its reason.
+/// The version, the action and its reason, from version planning's decision.
 fn decide(
     project: Project,
+    written: Option<(Version, semver::Version)>,
     input: &PythonInput,
-    selection: &Selection,
+    versioned: &Versioned,
     found: &mut Vec<Diagnostic>,
 ) -> Planned {
     let key = package_key(Ecosystem::Python, &project.normalized);
-    let version = project
-        .version
-        .clone()
-        .and_then(|pep440| match version::canonical(&pep440) {
-            Ok(canonical) => Some((pep440, canonical)),
-            Err(why) => {
-                found.push(diagnostic(
-                    Code::PythonVersionInvalid,
-                    Some(&key),
-                    format!("{}: {why}", project.manifest_path),
-                    "release a version of the form X.Y.Z, optionally with aN, bN, rcN or .devN",
-                ));
-                None
-            }
-        });
-    let named = |list: &[String]| {
-        list.iter()
-            .any(|n| *n == key || project::normalize(n) == project.normalized)
-    };
-    let (action, reason) = if project::is_private(&project.classifiers) {
-        (
-            Action::Excluded,
-            "its `Private ::` classifier keeps it off package indexes".to_owned(),
-        )
-    } else if named(&selection.exclude) {
-        (Action::Excluded, "excluded with --exclude".to_owned())
-    } else if !selection.packages.is_empty() && !named(&selection.packages) {
-        (Action::Excluded, "not selected with --package".to_owned())
-    } else if let Some((pep440, _)) = &version {
-        match served(input, &project.normalized, pep440) {
-            Some(files) => (
-                Action::Skip,
-                format!(
-                    "version {pep440} is already on the index ({} file(s))",
-                    files.len()
-                ),
-            ),
-            None => (
-                Action::Publish,
-                match input.observations.get(&project.normalized) {
-                    Some(versions) if versions.is_empty() => {
-                        format!("{pep440} is a new project on the index")
-                    }
-                    Some(_) => format!("{pep440} is not on the index yet"),
-                    None => format!("{pep440} (the index was not read)"),
-                },
-            ),
-        }
-    } else {
-        (
-            Action::Excluded,
-            "its version cannot be read (see the diagnostics)".to_owned(),
-        )
-    };
-    Planned {
+    let mut planned = Planned {
         project,
         key,
-        version,
-        action,
-        reason,
+        version: written.clone(),
+        action: Action::Excluded,
+        reason: "its version cannot be read (see the diagnostics)".to_owned(),
+        edit: None,
+        release: None,
+    };
+    let (Some((written_pep440, written)), Some(decision)) =
+        (written, versioned.decisions.get(&planned.key))
+    else {
+        return planned;
+    };
+    // Version planning speaks canonical versions; a Python reviewer reads PEP 440 ones.
+    let mut reason = decision
+        .reason
+        .replace(&written.to_string(), &written_pep440.to_string());
+    if !decision.released {
+        planned.reason = reason;
+        return planned;
     }
+    let planned_version = if decision.version == written {
+        Ok(written_pep440.clone())
+    } else {
+        version::pep440(&decision.version)
+    };
+    let pep440 = match planned_version {
+        Ok(pep440) => pep440,
+        Err(why) => {
+            found.push(diagnostic(
+                Code::PythonVersionInvalid,
+                Some(&planned.key),
+                format!(
+                    "{}: the release makes the version {}, which {why}",
+                    planned.project.manifest_path, decision.version
+                ),
+                "choose another level or version for this project (-p NAME=LEVEL, --set-version)",
+            ));
+            planned.reason = "the planned version is not a PEP 440 release".to_owned();
+            return planned;
+        }
+    };
+    reason = reason.replace(&decision.version.to_string(), &pep440.to_string());
+    if decision.version != written {
+        planned.edit = version_edit(&planned.project, &written_pep440, &pep440, input);
+    }
+    let (action, registry_reason) = match served(input, &planned.project.normalized, &pep440) {
+        Some(files) => (
+            Action::Skip,
+            format!(
+                "version {pep440} is already on the index ({} file(s))",
+                files.len()
+            ),
+        ),
+        None => (
+            Action::Publish,
+            match input.observations.get(&planned.project.normalized) {
+                Some(versions) if versions.is_empty() => {
+                    format!("{pep440} is a new project on the index")
+                }
+                Some(_) => format!("{pep440} is not on the index yet"),
+                None => format!("{pep440} (the index was not read)"),
+            },
+        ),
+    };
+    planned.action = action;
+    planned.reason = format!("{reason}; {registry_reason}");
+    planned.version = Some((pep440, decision.version.clone()));
+    planned.release = decision.release.clone();
+    planned
+}
+
+/// The edit that sets a project's version: `project.version` in `pyproject.toml`, or the
+/// `__version__` a dynamic version is read from.
+fn version_edit(
+    project: &Project,
+    from: &Version,
+    to: &Version,
+    input: &PythonInput,
+) -> Option<ManifestEdit> {
+    let static_version = project
+        .document
+        .get("project")
+        .and_then(|p| p.get("version"))
+        .and_then(toml_edit::Item::as_str)
+        .map(str::to_owned);
+    if let Some(previous) = static_version {
+        return Some(ManifestEdit {
+            file: project.manifest_path.clone(),
+            table: vec!["project".to_owned()],
+            key: "version".to_owned(),
+            value: to.to_string(),
+            summary: format!("{}: `project.version` {from} → {to}", project.manifest_path),
+            previous: Some(previous),
+        });
+    }
+    let (file, text) = input
+        .projects
+        .iter()
+        .find(|p| p.dir == project.dir)?
+        .version_file
+        .as_ref()?;
+    let (attribute, previous) = project::version_assignment(text)?;
+    Some(ManifestEdit {
+        file: file.clone(),
+        table: Vec::new(),
+        key: attribute.clone(),
+        value: to.to_string(),
+        summary: format!("{file}: `{attribute}` {from} → {to}"),
+        previous: Some(previous),
+    })
 }
 
 /// The files the index serves for `version` of `name`, if it has that version.
@@ -208,11 +323,19 @@ fn package(
     planned: &[Planned],
     by_name: &BTreeMap<&str, usize>,
     input: &PythonInput,
+    versioned: &Versioned,
     found: &mut Vec<Diagnostic>,
 ) -> Package {
     let project = &entry.project;
     let key = Some(entry.key.as_str());
     let mut document = project.document.clone();
+    if let Some(edit) = entry
+        .edit
+        .as_ref()
+        .filter(|e| e.file == project.manifest_path)
+    {
+        project::set_version(&mut document, &edit.value);
+    }
     let mut dependencies = Vec::new();
     let mut requirement_edits = Vec::new();
     for declared in &project.requirements {
@@ -289,6 +412,7 @@ fn package(
         if entry.action == Action::Publish
             && target.action == Action::Excluded
             && served(input, &target.project.normalized, target_version).is_none()
+            && !versioned.released_versions.contains_key(&target.key)
         {
             found.push(diagnostic(
                 Code::ExcludedDependency,
@@ -326,12 +450,12 @@ fn package(
         wave: None,
         dependencies,
         manifest: ManifestPlan {
-            edits: Vec::new(),
+            edits: entry.edit.iter().cloned().collect(),
             published: document.to_string(),
         },
         artifact: None,
         publish_metadata: None,
-        release: None,
+        release: entry.release.clone(),
         python: Some(PythonRelease {
             project_name: project.name.clone(),
             version: pep440,
@@ -375,12 +499,28 @@ fn inputs(input: &PythonInput, planned: &[Planned]) -> PythonInputs {
     }
 }
 
+/// [`add`] for tests: `input`'s projects planned with no workspace and no history (each at its
+/// written version), the selection applied.
+#[cfg(test)]
+pub fn add_alone(plan: &mut Plan, input: &PythonInput, selection: &convoy_schema::plan::Selection) {
+    let read = read(input);
+    let mut workspace = crate::testing::workspace(Vec::new());
+    workspace.selection = selection.clone();
+    let versioned = crate::versioning::plan_versions(
+        &workspace,
+        &toml_edit::DocumentMut::new(),
+        &read.versionable(input),
+    );
+    add(plan, read, input, &versioned);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Pin;
     use crate::python::PythonProject;
     use convoy_schema::plan::ObservationSource;
+    use convoy_schema::plan::Selection;
     use convoy_schema::python::{PythonTarget, ServedFile};
 
     fn project(dir: &str, name: &str, version: &str, dependencies: &[&str]) -> PythonProject {
@@ -457,7 +597,7 @@ mod tests {
     #[test]
     fn internal_requirements_are_pinned_and_order_the_waves() {
         let mut plan = cargo_plan();
-        add(
+        add_alone(
             &mut plan,
             &input(vec![
                 project(
@@ -541,7 +681,7 @@ mod tests {
     #[test]
     fn requirements_that_exclude_the_release_and_cycles_are_errors() {
         let mut plan = cargo_plan();
-        add(
+        add_alone(
             &mut plan,
             &input(vec![
                 project("a", "a", "1.0.0", &["b>=2"]),
@@ -589,7 +729,7 @@ mod tests {
         );
         served.observations.insert("b".into(), BTreeMap::new());
         let mut plan = cargo_plan();
-        add(
+        add_alone(
             &mut plan,
             &served,
             &Selection {
@@ -609,12 +749,12 @@ mod tests {
                 (
                     "python:a".to_owned(),
                     Action::Skip,
-                    "version 1.0 is already on the index (1 file(s))"
+                    "version 1.0 as the manifest says (no git history); version 1.0 is already on the index (1 file(s))"
                 ),
                 (
                     "python:b".to_owned(),
                     Action::Publish,
-                    "2.0 is a new project on the index"
+                    "version 2.0 as the manifest says (no git history); 2.0 is a new project on the index"
                 ),
                 (
                     "python:c".to_owned(),

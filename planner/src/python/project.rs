@@ -306,17 +306,13 @@ fn read_version(
 /// The string of a `__version__ = "…"` (or `VERSION`, `version`) assignment at the start of a
 /// line, as hatchling's default version source and setuptools' `attr:` read it.
 pub fn version_attribute(text: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let (name, value) = line.split_once('=')?;
-        if !matches!(name.trim(), "__version__" | "VERSION" | "version") || line.starts_with(' ') {
-            return None;
-        }
-        let value = value.trim();
-        let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-        let inner = &value[1..];
-        let end = inner.find(quote)?;
-        Some(inner[..end].to_owned())
-    })
+    version_assignment(text).map(|(_, value)| value)
+}
+
+/// The first version assignment of `text`: the name assigned and the string.
+pub fn version_assignment(text: &str) -> Option<(String, String)> {
+    text.lines()
+        .find_map(convoy_package::edits::version_assignment)
 }
 
 /// The files a dynamic version may be read from, relative to the project directory, in the
@@ -452,6 +448,19 @@ pub fn replace_requirement(document: &mut DocumentMut, field: &str, index: usize
         None => project[field].as_array_mut(),
     };
     if let Some(value) = array.and_then(|a| a.get_mut(index)) {
+        let decor = value.decor().clone();
+        *value = to.into();
+        *value.decor_mut() = decor;
+    }
+}
+
+/// Sets `project.version` (keeping its decoration).
+pub fn set_version(document: &mut DocumentMut, to: &str) {
+    if let Some(value) = document
+        .get_mut("project")
+        .and_then(|p| p.get_mut("version"))
+        .and_then(Item::as_value_mut)
+    {
         let decor = value.decor().clone();
         *value = to.into();
         *value.decor_mut() = decor;

@@ -54,6 +54,15 @@ pub fn canonical(version: &Version) -> Result<semver::Version, String> {
     Ok(canonical)
 }
 
+/// The canonical version a Python project's release tag names: its PEP 440 form
+/// (`core-v2.0.0a5`), or the canonical one (`v2.0.0-alpha.5`, a group's shared tag).
+pub fn of_tag(text: &str) -> Option<semver::Version> {
+    if let Ok(version) = semver::Version::parse(text) {
+        return Some(version);
+    }
+    canonical(&text.parse::<Version>().ok()?).ok()
+}
+
 /// The PEP 440 form of a canonical version (`2.0.0-alpha.5` → `2.0.0a5`), or why it has none:
 /// build metadata, or a pre-release other than `alpha.N`, `beta.N`, `rc.N` (each optionally
 /// followed by `dev.N`) or `dev.N`.
@@ -125,6 +134,18 @@ mod tests {
             // Rendering keeps the PEP 440 meaning.
             assert_eq!(pep440(&mapped).unwrap(), v(python), "{python}");
         }
+    }
+
+    #[test]
+    fn tags_name_versions_in_either_form() {
+        assert_eq!(of_tag("2.0.0a5"), Some("2.0.0-alpha.5".parse().unwrap()));
+        assert_eq!(
+            of_tag("2.0.0-alpha.5"),
+            Some("2.0.0-alpha.5".parse().unwrap())
+        );
+        assert_eq!(of_tag("1.0"), Some("1.0.0".parse().unwrap()));
+        assert_eq!(of_tag("1.0+local"), None);
+        assert_eq!(of_tag("next"), None);
     }
 
     #[test]

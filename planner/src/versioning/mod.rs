@@ -23,7 +23,8 @@ pub mod conventional;
 use std::collections::{BTreeMap, BTreeSet};
 
 use convoy_schema::plan::{
-    ChangelogEdit, Diagnostic, LockfileEdit, ManifestEdit, PackageHistory, Release, TagRef,
+    ChangelogEdit, Diagnostic, Ecosystem, LockfileEdit, ManifestEdit, PackageHistory, Release,
+    TagRef,
 };
 use semver::{Version, VersionReq};
 use toml_edit::DocumentMut;
@@ -41,6 +42,8 @@ use conventional::Change;
 pub struct Decision {
     /// Whether the release includes the member. When it does not, `reason` says why.
     pub released: bool,
+    /// The version it has after the release's edits (its written one when nothing moves it).
+    pub version: Version,
     /// The release's reason, or why the member is not released.
     pub reason: String,
     /// The release record for the plan (released members only).
@@ -97,9 +100,39 @@ impl Want {
     }
 }
 
-/// A member as version planning sees it.
+/// A package of another ecosystem (a Python project) as version planning sees it: selection,
+/// levels, groups, tags and changelogs apply to it as to a member; its own module makes its
+/// source edits from the [`Decision`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherPackage {
+    /// Its plan key (`python:NAME`): the name decisions, groups, history and changelogs use.
+    pub key: String,
+    /// Its name in its ecosystem: what `-p NAME` may say and tags are rendered with.
+    pub name: String,
+    /// Its written version, canonical.
+    pub version: Version,
+    /// Why it can never be released (a private classifier), if so.
+    pub unpublishable: Option<String>,
+    /// Whether its index already serves the written version.
+    pub published: bool,
+    /// Its ecosystem, whose form of a version its tags are rendered with.
+    pub ecosystem: Ecosystem,
+}
+
+/// A package as version planning sees it: a member of the Cargo workspace, or another
+/// ecosystem's package.
 struct Node<'a> {
-    member: &'a Member,
+    /// The member; `None` for another ecosystem's package.
+    member: Option<&'a Member>,
+    /// The member's name, or the other package's key.
+    name: String,
+    /// What `{name}` in a tag template becomes.
+    tag_name: String,
+    ecosystem: Ecosystem,
+    /// The version the sources say.
+    written: Version,
+    /// The written version is already in the registry.
+    written_published: bool,
     doc: DocumentMut,
     /// Why the member can never be released to this registry, if so.
     unpublishable: Option<String>,
@@ -118,6 +151,17 @@ impl Node<'_> {
     fn changed(&self) -> bool {
         self.history
             .is_none_or(|h| h.last_tag.is_none() || !h.changed_files.is_empty())
+    }
+    /// Whether `text` (from `-p`, `--exclude` or a group) names this package: a member by
+    /// its name; another ecosystem's package by its key, or its name as that ecosystem
+    /// compares names.
+    fn is(&self, text: &str) -> bool {
+        if self.member.is_some() {
+            return text == self.name;
+        }
+        text == self.name
+            || crate::python::project::normalize(text.strip_prefix("python:").unwrap_or(text))
+                == self.tag_name
     }
 }
 
@@ -148,10 +192,16 @@ struct Requirement {
     site: Site,
 }
 
-/// Plans the versions of `input`'s members.
-pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
+/// Plans the versions of `input`'s members and of `others`, the packages of other ecosystems
+/// released with them.
+pub fn plan_versions(
+    input: &WorkspaceInput,
+    root: &DocumentMut,
+    others: &[OtherPackage],
+) -> Versioned {
     let context = &input.release;
     let (config, mut diagnostics) = config::parse(context.config.as_deref());
+    let history_of = |name: &str| context.history.as_ref().and_then(|h| h.get(name));
     let mut members: Vec<&Member> = input.members.iter().collect();
     members.sort_by(|a, b| (&a.name, &a.manifest_path).cmp(&(&b.name, &b.manifest_path)));
     let mut nodes: Vec<Node<'_>> = members
@@ -161,9 +211,18 @@ pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
             Node {
                 inherits_version: manifest::inherits_version(&doc),
                 doc,
-                member,
+                member: Some(member),
+                name: member.name.clone(),
+                tag_name: member.name.clone(),
+                ecosystem: Ecosystem::Cargo,
+                written: member.version.clone(),
+                written_published: crate::planning::observed(
+                    &input.observations.crates,
+                    &member.name,
+                )
+                .is_some_and(|versions| versions.iter().any(|v| v.version == member.version)),
                 unpublishable: crate::planning::publish_refusal(member, input),
-                history: context.history.as_ref().and_then(|h| h.get(&member.name)),
+                history: history_of(&member.name),
                 tag_template: config.tag_template(&member.name),
                 group: 0,
                 version: member.version.clone(),
@@ -171,6 +230,22 @@ pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
             }
         })
         .collect();
+    nodes.extend(others.iter().map(|other| Node {
+        member: None,
+        name: other.key.clone(),
+        tag_name: other.name.clone(),
+        ecosystem: other.ecosystem,
+        written: other.version.clone(),
+        written_published: other.published,
+        doc: DocumentMut::new(),
+        unpublishable: other.unpublishable.clone(),
+        inherits_version: false,
+        history: history_of(&other.key),
+        tag_template: config.tag_template(&other.key),
+        group: 0,
+        version: other.version.clone(),
+        released: None,
+    }));
     let groups = assign_groups(&mut nodes, &config, &mut diagnostics);
     let requirements = requirements(&nodes, root);
     let mut texts: BTreeMap<Site, String> = requirements
@@ -200,19 +275,23 @@ pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
     let explicit = !selection.packages.is_empty();
     let mut not_released: BTreeMap<usize, String> = BTreeMap::new();
     for (index, node) in nodes.iter_mut().enumerate() {
-        let name = &node.member.name;
+        let name = &node.name.clone();
         if let Some(why) = &node.unpublishable {
             not_released.insert(index, why.clone());
             continue;
         }
-        if selection.exclude.contains(name) {
+        if selection.exclude.iter().any(|n| node.is(n)) {
             not_released.insert(index, "excluded with --exclude".to_owned());
             continue;
         }
-        let override_ = request.packages.get(name);
+        let override_ = request
+            .packages
+            .iter()
+            .find(|(n, _)| node.is(n))
+            .map(|(_, level)| level);
         let picked = override_.is_some()
             || if explicit {
-                selection.packages.contains(name)
+                selection.packages.iter().any(|n| node.is(n))
             } else {
                 request.all || node.changed()
             };
@@ -249,7 +328,7 @@ pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
             },
         };
         let chosen_explicitly = override_.is_some() || explicit || request.all;
-        match candidate(node, &want, &source, chosen_explicitly, input) {
+        match candidate(node, &want, &source, chosen_explicitly) {
             Ok(Some((version, why))) => {
                 node.version = version;
                 node.released = Some(why);
@@ -262,7 +341,7 @@ pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
                     format!(
                         "`{name}` changed since {tag} ({}) but its version is still {}; it is not released",
                         changed_summary(node.history),
-                        node.member.version
+                        node.written
                     ),
                     format!("release it with `convoy-plan --bump auto` (or -p {name}=patch|minor|major)"),
                 ));
@@ -270,7 +349,7 @@ pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
                     index,
                     format!(
                         "changed since {tag}, but the version is still {} (no --bump)",
-                        node.member.version
+                        node.written
                     ),
                 );
             }
@@ -288,7 +367,7 @@ pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
         let mut changed = settle_groups(&mut nodes, &groups, &not_released);
         for requirement in &requirements {
             let target = &nodes[requirement.target];
-            if target.version == target.member.version {
+            if target.version == target.written {
                 continue;
             }
             let Some(text) = texts.get(&requirement.site).cloned() else {
@@ -305,7 +384,7 @@ pub fn plan_versions(input: &WorkspaceInput, root: &DocumentMut) -> Versioned {
             };
             let reason = format!(
                 "{} {} → {} is outside {}",
-                target.member.name, target.member.version, target.version, req
+                target.name, target.written, target.version, req
             );
             texts.insert(requirement.site.clone(), new.clone());
             rewrites.insert(requirement.site.clone(), (text, new));
@@ -348,11 +427,13 @@ fn assign_groups(
     config: &Config,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Group> {
-    let index: BTreeMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.member.name.as_str(), i))
-        .collect();
+    // A member's name first, then another ecosystem's package by its own name.
+    let find_named = |name: &str| {
+        nodes
+            .iter()
+            .position(|n| n.name == name)
+            .or_else(|| nodes.iter().position(|n| n.is(name)))
+    };
     // Union-find over member indices.
     let mut parent: Vec<usize> = (0..nodes.len()).collect();
     fn find(parent: &mut [usize], i: usize) -> usize {
@@ -395,13 +476,13 @@ fn assign_groups(
     for group in &config.groups {
         let mut found = Vec::new();
         for name in &group.members {
-            match index.get(name.as_str()) {
-                Some(&i) => found.push(i),
+            match find_named(name) {
+                Some(i) => found.push(i),
                 None => diagnostics.push(diagnostic(
                     Code::ConfigInvalid,
                     None,
                     format!(
-                        "{}: group `{}` names `{name}`, which is not a member of the workspace",
+                        "{}: group `{}` names `{name}`, which is neither a member of the workspace nor a Python project",
                         config::CONFIG_FILE,
                         group.name
                     ),
@@ -440,11 +521,14 @@ fn requirements(nodes: &[Node<'_>], root: &DocumentMut) -> Vec<Requirement> {
     let index: BTreeMap<&str, usize> = nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (n.member.name.as_str(), i))
+        .map(|(i, n)| (n.name.as_str(), i))
         .collect();
     let mut found = Vec::new();
     for (dependent, node) in nodes.iter().enumerate() {
-        for declared in &node.member.dependencies {
+        let Some(member) = node.member else {
+            continue;
+        };
+        for declared in &member.dependencies {
             let DependencySource::Path {
                 member: Some(target),
                 ..
@@ -468,7 +552,7 @@ fn requirements(nodes: &[Node<'_>], root: &DocumentMut) -> Vec<Requirement> {
                     &manifest::entry_table_path(&node.doc, &key),
                 )
                 .map(|s| Site {
-                    file: node.member.manifest_path.clone(),
+                    file: member.manifest_path.clone(),
                     table: s.table,
                     key: s.key,
                 }),
@@ -505,7 +589,7 @@ fn site_text(nodes: &[Node<'_>], root: &DocumentMut, site: &Site) -> Option<Stri
     } else {
         &nodes
             .iter()
-            .find(|n| n.member.manifest_path == site.file)?
+            .find(|n| n.member.is_some_and(|m| m.manifest_path == site.file))?
             .doc
     };
     let mut path = site.table.clone();
@@ -525,10 +609,9 @@ fn candidate(
     want: &Want,
     source: &str,
     chosen_explicitly: bool,
-    input: &WorkspaceInput,
 ) -> Result<Option<(Version, Why)>, Diagnostic> {
-    let name = &node.member.name;
-    let manifest = &node.member.version;
+    let name = &node.name;
+    let manifest = &node.written;
     let why = |level: &str, reason: String| Why {
         level: level.to_owned(),
         reason,
@@ -607,9 +690,7 @@ fn candidate(
     };
     let (level, words) = level;
     let Some(tag) = node.last_tag() else {
-        let published = crate::planning::observed(&input.observations.crates, name)
-            .is_some_and(|versions| versions.iter().any(|v| &v.version == manifest));
-        if !published {
+        if !node.written_published {
             return Ok(Some((manifest.clone(), first_release())));
         }
         let version = bump::bump(manifest, &level).map_err(|e| invalid_bump(name, source, &e))?;
@@ -676,7 +757,7 @@ fn settle_groups(
                     bump::bump(&tag.version, &Level::Patch).unwrap_or_else(|_| tag.version.clone())
                 }
                 Some(_) => continue,
-                None => node.member.version.clone(),
+                None => node.written.clone(),
             };
             version = version.max(floor);
         }
@@ -684,7 +765,7 @@ fn settle_groups(
             .iter()
             .copied()
             .find(|&m| nodes[m].version == version)
-            .map(|m| nodes[m].member.name.clone())
+            .map(|m| nodes[m].name.clone())
             .unwrap_or_default();
         for &m in &group.members {
             let node = &mut nodes[m];
@@ -718,7 +799,7 @@ fn cascade(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> bool {
     let node = &mut nodes[dependent];
-    let name = node.member.name.clone();
+    let name = node.name.clone();
     if node.unpublishable.is_some() {
         return false;
     }
@@ -740,7 +821,7 @@ fn cascade(
         }
         return false;
     }
-    let manifest = node.member.version.clone();
+    let manifest = node.written.clone();
     let version = match node.last_tag() {
         Some(tag) if manifest <= tag.version => {
             bump::bump(&tag.version, &Level::Patch).unwrap_or_else(|_| manifest.clone())
@@ -787,10 +868,14 @@ fn finish(
     let context = &input.release;
     let mut edits: BTreeMap<usize, Vec<ManifestEdit>> = BTreeMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        if node.version == node.member.version {
+        // Another ecosystem's module edits its own sources.
+        let Some(member) = node.member else {
+            continue;
+        };
+        if node.version == node.written {
             continue;
         }
-        let from = node.member.version.to_string();
+        let from = node.written.to_string();
         let to = node.version.to_string();
         let edit = if node.inherits_version {
             let previous = root
@@ -815,14 +900,11 @@ fn finish(
                 .and_then(toml_edit::Item::as_str)
                 .map(str::to_owned);
             ManifestEdit {
-                file: node.member.manifest_path.clone(),
+                file: member.manifest_path.clone(),
                 table: vec!["package".to_owned()],
                 key: "version".to_owned(),
                 value: to.clone(),
-                summary: format!(
-                    "{}: `package.version` {from} → {to}",
-                    node.member.manifest_path
-                ),
+                summary: format!("{}: `package.version` {from} → {to}", member.manifest_path),
                 previous,
             }
         };
@@ -832,7 +914,7 @@ fn finish(
         let Some((from, to)) = rewrites.get(&requirement.site) else {
             continue;
         };
-        let target = &nodes[requirement.target].member.name;
+        let target = &nodes[requirement.target].name;
         let site = &requirement.site;
         let edit = ManifestEdit {
             file: site.file.clone(),
@@ -857,7 +939,7 @@ fn finish(
     let mut root_doc = root.clone();
     let mut member_docs: BTreeMap<String, DocumentMut> = nodes
         .iter()
-        .map(|n| (n.member.manifest_path.clone(), n.doc.clone()))
+        .filter_map(|n| Some((n.member?.manifest_path.clone(), n.doc.clone())))
         .collect();
     for edit in edits.values().flatten() {
         let doc = if edit.file == ROOT_MANIFEST {
@@ -876,7 +958,7 @@ fn finish(
     let touched: BTreeSet<&str> = edits.values().flatten().map(|e| e.file.as_str()).collect();
     let versions: BTreeMap<&str, &Version> = nodes
         .iter()
-        .map(|n| (n.member.name.as_str(), &n.version))
+        .map(|n| (n.name.as_str(), &n.version))
         .collect();
     for member in &mut edited.members {
         if touched.contains(member.manifest_path.as_str()) {
@@ -892,7 +974,9 @@ fn finish(
         let Some((_, to)) = rewrites.get(&requirement.site) else {
             continue;
         };
-        let dependent = &nodes[requirement.dependent].member;
+        let Some(dependent) = nodes[requirement.dependent].member else {
+            continue;
+        };
         let normalized = VersionReq::parse(to).map_or_else(|_| to.clone(), |r| r.to_string());
         if let Some(member) = edited
             .members
@@ -911,11 +995,11 @@ fn finish(
     let mut decisions = BTreeMap::new();
     let mut released_versions = BTreeMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        let name = &node.member.name;
+        let name = &node.name;
         let member_edits = edits.remove(&i).unwrap_or_default();
         let Some(why) = &node.released else {
             if let Some(tag) = node.last_tag() {
-                if tag.version == node.member.version {
+                if tag.version == node.written {
                     released_versions.insert(name.clone(), tag.version.clone());
                 }
             }
@@ -923,6 +1007,7 @@ fn finish(
                 name.clone(),
                 Decision {
                     released: false,
+                    version: node.version.clone(),
                     reason: not_released
                         .get(&i)
                         .cloned()
@@ -965,12 +1050,17 @@ fn finish(
             name.clone(),
             Decision {
                 released: true,
+                version: node.version.clone(),
                 reason: why.reason.clone(),
                 release: Some(Release {
-                    previous_version: node.member.version.clone(),
+                    previous_version: node.written.clone(),
                     last_tag: node.last_tag().cloned(),
                     level: why.level.clone(),
-                    tag: config::render_tag(&node.tag_template, name, &node.version),
+                    tag: config::render_tag_text(
+                        &node.tag_template,
+                        &node.tag_name,
+                        &ecosystem_version(node.ecosystem, &node.version),
+                    ),
                     commits,
                     changelog,
                 }),
@@ -993,6 +1083,15 @@ fn finish(
     }
 }
 
+/// `version` as `ecosystem` writes it in tags: PEP 440 for a Python project.
+fn ecosystem_version(ecosystem: Ecosystem, version: &Version) -> String {
+    match ecosystem {
+        Ecosystem::Python => crate::python::version::pep440(version)
+            .map_or_else(|_| version.to_string(), |v| v.to_string()),
+        _ => version.to_string(),
+    }
+}
+
 /// The member versions `Cargo.lock` records that the release changes.
 fn lockfile_edits(lockfile: &str, nodes: &[Node<'_>]) -> Vec<LockfileEdit> {
     let Ok(doc) = lockfile.parse::<DocumentMut>() else {
@@ -1005,17 +1104,20 @@ fn lockfile_edits(lockfile: &str, nodes: &[Node<'_>]) -> Vec<LockfileEdit> {
         return Vec::new();
     };
     let mut found = Vec::new();
-    for node in nodes.iter().filter(|n| n.version != n.member.version) {
+    for node in nodes
+        .iter()
+        .filter(|n| n.member.is_some() && n.version != n.written)
+    {
         let listed = packages.iter().any(|p| {
-            p.get("name").and_then(toml_edit::Item::as_str) == Some(node.member.name.as_str())
+            p.get("name").and_then(toml_edit::Item::as_str) == Some(node.name.as_str())
                 && p.get("version").and_then(toml_edit::Item::as_str)
-                    == Some(node.member.version.to_string().as_str())
+                    == Some(node.written.to_string().as_str())
                 && !p.contains_key("source")
         });
         if listed {
             found.push(LockfileEdit {
-                name: node.member.name.clone(),
-                from: node.member.version.clone(),
+                name: node.name.clone(),
+                from: node.written.clone(),
                 to: node.version.clone(),
             });
         }
@@ -1553,5 +1655,190 @@ mod tests {
         let plan = make_plan(&input).unwrap();
         assert!(plan.diagnostics.iter().any(|d| d.code == "config-invalid"));
         assert!(plan.has_errors());
+    }
+
+    /// A workspace tagged as [`tagged`] says, with Python projects (dir, pyproject, version
+    /// file) tagged at their versions; `changed` names the changed ones by key.
+    fn with_python(
+        members: Vec<Member>,
+        projects: Vec<crate::python::PythonProject>,
+        changed: &[&str],
+    ) -> WorkspaceInput {
+        let mut input = tagged(members, &[]);
+        let history = input.release.history.as_mut().unwrap();
+        for project in &projects {
+            let read = crate::python::project::read(project, &mut Vec::new()).unwrap();
+            let key = format!("python:{}", read.normalized);
+            let pep440 = read.version.unwrap();
+            history.insert(
+                key.clone(),
+                PackageHistory {
+                    last_tag: Some(TagRef {
+                        name: format!("{}-v{pep440}", read.normalized),
+                        version: crate::python::version::canonical(&pep440).unwrap(),
+                        commit: "a".repeat(40),
+                    }),
+                    changed_files: if changed.contains(&key.as_str()) {
+                        vec![format!("{}/src/x.py", project.dir)]
+                    } else {
+                        Vec::new()
+                    },
+                    commits: Vec::new(),
+                },
+            );
+        }
+        input.python = Some(crate::model::PythonInput {
+            projects,
+            target: convoy_schema::python::PythonTarget {
+                index: "http://127.0.0.1:1/simple/".into(),
+            },
+            observations: BTreeMap::new(),
+            source: convoy_schema::plan::ObservationSource::Absent,
+            pin: crate::config::Pin::Exact,
+        });
+        input
+    }
+
+    fn pyproject(
+        dir: &str,
+        name: &str,
+        version: Option<&str>,
+        deps: &str,
+    ) -> crate::python::PythonProject {
+        let version_line = match version {
+            Some(v) => format!("version = \"{v}\"\n"),
+            None => "dynamic = [\"version\"]\n".to_owned(),
+        };
+        crate::python::PythonProject {
+            dir: dir.into(),
+            pyproject: format!(
+                "[project]\nname = \"{name}\"\n{version_line}description = \"d\"\nreadme = \"README.md\"\nlicense = \"MIT\"\ndependencies = [{deps}]\n"
+            ),
+            version_file: version
+                .is_none()
+                .then(|| (format!("{dir}/src/{name}/__init__.py"), "__version__ = \"0.4.0rc1\"\n".into())),
+        }
+    }
+
+    #[test]
+    fn python_projects_take_levels_groups_and_tags_like_members() {
+        let mut input = with_python(
+            vec![member("core", "1.0.0", &[], "")],
+            vec![
+                pyproject("py/app", "app-py", Some("2.0.0a5"), "\"lib-py\""),
+                pyproject("py/lib", "lib_py", None, ""),
+                pyproject("py/bind", "bind-py", Some("1.0.0"), ""),
+                pyproject("py/idle", "idle-py", Some("3.0.0"), ""),
+            ],
+            &["python:app-py", "python:lib-py"],
+        );
+        // `core` and the bindings share a version across ecosystems.
+        input.release.config =
+            Some("[groups.bindings]\nmembers = [\"core\", \"python:bind-py\"]\n".to_owned());
+        input.release.request = ReleaseRequest {
+            level: Some("prerelease".to_owned()),
+            packages: [
+                ("core".to_owned(), "minor".to_owned()),
+                ("lib-py".to_owned(), "release".to_owned()),
+            ]
+            .into(),
+            ..ReleaseRequest::default()
+        };
+        let plan = make_plan(&input).unwrap();
+        let shown = |key: &str| {
+            let p = plan.package(key).unwrap();
+            (
+                p.action,
+                p.python
+                    .as_ref()
+                    .map_or(p.version.to_string(), |py| py.version.clone()),
+                p.release.as_ref().map(|r| (r.level.clone(), r.tag.clone())),
+            )
+        };
+        let released = |version: &str, level: &str, tag: &str| {
+            (
+                Action::Publish,
+                version.to_owned(),
+                Some((level.to_owned(), tag.to_owned())),
+            )
+        };
+        assert_eq!(
+            shown("python:app-py"),
+            released("2.0.0a6", "prerelease", "app-py-v2.0.0a6")
+        );
+        assert_eq!(
+            shown("python:lib-py"),
+            released("0.4.0", "release", "lib-py-v0.4.0")
+        );
+        assert_eq!(shown("core"), released("1.1.0", "minor", "core-v1.1.0"));
+        assert_eq!(
+            shown("python:bind-py"),
+            released("1.1.0", "group", "bind-py-v1.1.0")
+        );
+        let idle = plan.package("python:idle-py").unwrap();
+        assert_eq!(
+            (idle.action, idle.reason.as_str()),
+            (Action::Excluded, "unchanged since idle-py-v3.0.0")
+        );
+        // The edits: `project.version`, or the `__version__` a dynamic version comes from;
+        // what is published carries the new version and the pin on it.
+        let app = plan.package("python:app-py").unwrap();
+        assert_eq!(
+            app.manifest
+                .edits
+                .iter()
+                .map(|e| e.summary.as_str())
+                .collect::<Vec<_>>(),
+            ["py/app/pyproject.toml: `project.version` 2.0.0a5 → 2.0.0a6"]
+        );
+        let published: toml_edit::DocumentMut = app.manifest.published.parse().unwrap();
+        assert_eq!(published["project"]["version"].as_str(), Some("2.0.0a6"));
+        assert_eq!(
+            published["project"]["dependencies"][0].as_str(),
+            Some("lib-py==0.4.0")
+        );
+        let lib = plan.package("python:lib-py").unwrap();
+        assert_eq!(
+            lib.manifest.edits,
+            [ManifestEdit {
+                file: "py/lib/src/lib_py/__init__.py".into(),
+                table: Vec::new(),
+                key: "__version__".into(),
+                value: "0.4.0".into(),
+                summary: "py/lib/src/lib_py/__init__.py: `__version__` 0.4.0rc1 → 0.4.0".into(),
+                previous: Some("0.4.0rc1".into()),
+            }]
+        );
+        // `convoy-plan apply` writes the same edits into the tree.
+        let mut tree: BTreeMap<String, String> = input
+            .members
+            .iter()
+            .map(|m| (m.manifest_path.clone(), m.manifest_text.clone()))
+            .collect();
+        for project in &input.python.as_ref().unwrap().projects {
+            tree.insert(project.manifest_path(), project.pyproject.clone());
+            tree.extend(project.version_file.clone());
+        }
+        let edited = crate::edits::edited_files(&plan, |file| {
+            tree.get(file)
+                .cloned()
+                .ok_or(format!("{file} is not in the tree"))
+        })
+        .unwrap();
+        assert_eq!(
+            edited.keys().collect::<Vec<_>>(),
+            [
+                "core/Cargo.toml",
+                "py/app/pyproject.toml",
+                "py/bind/pyproject.toml",
+                "py/lib/src/lib_py/__init__.py"
+            ]
+        );
+        assert_eq!(
+            edited["py/lib/src/lib_py/__init__.py"],
+            "__version__ = \"0.4.0\"\n"
+        );
+        assert!(edited["py/bind/pyproject.toml"].contains("version = \"1.1.0\"\n"));
+        assert_eq!(plan.inconsistency(), None);
     }
 }
