@@ -57,6 +57,17 @@ pub fn set_string(
                 return Ok(None);
             }
         }
+        // An element of an array of strings (a `pyproject.toml` requirement), by its index.
+        if let (Some(Item::Value(Value::Array(array))), Ok(index)) =
+            (scope.get_mut(last), key.parse::<usize>())
+        {
+            let old = array.get_mut(index).ok_or_else(missing)?;
+            let previous = old.as_str().map(str::to_owned);
+            let mut new = Value::from(value);
+            *new.decor_mut() = old.decor().clone();
+            *old = new;
+            return Ok(previous);
+        }
         scope = scope
             .get_mut(last)
             .and_then(Item::as_table_like_mut)

@@ -83,11 +83,28 @@ pub fn plan(input: &WorkspaceInput) -> Result<Plan, PlanningError> {
         .python
         .as_ref()
         .map(|python| (python, crate::python::plan::read(python)));
-    let others = python
-        .as_ref()
-        .map(|(input, read)| read.versionable(input))
-        .unwrap_or_default();
-    let versioned = versioning::plan_versions(input, &original_root, &others);
+    // A Python requirement that no longer admits a dependency's new version releases its
+    // project too (the cascade), which may move further versions: repeated to a fixpoint,
+    // each pass releasing at least one more project.
+    let mut cascades = BTreeMap::new();
+    let mut versioned;
+    loop {
+        let others = python
+            .as_ref()
+            .map(|(input, read)| read.versionable(input, &cascades))
+            .unwrap_or_default();
+        versioned = versioning::plan_versions(input, &original_root, &others);
+        let Some((_, read)) = &python else {
+            break;
+        };
+        let found = read.cascades(&versioned);
+        if found.keys().all(|key| cascades.contains_key(key)) {
+            break;
+        }
+        for (key, reason) in found {
+            cascades.entry(key).or_insert(reason);
+        }
+    }
     let mut original: Vec<&Member> = input.members.iter().collect();
     original.sort_by(|a, b| (&a.name, &a.manifest_path).cmp(&(&b.name, &b.manifest_path)));
     let mut plan = plan_edited(&versioned, inputs(input, &original))?;

@@ -27,6 +27,8 @@ struct Planned {
     version: Option<(Version, semver::Version)>,
     action: Action,
     reason: String,
+    /// Its written version, canonical: whether the release moves it.
+    written: Option<semver::Version>,
     /// The version edit the release makes, if it moves the version.
     edit: Option<ManifestEdit>,
     release: Option<Release>,
@@ -85,8 +87,13 @@ pub fn read(input: &PythonInput) -> Read {
 }
 
 impl Read {
-    /// The projects with a version, as version planning takes them.
-    pub fn versionable(&self, input: &PythonInput) -> Vec<OtherPackage> {
+    /// The projects with a version, as version planning takes them; `cascades` are the
+    /// reasons found by [`Read::cascades`] so far.
+    pub fn versionable(
+        &self,
+        input: &PythonInput,
+        cascades: &BTreeMap<String, String>,
+    ) -> Vec<OtherPackage> {
         self.projects
             .iter()
             .filter_map(|(project, version)| {
@@ -100,9 +107,55 @@ impl Read {
                     }),
                     published: served(input, &project.normalized, pep440).is_some(),
                     ecosystem: Ecosystem::Python,
+                    cascade: cascades
+                        .get(&package_key(Ecosystem::Python, &project.normalized))
+                        .cloned(),
                 })
             })
             .collect()
+    }
+
+    /// The projects that must be released because a requirement they write no longer admits
+    /// the new version `versioned` gives the project it names (their requirement is rewritten),
+    /// with the reason, by key.
+    pub fn cascades(&self, versioned: &Versioned) -> BTreeMap<String, String> {
+        let mut found = BTreeMap::new();
+        for (dependent, _) in self.projects.iter().filter(|(_, v)| v.is_some()) {
+            for declared in &dependent.requirements {
+                let Some(specifiers) = declared.specifiers() else {
+                    continue;
+                };
+                let Some((target, Some((written_pep440, written)))) = self
+                    .projects
+                    .iter()
+                    .find(|(p, _)| p.normalized == declared.requirement.name.as_ref())
+                else {
+                    continue;
+                };
+                let key = package_key(Ecosystem::Python, &target.normalized);
+                let Some(decision) = versioned.decisions.get(&key) else {
+                    continue;
+                };
+                if !decision.released || decision.version == *written {
+                    continue;
+                }
+                let Ok(new) = version::pep440(&decision.version) else {
+                    continue;
+                };
+                if specifiers.contains(&new) {
+                    continue;
+                }
+                found
+                    .entry(package_key(Ecosystem::Python, &dependent.normalized))
+                    .or_insert_with(|| {
+                        format!(
+                            "{} {written_pep440} → {new} is outside `{specifiers}`",
+                            target.normalized
+                        )
+                    });
+            }
+        }
+        found
     }
 }
 
@@ -196,6 +249,7 @@ fn decide(
         version: written.clone(),
         action: Action::Excluded,
         reason: "its version cannot be read (see the diagnostics)".to_owned(),
+        written: written.as_ref().map(|(_, canonical)| canonical.clone()),
         edit: None,
         release: None,
     };
@@ -336,6 +390,7 @@ fn package(
     {
         project::set_version(&mut document, &edit.value);
     }
+    let mut source_edits: Vec<ManifestEdit> = entry.edit.iter().cloned().collect();
     let mut dependencies = Vec::new();
     let mut requirement_edits = Vec::new();
     for declared in &project.requirements {
@@ -369,7 +424,50 @@ fn package(
             }
             continue;
         };
+        let moved = target
+            .written
+            .as_ref()
+            .is_some_and(|written| target.version.as_ref().is_some_and(|(_, c)| c != written));
         let published = match declared.specifiers() {
+            Some(specifiers)
+                if !specifiers.contains(target_version)
+                    && moved
+                    && entry.action != Action::Excluded =>
+            {
+                // The cascade: the dependency moved out of the range, so the requirement is
+                // rewritten, in the tree and in what is published.
+                let rewritten =
+                    declared.respecified(&input.pin.specifier(&target_version.to_string()));
+                project::replace_requirement(
+                    &mut document,
+                    &declared.field,
+                    declared.index,
+                    &rewritten,
+                );
+                let mut table = vec!["project".to_owned()];
+                table.extend(declared.field.split('.').map(str::to_owned));
+                source_edits.push(ManifestEdit {
+                    file: project.manifest_path.clone(),
+                    table,
+                    key: declared.index.to_string(),
+                    value: rewritten.clone(),
+                    summary: format!(
+                        "{}: requirement on `{}` in `{}` \"{}\" → \"{rewritten}\"",
+                        project.manifest_path,
+                        target.project.normalized,
+                        declared.field,
+                        declared.text
+                    ),
+                    previous: Some(declared.text.clone()),
+                });
+                requirement_edits.push(RequirementEdit {
+                    file: project.manifest_path.clone(),
+                    field: declared.field.clone(),
+                    from: declared.text.clone(),
+                    to: rewritten.clone(),
+                });
+                rewritten
+            }
             Some(specifiers) if !specifiers.contains(target_version) => {
                 found.push(diagnostic(
                     Code::RequirementNotSatisfied,
@@ -450,7 +548,7 @@ fn package(
         wave: None,
         dependencies,
         manifest: ManifestPlan {
-            edits: entry.edit.iter().cloned().collect(),
+            edits: source_edits,
             published: document.to_string(),
         },
         artifact: None,
@@ -509,7 +607,7 @@ pub fn add_alone(plan: &mut Plan, input: &PythonInput, selection: &convoy_schema
     let versioned = crate::versioning::plan_versions(
         &workspace,
         &toml_edit::DocumentMut::new(),
-        &read.versionable(input),
+        &read.versionable(input, &BTreeMap::new()),
     );
     add(plan, read, input, &versioned);
 }

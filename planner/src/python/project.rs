@@ -80,6 +80,32 @@ impl Declared {
         }
     }
 
+    /// The requirement with its version specifiers replaced by `specifier`, name, extras and
+    /// markers as written: `elizaos[web]>=1,<2; os_name == "nt"` → `elizaos[web]==2.0.0; os_name == "nt"`.
+    pub fn respecified(&self, specifier: &str) -> String {
+        let (head, marker) = match self.text.split_once(';') {
+            Some((head, marker)) => (head, Some(marker.trim())),
+            None => (self.text.as_str(), None),
+        };
+        let head = head.trim();
+        let name_end = head
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
+            .unwrap_or(head.len());
+        let mut out = head[..name_end].to_owned();
+        let rest = head[name_end..].trim_start();
+        if rest.starts_with('[') {
+            if let Some(end) = rest.find(']') {
+                out.push_str(&rest[..=end]);
+            }
+        }
+        out.push_str(specifier);
+        if let Some(marker) = marker {
+            out.push_str("; ");
+            out.push_str(marker);
+        }
+        out
+    }
+
     /// The marker, if the requirement has one.
     pub fn marker(&self) -> Option<String> {
         self.requirement.marker.try_to_string()

@@ -117,6 +117,9 @@ pub struct OtherPackage {
     pub published: bool,
     /// Its ecosystem, whose form of a version its tags are rendered with.
     pub ecosystem: Ecosystem,
+    /// Why it is released for a dependency's move, if its own ecosystem found that a
+    /// requirement of it no longer admits a dependency's new version (the cascade).
+    pub cascade: Option<String>,
 }
 
 /// A package as version planning sees it: a member of the Cargo workspace, or another
@@ -357,6 +360,20 @@ pub fn plan_versions(
                 diagnostics.push(problem);
                 not_released.insert(index, "the requested version cannot be applied".to_owned());
             }
+        }
+    }
+
+    // Other ecosystems' cascades, found by their modules from an earlier pass.
+    let first_other = nodes.len() - others.len();
+    for (offset, other) in others.iter().enumerate() {
+        if let Some(reason) = &other.cascade {
+            cascade(
+                &mut nodes,
+                first_other + offset,
+                reason,
+                selection,
+                &mut diagnostics,
+            );
         }
     }
 
@@ -803,7 +820,7 @@ fn cascade(
     if node.unpublishable.is_some() {
         return false;
     }
-    if selection.exclude.contains(&name) {
+    if selection.exclude.iter().any(|n| node.is(n)) {
         diagnostics.push(diagnostic(
             Code::CascadeExcluded,
             Some(&name),
@@ -1839,6 +1856,102 @@ mod tests {
             "__version__ = \"0.4.0\"\n"
         );
         assert!(edited["py/bind/pyproject.toml"].contains("version = \"1.1.0\"\n"));
+        assert_eq!(plan.inconsistency(), None);
+    }
+
+    #[test]
+    fn a_python_requirement_left_behind_by_a_move_is_rewritten_and_its_project_released() {
+        let mut input = with_python(
+            Vec::new(),
+            vec![
+                pyproject("py/core", "core-py", Some("1.0.0"), ""),
+                pyproject(
+                    "py/user",
+                    "user-py",
+                    Some("2.0.0"),
+                    "\"core-py[fast]~=1.0.0; os_name != 'nt'\"",
+                ),
+                pyproject("py/next", "next-py", Some("0.1.0"), "\"user-py>=2,<2.0.1\""),
+                pyproject("py/kept", "kept-py", Some("1.0.0"), "\"core-py>=1\""),
+                pyproject("py/held", "held-py", Some("1.0.0"), "\"core-py==1.0.0\""),
+            ],
+            &[],
+        );
+        input.release.request = ReleaseRequest {
+            packages: [("core-py".to_owned(), "minor".to_owned())].into(),
+            ..ReleaseRequest::default()
+        };
+        input.selection.exclude = vec!["held-py".to_owned()];
+        let plan = make_plan(&input).unwrap();
+        let shown = |key: &str| {
+            let p = plan.package(key).unwrap();
+            (
+                p.action,
+                p.python.as_ref().unwrap().version.clone(),
+                p.release
+                    .as_ref()
+                    .map(|r| r.level.clone())
+                    .unwrap_or_default(),
+            )
+        };
+        assert_eq!(
+            shown("python:core-py"),
+            (Action::Publish, "1.1.0".into(), "minor".into())
+        );
+        // `~=1.0.0` does not admit 1.1.0: rewritten, and `user-py` released a patch above its
+        // tag; which moves `user-py` out of `next-py`'s range in turn.
+        assert_eq!(
+            shown("python:user-py"),
+            (Action::Publish, "2.0.1".into(), "cascade".into())
+        );
+        assert_eq!(
+            shown("python:next-py"),
+            (Action::Publish, "0.1.1".into(), "cascade".into())
+        );
+        assert_eq!(shown("python:kept-py").0, Action::Excluded);
+        let user = plan.package("python:user-py").unwrap();
+        assert_eq!(
+            user.reason,
+            "dependency moved: core-py 1.0.0 → 1.1.0 is outside `~=1.0.0`; 2.0.1 (the index was not read)"
+        );
+        let rewrite = &user.manifest.edits[1];
+        assert_eq!(
+            (
+                rewrite.table.join("."),
+                rewrite.key.as_str(),
+                rewrite.value.as_str()
+            ),
+            (
+                "project.dependencies".to_owned(),
+                "0",
+                "core-py[fast]==1.1.0; os_name != 'nt'"
+            )
+        );
+        let published: toml_edit::DocumentMut = user.manifest.published.parse().unwrap();
+        assert_eq!(
+            published["project"]["dependencies"][0].as_str(),
+            Some("core-py[fast]==1.1.0; os_name != 'nt'")
+        );
+        // The tree gets the same rewrite from `convoy-plan apply`.
+        let project = &input.python.as_ref().unwrap().projects[1];
+        let edited = crate::edits::edited_files(&plan, |file| {
+            input
+                .python
+                .as_ref()
+                .unwrap()
+                .projects
+                .iter()
+                .find(|p| p.manifest_path() == file)
+                .map(|p| p.pyproject.clone())
+                .ok_or("not in the tree")
+        })
+        .unwrap();
+        assert!(edited[&project.manifest_path()]
+            .contains("dependencies = [\"core-py[fast]==1.1.0; os_name != 'nt'\"]"));
+        // An excluded dependent is left behind, with a diagnostic.
+        assert!(plan.diagnostics.iter().any(
+            |d| d.code == "cascade-excluded" && d.package.as_deref() == Some("python:held-py")
+        ));
         assert_eq!(plan.inconsistency(), None);
     }
 }
