@@ -1259,8 +1259,9 @@ fn a_dependent_uploads_in_the_same_instant_its_dependency_is_seen() {
     }
     // Learning the index's latency costs up to about 16 reads of the first crate (a search from
     // 100 ms up to 2 s in steps of a fifth), once per run; the benchmark measures the average
-    // over whole releases.
-    assert!(outcome.index_reads <= 24, "{outcome:?}");
+    // over whole releases. Typically 16 or 17 here; on a loaded machine the virtual clock
+    // moves while a real request is in flight, which costs up to a couple of reads per crate.
+    assert!(outcome.index_reads <= 28, "{outcome:?}");
 }
 
 #[test]
