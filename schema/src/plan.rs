@@ -598,11 +598,14 @@ pub struct ManifestPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestEdit {
-    /// Manifest path relative to the workspace root.
+    /// Manifest path relative to the workspace root (a Python project's files: relative to the
+    /// repository's top). A `.py` file is a dynamic version's source: `key` is the name
+    /// assigned (`__version__`), `table` is empty.
     pub file: String,
-    /// Keys from the document root to the table edited, e.g. `["dependencies", "b"]`.
+    /// Keys from the document root to the table edited, e.g. `["dependencies", "b"]`; or to
+    /// an array of strings (`["project", "dependencies"]`), whose element `key` is.
     pub table: Vec<String>,
-    /// Key set in that table.
+    /// Key set in that table, or the index of the array element.
     pub key: String,
     /// Value set (a TOML string).
     pub value: String,

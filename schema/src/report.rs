@@ -14,8 +14,8 @@ use crate::version::{read_document, FormatVersion, ReadError};
 ///
 /// History: 1.0 — first format. 1.1 — Python packages (named by key, `python:NAME`; the
 /// expected and observed checksums are their sdist's) and the codes `missing-file` and
-/// `unplanned-file`.
-pub const REPORT_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 1);
+/// `unplanned-file`. 1.2 — `packages[].ecosystem_version`.
+pub const REPORT_FORMAT_VERSION: FormatVersion = FormatVersion::new(1, 2);
 
 /// The result of verifying a registry against a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -59,8 +59,12 @@ impl VerifyReport {
 pub struct CheckedPackage {
     /// Package name.
     pub name: String,
-    /// Version checked.
+    /// Version checked (canonical).
     pub version: semver::Version,
+    /// The version as its ecosystem writes it (PEP 440 for a Python package, `2.0.0a5`);
+    /// omitted when that is `version`. (Since 1.2.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecosystem_version: Option<String>,
     /// The cksum the plan expects (its artifact's sha256, or the cksum observed for a skip).
     pub expected_cksum: Option<String>,
     /// The cksum the index shows, if the version is there.

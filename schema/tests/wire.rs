@@ -826,7 +826,7 @@ proptest! {
             format_version: REPORT_FORMAT_VERSION,
             plan_digest: digest,
             registry,
-            packages: packages.into_iter().map(|(name, version, expected_cksum, observed_cksum, ok)| CheckedPackage { name, version, expected_cksum, observed_cksum, ok }).collect(),
+            packages: packages.into_iter().map(|(name, version, expected_cksum, observed_cksum, ok)| CheckedPackage { name, version, ecosystem_version: None, expected_cksum, observed_cksum, ok }).collect(),
             findings: findings.into_iter().map(|(code, error, package, message)| Finding { code, severity: if error { Severity::Error } else { Severity::Warning }, package, message }).collect(),
         };
         let text = serde_json::to_string_pretty(&report).unwrap();

@@ -96,6 +96,11 @@ pub fn compare(
             packages.push(CheckedPackage {
                 name: package.key(),
                 version: package.version.clone(),
+                ecosystem_version: package
+                    .python
+                    .as_ref()
+                    .map(|p| p.version.clone())
+                    .filter(|v| *v != package.version.to_string()),
                 expected_cksum: expected,
                 observed_cksum: served,
                 ok: true,
@@ -119,6 +124,7 @@ pub fn compare(
         packages.push(CheckedPackage {
             name: package.name.clone(),
             version: package.version.clone(),
+            ecosystem_version: None,
             expected_cksum: expected,
             observed_cksum: entry.map(|e| e.cksum.clone()),
             ok: true,

@@ -51,12 +51,18 @@ pub fn human(report: &VerifyReport) -> String {
         .map(|p| p.name.len())
         .max()
         .unwrap_or(0);
+    let version_width = report
+        .packages
+        .iter()
+        .map(|p| shown_version(p).len())
+        .max()
+        .unwrap_or(0);
     for package in problems_first(report) {
         out.push_str(&format!(
-            "  {}  {:width$}  {}  {}\n",
+            "  {}  {:width$}  {:version_width$}  {}\n",
             if package.ok { "ok  " } else { "FAIL" },
             package.name,
-            package.version,
+            shown_version(package),
             package
                 .observed_cksum
                 .as_deref()
@@ -64,6 +70,14 @@ pub fn human(report: &VerifyReport) -> String {
         ));
     }
     out
+}
+
+/// The version as the package's ecosystem writes it.
+fn shown_version(package: &convoy_schema::report::CheckedPackage) -> String {
+    package
+        .ecosystem_version
+        .clone()
+        .unwrap_or_else(|| package.version.to_string())
 }
 
 /// For pull requests and `$GITHUB_STEP_SUMMARY`. Everything in it comes from the plan or from
@@ -80,7 +94,7 @@ pub fn markdown(report: &VerifyReport) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} |\n",
             cell_code(&package.name),
-            text(&package.version.to_string()),
+            text(&shown_version(package)),
             if package.ok { "ok" } else { "problem" },
             cell_code(package.observed_cksum.as_deref().unwrap_or("—"))
         ));
@@ -110,6 +124,7 @@ mod tests {
         CheckedPackage {
             name: name.into(),
             version: version.parse().unwrap(),
+            ecosystem_version: None,
             expected_cksum: Some("aa".repeat(32)),
             observed_cksum: cksum.map(str::to_owned),
             ok,
@@ -144,6 +159,10 @@ mod tests {
             vec![
                 checked("app", "0.3.1", Some(&cksum), true),
                 checked("core", "1.2.0", Some(&cksum), true),
+                CheckedPackage {
+                    ecosystem_version: Some("2.0.0a5".into()),
+                    ..checked("python:core-py", "2.0.0-alpha.5", Some(&cksum), true)
+                },
             ],
             vec![],
         )
