@@ -92,6 +92,38 @@ impl BuildRequest {
     }
 }
 
+/// Sets the modification time of every file and directory under `dir` (not following
+/// symbolic links, skipping `.git`) to `epoch`.
+fn clamp_times(dir: &Path, epoch: i64) -> std::io::Result<()> {
+    let time = std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(epoch).unwrap_or(0));
+    let mut pending = vec![dir.to_path_buf()];
+    let mut directories = Vec::new();
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_symlink() || entry.file_name() == ".git" {
+                continue;
+            }
+            if kind.is_dir() {
+                pending.push(entry.path());
+                directories.push(entry.path());
+            } else {
+                std::fs::File::options()
+                    .write(true)
+                    .open(entry.path())?
+                    .set_modified(time)?;
+            }
+        }
+    }
+    // Directories after what they hold.
+    directories.push(dir.to_path_buf());
+    for directory in directories {
+        std::fs::File::open(&directory)?.set_modified(time)?;
+    }
+    Ok(())
+}
+
 /// One built file: its description and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltFile {
@@ -287,6 +319,11 @@ fn build_once(
             ))
         })?;
     }
+    // A checkout's files carry the time of the checkout, which backends that archive file
+    // times (setuptools' and maturin's sdists) would put into the bytes: every file of the
+    // staging copy gets the commit's time instead, as SOURCE_DATE_EPOCH says.
+    clamp_times(&stage_root, source_date_epoch)
+        .map_err(|e| staging_failed(format!("cannot set the staged files' times: {e}")))?;
     let project_name = match request.project_path.trim_matches('/') {
         "" => ".".to_owned(),
         path => path.to_owned(),

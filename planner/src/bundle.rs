@@ -66,7 +66,7 @@ pub fn attach(mut plan: Plan, input: &WorkspaceInput, outcome: &PackagingOutcome
             package.publish_metadata = None;
         }
     }
-    if input.lockfile.is_none() {
+    if input.lockfile.is_none() && !input.members.is_empty() {
         found.push(diagnostic(
             Code::LockfileAbsent,
             None,

@@ -929,7 +929,8 @@ fn check_dependency(
 }
 
 fn check_global(input: &WorkspaceInput, diagnostics: &mut Vec<Diagnostic>) {
-    if input.observations.source == ObservationSource::Absent {
+    // The Cargo registry's observations matter only to a plan with crates.
+    if input.observations.source == ObservationSource::Absent && !input.members.is_empty() {
         diagnostics.push(diagnostic(
             Code::RegistryObservationsAbsent,
             None,
