@@ -86,12 +86,18 @@ impl Want {
         if text == "auto" {
             return Ok(Self::Auto);
         }
-        if let Some(version) = text.strip_prefix('=') {
-            return Version::parse(version)
+        // A version in either form: semantic, or PEP 440 (`2.0.0a5` is `2.0.0-alpha.5`).
+        let version = |text: &str| {
+            Version::parse(text)
+                .ok()
+                .or_else(|| crate::python::version::of_tag(text))
+        };
+        if let Some(text) = text.strip_prefix('=') {
+            return version(text)
                 .map(Self::Set)
-                .map_err(|e| format!("`{version}` is not a version: {e}"));
+                .ok_or_else(|| format!("`{text}` is not a version"));
         }
-        if let Ok(version) = Version::parse(text) {
+        if let Some(version) = version(text) {
             return Ok(Self::Set(version));
         }
         Level::parse(text)
@@ -1735,6 +1741,17 @@ mod tests {
                 .is_none()
                 .then(|| (format!("{dir}/src/{name}/__init__.py"), "__version__ = \"0.4.0rc1\"\n".into())),
         }
+    }
+
+    #[test]
+    fn versions_are_read_in_either_form() {
+        assert_eq!(Want::parse("2.0.0a5"), Ok(Want::Set(v("2.0.0-alpha.5"))));
+        assert_eq!(Want::parse("=2.0.0-rc.1"), Ok(Want::Set(v("2.0.0-rc.1"))));
+        assert_eq!(Want::parse("minor"), Ok(Want::Level(Level::Minor)));
+        assert!(Want::parse("=next")
+            .unwrap_err()
+            .contains("`next` is not a version"));
+        assert!(Want::parse("1.0+local").is_err());
     }
 
     #[test]

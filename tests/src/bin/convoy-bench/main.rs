@@ -15,6 +15,9 @@
 //!   [--concurrency 8]` releases twin workspaces with `convoy-publish` and
 //!   `cargo publish --workspace` to a registry whose index lags, beside the lower bound
 //!   ([`publish`]).
+//! - `convoy-bench python [--projects 90] [--latencies 0,0.5,1,2] [--concurrency 8]` releases
+//!   N Python projects with `convoy-publish` against `twine upload` and `uv publish` to an index
+//!   whose pages lag, beside the lower bound ([`python`]).
 //! - `convoy-bench paced [--latency 1]` releases under crates.io's buckets on a scaled clock,
 //!   critical path first against name order, and against an undeclared limit.
 //!
@@ -28,6 +31,7 @@ use std::time::{Duration, Instant};
 use convoy_tests::{binary, Fixture};
 
 mod publish;
+mod python;
 
 /// The value after `flag`, split at commas.
 fn list(args: &[String], flag: &str, default: &str) -> Vec<String> {
@@ -70,6 +74,30 @@ fn main() -> ExitCode {
                 }
                 _ => {
                     eprintln!("usage: convoy-bench publish [--shapes 93,layers,chain,random] [--latencies 0,0.5,1,2] [--concurrency 8]");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some("python") => {
+            let count = list(&args, "--projects", "90")[0]
+                .parse()
+                .ok()
+                .filter(|c| (14..=1000).contains(c));
+            let latencies: Option<Vec<f64>> = list(&args, "--latencies", "0,0.5,1,2")
+                .iter()
+                .map(|l| l.parse().ok().filter(|l: &f64| (0.0..60.0).contains(l)))
+                .collect();
+            let concurrency = list(&args, "--concurrency", "8")[0]
+                .parse()
+                .ok()
+                .filter(|c| *c > 0);
+            return match (count, latencies, concurrency) {
+                (Some(count), Some(latencies), Some(concurrency)) => {
+                    python::bench_python(count, &latencies, concurrency);
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    eprintln!("usage: convoy-bench python [--projects 14..1000 (90)] [--latencies 0,0.5,1,2] [--concurrency 8]");
                     ExitCode::from(2)
                 }
             };

@@ -163,7 +163,7 @@ fn bench_env(command: &mut Command, registry: &TestRegistry, home: &Path) {
         .env("CARGO_NET_OFFLINE", "false");
 }
 
-fn timed(command: &mut Command) -> Duration {
+pub(crate) fn timed(command: &mut Command) -> Duration {
     let start = Instant::now();
     let output = command.output().expect("benchmark command runs");
     let elapsed = start.elapsed();
@@ -294,7 +294,7 @@ fn run_cargo(registry: &TestRegistry, workspace: &Fixture, home: &Path) -> Measu
     }
 }
 
-fn secs(duration: Duration) -> String {
+pub(crate) fn secs(duration: Duration) -> String {
     format!("{:.1} s", duration.as_secs_f64())
 }
 
