@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::{manifest, Fixture};
+use convoy_testkit::TestRegistry;
+
+use crate::{binary, manifest, run, Fixture, Run};
 
 /// Installs PyPA `build` (`scripts/python-tools install`) unless `CONVOY_PYTHON` names a Python
 /// that has it.
@@ -20,6 +22,33 @@ pub fn ensure_build_tool() {
         script.display(),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `convoy-publish PLAN` of a plan's Python packages to `registry`'s index, with `token` in
+/// `UV_PUBLISH_TOKEN` and whatever `adjust` adds to the command; asserts it succeeds.
+pub fn publish_to_index(
+    registry: &TestRegistry,
+    plan: &Path,
+    token: &str,
+    adjust: impl FnOnce(&mut Command),
+) -> Run {
+    let mut command = Command::new(binary("convoy-publish"));
+    adjust(&mut command);
+    let published = run(command
+        .env("UV_PUBLISH_TOKEN", token)
+        .arg(plan)
+        .arg("--python-index")
+        .arg(registry.python_index_url())
+        .arg("--python-upload")
+        .arg(registry.python_upload_url()));
+    assert_eq!(
+        published.code(),
+        0,
+        "{}\n{}",
+        published.stdout(),
+        published.stderr()
+    );
+    published
 }
 
 /// (directory, name, backend, requirements): four hatchling and four setuptools projects, in

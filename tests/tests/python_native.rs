@@ -9,7 +9,7 @@ use std::process::Command;
 
 use convoy_schema::plan::{Action, Plan};
 use convoy_testkit::{Options, TestRegistry};
-use convoy_tests::python::ensure_build_tool;
+use convoy_tests::python::{ensure_build_tool, publish_to_index};
 use convoy_tests::{binary, run, Fixture};
 
 const TOKEN: &str = "python-native-cargo-token";
@@ -123,20 +123,7 @@ fn a_maturin_project_is_built_for_this_platform_published_and_installed() {
         shown.stdout()
     );
 
-    let published = run(Command::new(binary("convoy-publish"))
-        .env("UV_PUBLISH_TOKEN", PYPI_TOKEN)
-        .arg(bundle.join("plan.json"))
-        .arg("--python-index")
-        .arg(registry.python_index_url())
-        .arg("--python-upload")
-        .arg(registry.python_upload_url()));
-    assert_eq!(
-        published.code(),
-        0,
-        "{}\n{}",
-        published.stdout(),
-        published.stderr()
-    );
+    publish_to_index(&registry, &bundle.join("plan.json"), PYPI_TOKEN, |_| {});
     let stored: Vec<String> = registry
         .python_store()
         .files("nat-tool")

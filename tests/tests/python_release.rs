@@ -12,7 +12,7 @@ use std::process::Command;
 use convoy_schema::plan::{Action, Ecosystem, Plan};
 use convoy_schema::report::VerifyReport;
 use convoy_testkit::{Options, TestRegistry, TrustedPublishing};
-use convoy_tests::python::{ensure_build_tool, repository};
+use convoy_tests::python::{ensure_build_tool, publish_to_index, repository};
 use convoy_tests::{binary, isolated_cargo, run, Fixture};
 
 const TOKEN: &str = "mixed-release-cargo-token";
@@ -338,22 +338,14 @@ fn a_repository_without_a_cargo_workspace_is_planned_with_root_and_published_wit
         [vec!["python:solo-core"], vec!["python:solo-app"]]
     );
 
-    let mut command = Command::new(binary("convoy-publish"));
-    no_https(&mut command);
-    let published = run(command
-        .env("UV_PUBLISH_TOKEN", PYPI_TOKEN)
-        .env_remove("CARGO_REGISTRY_TOKEN")
-        .arg(bundle.join("plan.json"))
-        .arg("--python-index")
-        .arg(registry.python_index_url())
-        .arg("--python-upload")
-        .arg(registry.python_upload_url()));
-    assert_eq!(
-        published.code(),
-        0,
-        "{}\n{}",
-        published.stdout(),
-        published.stderr()
+    publish_to_index(
+        &registry,
+        &bundle.join("plan.json"),
+        PYPI_TOKEN,
+        |command| {
+            no_https(command);
+            command.env_remove("CARGO_REGISTRY_TOKEN");
+        },
     );
     assert_eq!(registry.python_store().files("solo-app").len(), 2);
 

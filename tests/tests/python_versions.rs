@@ -12,7 +12,7 @@ use std::process::Command;
 
 use convoy_schema::plan::{Action, Plan};
 use convoy_testkit::{Options, TestRegistry};
-use convoy_tests::python::{ensure_build_tool, module};
+use convoy_tests::python::{ensure_build_tool, module, publish_to_index};
 use convoy_tests::{binary, git, run, Fixture};
 
 const TOKEN: &str = "python-versions-cargo-token";
@@ -226,20 +226,7 @@ fn python_versions_are_bumped_applied_built_published_and_tagged() {
     );
     assert!(release.packages.iter().all(|p| p.manifest.edits.is_empty()));
 
-    let published = run(Command::new(binary("convoy-publish"))
-        .env("UV_PUBLISH_TOKEN", PYPI_TOKEN)
-        .arg(bundle.join("plan.json"))
-        .arg("--python-index")
-        .arg(registry.python_index_url())
-        .arg("--python-upload")
-        .arg(registry.python_upload_url()));
-    assert_eq!(
-        published.code(),
-        0,
-        "{}\n{}",
-        published.stdout(),
-        published.stderr()
-    );
+    publish_to_index(&registry, &bundle.join("plan.json"), PYPI_TOKEN, |_| {});
     assert_eq!(registry.python_store().files("ver-core").len(), 2);
     assert_eq!(registry.python_store().files("ver-dyn").len(), 2);
     assert!(registry.python_store().files("ver-app").is_empty());

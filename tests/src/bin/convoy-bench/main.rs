@@ -44,6 +44,22 @@ fn list(args: &[String], flag: &str, default: &str) -> Vec<String> {
         .collect()
 }
 
+/// `--latencies` in seconds (each under a minute).
+fn latencies(args: &[String]) -> Option<Vec<f64>> {
+    list(args, "--latencies", "0,0.5,1,2")
+        .iter()
+        .map(|l| l.parse().ok().filter(|l: &f64| (0.0..60.0).contains(l)))
+        .collect()
+}
+
+/// `--concurrency`, at least 1.
+fn concurrency(args: &[String]) -> Option<usize> {
+    list(args, "--concurrency", "8")[0]
+        .parse()
+        .ok()
+        .filter(|c| *c > 0)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -59,14 +75,8 @@ fn main() -> ExitCode {
                         _ => None,
                     })
                     .collect();
-            let latencies: Option<Vec<f64>> = list(&args, "--latencies", "0,0.5,1,2")
-                .iter()
-                .map(|l| l.parse().ok().filter(|l: &f64| (0.0..60.0).contains(l)))
-                .collect();
-            let concurrency = list(&args, "--concurrency", "8")[0]
-                .parse()
-                .ok()
-                .filter(|c| *c > 0);
+            let latencies = latencies(&args);
+            let concurrency = concurrency(&args);
             return match (shapes, latencies, concurrency) {
                 (Some(shapes), Some(latencies), Some(concurrency)) => {
                     publish::bench_publish(&shapes, &latencies, concurrency);
@@ -83,14 +93,8 @@ fn main() -> ExitCode {
                 .parse()
                 .ok()
                 .filter(|c| (14..=1000).contains(c));
-            let latencies: Option<Vec<f64>> = list(&args, "--latencies", "0,0.5,1,2")
-                .iter()
-                .map(|l| l.parse().ok().filter(|l: &f64| (0.0..60.0).contains(l)))
-                .collect();
-            let concurrency = list(&args, "--concurrency", "8")[0]
-                .parse()
-                .ok()
-                .filter(|c| *c > 0);
+            let latencies = latencies(&args);
+            let concurrency = concurrency(&args);
             return match (count, latencies, concurrency) {
                 (Some(count), Some(latencies), Some(concurrency)) => {
                     python::bench_python(count, &latencies, concurrency);

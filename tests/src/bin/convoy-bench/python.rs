@@ -3,16 +3,18 @@
 //! project in dependency order, and one `uv publish` of every file — beside the lower bound.
 //!
 //! The repository: N hatchling projects (1 core, 12 requiring it, an app requiring three of
-//! those, the rest independent: three levels), committed; `convoy-plan --bundle` builds them
+//! those, the rest independent: three levels; `python_only` of the tests), committed; `convoy-plan --bundle` builds them
 //! once, and every tool uploads those same files. Each run gets a fresh testkit index on the
 //! same port (the plan names the index) with `--index-delay L`. twine and uv do not wait for
 //! anything, so a dependent can be served before what it requires; their figures are "all
 //! uploaded" and "all served", the second measured by polling every project's page every 20 ms
 //! from the start, which is the least a script could wait (not a `sleep`). Convoy's figure is
 //! everything served with its sha256, each project uploaded only once its requirements are
-//! served. The lower bound: the longest requirement chain × (L + one project's upload), or
-//! every project's upload through the concurrency limit, whichever is longer; one project's
-//! upload (sdist and wheel) is the median over the bundle's projects on a fresh index.
+//! served. The lower bound in order: the longest requirement chain × (L + one project's
+//! upload), or every project's upload through the concurrency limit, whichever is longer; the
+//! unordered bound, what a tool that does not wait could reach: every upload through the
+//! limit, then L. One project's upload (sdist and wheel) is the median over the bundle's
+//! projects on a fresh index.
 //!
 //! twine and uv come pinned from PyPI into a virtual environment under the tools directory
 //! (`$CONVOY_TOOLS`, default `/opt/convoy`), made once.
@@ -25,7 +27,7 @@ use convoy_registry::python::{Login, PythonIndex};
 use convoy_registry::Freshness;
 use convoy_schema::plan::{Ecosystem, Plan};
 use convoy_testkit::{Faults, Options, TestRegistry};
-use convoy_tests::python::{ensure_build_tool, module};
+use convoy_tests::python::{ensure_build_tool, python_only};
 use convoy_tests::{binary, Fixture};
 
 use crate::publish::{secs, timed};
@@ -59,39 +61,17 @@ fn name(i: usize) -> String {
 }
 
 fn repository(deps: &[Vec<usize>]) -> Fixture {
-    let fixture = Fixture::empty();
-    for (i, requires) in deps.iter().enumerate() {
-        let name = name(i);
-        let module = module(&name);
-        let requirements: Vec<String> = requires
-            .iter()
-            .map(|d| format!("\"{}\"", self::name(*d)))
-            .collect();
-        fixture.write(
-            &format!("packages/{name}/pyproject.toml"),
-            &format!(
-                "[build-system]\nrequires = [\"hatchling==1.27.0\"]\nbuild-backend = \"hatchling.build\"\n\n\
-                 [project]\nname = \"{name}\"\nversion = \"1.0.0\"\ndescription = \"Benchmark project {i}.\"\n\
-                 readme = \"README.md\"\nlicense = {{ text = \"MIT\" }}\nrequires-python = \">=3.8\"\n\
-                 dependencies = [{}]\n\n[tool.hatch.build.targets.wheel]\npackages = [\"src/{module}\"]\n",
-                requirements.join(", ")
-            ),
-        );
-        fixture.write(
-            &format!("packages/{name}/README.md"),
-            &format!("# {name}\n"),
-        );
-        fixture.write(
-            &format!("packages/{name}/src/{module}/__init__.py"),
-            &format!("NAME = {name:?}\n"),
-        );
-    }
-    fixture.write(
-        "pyproject.toml",
-        "[tool.uv.workspace]\nmembers = [\"packages/*\"]\n",
-    );
-    fixture.commit();
-    fixture
+    let names: Vec<String> = (0..deps.len()).map(name).collect();
+    let requirements: Vec<Vec<&str>> = deps
+        .iter()
+        .map(|d| d.iter().map(|i| names[*i].as_str()).collect())
+        .collect();
+    let projects: Vec<(&str, &str, &[&str])> = names
+        .iter()
+        .zip(&requirements)
+        .map(|(name, requires)| (name.as_str(), "hatchling", requires.as_slice()))
+        .collect();
+    python_only(&projects)
 }
 
 /// The virtual environment with twine and uv, made once.
@@ -334,13 +314,15 @@ pub fn bench_python(count: usize, latencies: &[f64], concurrency: usize) {
         secs(planning),
         one.as_secs_f64() * 1000.0
     );
-    println!("| L | lower bound | convoy-publish | twine upload per project: uploaded / served | uv publish: uploaded / served | convoy / bound | convoy / twine served | convoy / uv served |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| L | lower bound, in order | lower bound, unordered | convoy-publish | twine upload per project: uploaded / served | uv publish: uploaded / served | convoy / bound in order | convoy / twine served | convoy / uv served |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for &latency in latencies {
         let l = Duration::from_secs_f64(latency);
         let bound = (l + one) * levels as u32;
         let through = one * count as u32 / concurrency as u32;
         let bound = bound.max(through);
+        // Without the ordering guarantee: every upload through the limit, then one delay.
+        let unordered = through + l;
 
         let registry = index(storage.root(), port, l);
         let convoy = timed(
@@ -363,8 +345,9 @@ pub fn bench_python(count: usize, latencies: &[f64], concurrency: usize) {
         drop(registry);
         let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
         println!(
-            "| {latency} s | {} | {} | {} / {} | {} / {} | {:.2}× | {:.2}× | {:.2}× |",
+            "| {latency} s | {} | {} | {} | {} / {} | {} / {} | {:.2}× | {:.2}× | {:.2}× |",
             secs(bound),
+            secs(unordered),
             secs(convoy),
             secs(twine.uploaded),
             secs(twine.served),
