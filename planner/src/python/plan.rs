@@ -16,7 +16,7 @@ use crate::diagnostics::{self, diagnostic, Code};
 use crate::graph;
 use crate::model::PythonInput;
 use crate::python::project::{self, Project};
-use crate::python::version;
+use crate::python::{specifier, version};
 use crate::versioning::{OtherPackage, Versioned};
 
 /// One project with what planning decided for it.
@@ -435,9 +435,12 @@ fn package(
                     && entry.action != Action::Excluded =>
             {
                 // The cascade: the dependency moved out of the range, so the requirement is
-                // rewritten, in the tree and in what is published.
-                let rewritten =
-                    declared.respecified(&input.pin.specifier(&target_version.to_string()));
+                // rewritten, in the tree and in what is published, in its own style where it
+                // has one that can say the new version, else as the configuration pins.
+                let rewritten = declared.respecified(
+                    &specifier::moved(&declared.text, specifiers, target_version)
+                        .unwrap_or_else(|| input.pin.specifier(&target_version.to_string())),
+                );
                 project::replace_requirement(
                     &mut document,
                     &declared.field,

@@ -1915,7 +1915,8 @@ mod tests {
             shown("python:core-py"),
             (Action::Publish, "1.1.0".into(), "minor".into())
         );
-        // `~=1.0.0` does not admit 1.1.0: rewritten, and `user-py` released a patch above its
+        // `~=1.0.0` does not admit 1.1.0: rewritten in its style (`~=1.1.0`), and `user-py`
+        // released a patch above its
         // tag; which moves `user-py` out of `next-py`'s range in turn.
         assert_eq!(
             shown("python:user-py"),
@@ -1941,13 +1942,13 @@ mod tests {
             (
                 "project.dependencies".to_owned(),
                 "0",
-                "core-py[fast]==1.1.0; os_name != 'nt'"
+                "core-py[fast]~=1.1.0; os_name != 'nt'"
             )
         );
         let published: toml_edit::DocumentMut = user.manifest.published.parse().unwrap();
         assert_eq!(
             published["project"]["dependencies"][0].as_str(),
-            Some("core-py[fast]==1.1.0; os_name != 'nt'")
+            Some("core-py[fast]~=1.1.0; os_name != 'nt'")
         );
         // The tree gets the same rewrite from `convoy-plan apply`.
         let project = &input.python.as_ref().unwrap().projects[1];
@@ -1964,7 +1965,7 @@ mod tests {
         })
         .unwrap();
         assert!(edited[&project.manifest_path()]
-            .contains("dependencies = [\"core-py[fast]==1.1.0; os_name != 'nt'\"]"));
+            .contains("dependencies = [\"core-py[fast]~=1.1.0; os_name != 'nt'\"]"));
         // An excluded dependent is left behind, with a diagnostic.
         assert!(plan.diagnostics.iter().any(
             |d| d.code == "cascade-excluded" && d.package.as_deref() == Some("python:held-py")
