@@ -151,6 +151,14 @@ fn last_tag_read(
         .max_by(|a, b| a.version.cmp(&b.version).then_with(|| b.name.cmp(&a.name)))
 }
 
+/// Whether `path` is inside the directory `dir` (`""` is the top), both `/`-separated.
+fn is_under(dir: &str, path: &str) -> bool {
+    dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// A package's history: its tag, the files of it that changed, and the commits that touched
 /// them.
 fn since(tag: TagRef, changes: &Changes, files: BTreeSet<String>) -> PackageHistory {
@@ -323,7 +331,7 @@ pub fn read(
         }
         let changes = &by_commit[&tag.commit];
         let dir = member.dir();
-        let under_dir = |path: &str| dir.is_empty() || path.starts_with(&format!("{dir}/"));
+        let under_dir = |path: &str| is_under(dir, path);
         let outside: Vec<String> = [&member.readme, &member.license_file]
             .into_iter()
             .flatten()
@@ -391,12 +399,10 @@ pub fn read_others(
             by_commit.insert(tag.commit.clone(), changes_since(repository, &tag.commit)?);
         }
         let changes = &by_commit[&tag.commit];
-        let under_dir =
-            |path: &str| package.dir.is_empty() || path.starts_with(&format!("{}/", package.dir));
         let files: BTreeSet<String> = changes
             .paths
             .iter()
-            .filter(|p| under_dir(p))
+            .filter(|p| is_under(package.dir, p))
             .cloned()
             .collect();
         history.insert(package.key.to_owned(), since(tag, changes, files));

@@ -106,8 +106,7 @@ pub fn shown_version(package: &Package) -> String {
 /// `version` (canonical) as `package`'s ecosystem writes it.
 fn in_ecosystem(package: &Package, version: &semver::Version) -> String {
     match &package.python {
-        Some(_) => crate::python::version::pep440(version)
-            .map_or_else(|_| version.to_string(), |v| v.to_string()),
+        Some(_) => crate::python::version::pep440_text(version),
         None => version.to_string(),
     }
 }

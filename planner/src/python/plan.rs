@@ -14,6 +14,7 @@ use pep440_rs::Version;
 
 use crate::diagnostics::{self, diagnostic, Code};
 use crate::graph;
+use crate::manifest;
 use crate::model::PythonInput;
 use crate::python::project::{self, Project};
 use crate::python::{specifier, version};
@@ -102,6 +103,7 @@ impl Read {
                     key: package_key(Ecosystem::Python, &project.normalized),
                     name: project.normalized.clone(),
                     version: canonical.clone(),
+                    version_text: pep440.to_string(),
                     unpublishable: project::is_private(&project.classifiers).then(|| {
                         "its `Private ::` classifier keeps it off package indexes".to_owned()
                     }),
@@ -258,12 +260,8 @@ fn decide(
     else {
         return planned;
     };
-    // Version planning speaks canonical versions; a Python reviewer reads PEP 440 ones.
-    let mut reason = decision
-        .reason
-        .replace(&written.to_string(), &written_pep440.to_string());
     if !decision.released {
-        planned.reason = reason;
+        planned.reason = decision.reason.clone();
         return planned;
     }
     let planned_version = if decision.version == written {
@@ -287,7 +285,6 @@ fn decide(
             return planned;
         }
     };
-    reason = reason.replace(&decision.version.to_string(), &pep440.to_string());
     if decision.version != written {
         planned.edit = version_edit(&planned.project, &written_pep440, &pep440, input);
     }
@@ -311,7 +308,7 @@ fn decide(
         ),
     };
     planned.action = action;
-    planned.reason = format!("{reason}; {registry_reason}");
+    planned.reason = format!("{}; {registry_reason}", decision.reason);
     planned.version = Some((pep440, decision.version.clone()));
     planned.release = decision.release.clone();
     planned
@@ -383,13 +380,6 @@ fn package(
     let project = &entry.project;
     let key = Some(entry.key.as_str());
     let mut document = project.document.clone();
-    if let Some(edit) = entry
-        .edit
-        .as_ref()
-        .filter(|e| e.file == project.manifest_path)
-    {
-        project::set_version(&mut document, &edit.value);
-    }
     let mut source_edits: Vec<ManifestEdit> = entry.edit.iter().cloned().collect();
     let mut dependencies = Vec::new();
     let mut requirement_edits = Vec::new();
@@ -440,12 +430,6 @@ fn package(
                 let rewritten = declared.respecified(
                     &specifier::moved(&declared.text, specifiers, target_version)
                         .unwrap_or_else(|| input.pin.specifier(&target_version.to_string())),
-                );
-                project::replace_requirement(
-                    &mut document,
-                    &declared.field,
-                    declared.index,
-                    &rewritten,
                 );
                 let mut table = vec!["project".to_owned()];
                 table.extend(declared.field.split('.').map(str::to_owned));
@@ -534,6 +518,14 @@ fn package(
             orders_publishing: true,
             extra: declared.extra.clone(),
         });
+    }
+    // What is published has the release's source edits too (its version, a cascade's
+    // rewrites), made as `convoy-plan apply` makes them.
+    for edit in source_edits
+        .iter()
+        .filter(|e| e.file == project.manifest_path)
+    {
+        let _ = manifest::set_string(&mut document, &edit.table, &edit.key, &edit.value);
     }
     let (pep440, canonical) = entry
         .version

@@ -480,19 +480,6 @@ pub fn replace_requirement(document: &mut DocumentMut, field: &str, index: usize
     }
 }
 
-/// Sets `project.version` (keeping its decoration).
-pub fn set_version(document: &mut DocumentMut, to: &str) {
-    if let Some(value) = document
-        .get_mut("project")
-        .and_then(|p| p.get_mut("version"))
-        .and_then(Item::as_value_mut)
-    {
-        let decor = value.decor().clone();
-        *value = to.into();
-        *value.decor_mut() = decor;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

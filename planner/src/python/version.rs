@@ -54,6 +54,12 @@ pub fn canonical(version: &Version) -> Result<semver::Version, String> {
     Ok(canonical)
 }
 
+/// A canonical version as a Python project writes it: its PEP 440 form, or the canonical text
+/// when it has none (a diagnostic says so elsewhere).
+pub fn pep440_text(version: &semver::Version) -> String {
+    pep440(version).map_or_else(|_| version.to_string(), |v| v.to_string())
+}
+
 /// The canonical version a Python project's release tag names: its PEP 440 form
 /// (`core-v2.0.0a5`), or the canonical one (`v2.0.0-alpha.5`, a group's shared tag).
 pub fn of_tag(text: &str) -> Option<semver::Version> {

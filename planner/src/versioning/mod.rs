@@ -117,6 +117,8 @@ pub struct OtherPackage {
     pub name: String,
     /// Its written version, canonical.
     pub version: Version,
+    /// Its version as written (`2.0.0a5`, `1.0`), for reasons.
+    pub version_text: String,
     /// Why it can never be released (a private classifier), if so.
     pub unpublishable: Option<String>,
     /// Whether its index already serves the written version.
@@ -140,6 +142,8 @@ struct Node<'a> {
     ecosystem: Ecosystem,
     /// The version the sources say.
     written: Version,
+    /// ... as they say it.
+    written_text: String,
     /// The written version is already in the registry.
     written_published: bool,
     doc: DocumentMut,
@@ -225,6 +229,7 @@ pub fn plan_versions(
                 tag_name: member.name.clone(),
                 ecosystem: Ecosystem::Cargo,
                 written: member.version.clone(),
+                written_text: member.version.to_string(),
                 written_published: crate::planning::observed(
                     &input.observations.crates,
                     &member.name,
@@ -245,6 +250,7 @@ pub fn plan_versions(
         tag_name: other.name.clone(),
         ecosystem: other.ecosystem,
         written: other.version.clone(),
+        written_text: other.version_text.clone(),
         written_published: other.published,
         doc: DocumentMut::new(),
         unpublishable: other.unpublishable.clone(),
@@ -350,7 +356,7 @@ pub fn plan_versions(
                     format!(
                         "`{name}` changed since {tag} ({}) but its version is still {}; it is not released",
                         changed_summary(node.history),
-                        node.written
+                        node.written_text
                     ),
                     format!("release it with `convoy-plan --bump auto` (or -p {name}=patch|minor|major)"),
                 ));
@@ -358,7 +364,7 @@ pub fn plan_versions(
                     index,
                     format!(
                         "changed since {tag}, but the version is still {} (no --bump)",
-                        node.written
+                        node.written_text
                     ),
                 );
             }
@@ -635,6 +641,9 @@ fn candidate(
 ) -> Result<Option<(Version, Why)>, Diagnostic> {
     let name = &node.name;
     let manifest = &node.written;
+    // In reasons, versions as the package's ecosystem writes them.
+    let written = &node.written_text;
+    let shown = |version: &Version| ecosystem_version(node.ecosystem, version);
     let why = |level: &str, reason: String| Why {
         level: level.to_owned(),
         reason,
@@ -642,75 +651,76 @@ fn candidate(
     let first_release = || {
         let reason = match node.history {
             Some(_) => format!("first release: no tag matching `{}` yet", node.tag_template),
-            None => format!("version {manifest} as the manifest says (no git history)"),
+            None => format!("version {written} as the manifest says (no git history)"),
         };
         why("first-release", reason)
     };
-    let level = match want {
-        Want::Manifest => {
-            return Ok(match node.last_tag() {
-                None => Some((manifest.clone(), first_release())),
-                Some(tag) if manifest > &tag.version => Some((
-                    manifest.clone(),
-                    why(
-                        "manifest",
-                        format!(
-                        "version {manifest} in the manifest is newer than the last release tag {}",
+    let level =
+        match want {
+            Want::Manifest => {
+                return Ok(match node.last_tag() {
+                    None => Some((manifest.clone(), first_release())),
+                    Some(tag) if manifest > &tag.version => Some((
+                        manifest.clone(),
+                        why(
+                            "manifest",
+                            format!(
+                        "version {written} in the manifest is newer than the last release tag {}",
                         tag.name
                     ),
-                    ),
-                )),
-                Some(tag) if chosen_explicitly => Some((
-                    manifest.clone(),
-                    why(
-                        "manifest",
-                        format!(
-                            "selected; version {manifest} is the last release tag {}'s",
-                            tag.name
                         ),
-                    ),
-                )),
-                Some(_) => None,
-            })
-        }
-        Want::Set(version) => {
-            if let Some(tag) = node.last_tag() {
-                if version <= &tag.version {
-                    return Err(diagnostic(
-                        Code::VersionNotGreater,
-                        Some(name),
-                        format!(
-                            "{source}: `{name}` {version} is not greater than its last release {} ({})",
-                            tag.version, tag.name
+                    )),
+                    Some(tag) if chosen_explicitly => Some((
+                        manifest.clone(),
+                        why(
+                            "manifest",
+                            format!(
+                                "selected; version {written} is the last release tag {}'s",
+                                tag.name
+                            ),
                         ),
-                        format!("choose a version above {}", tag.version),
-                    ));
-                }
+                    )),
+                    Some(_) => None,
+                })
             }
-            return Ok(Some((
-                version.clone(),
-                why("set", format!("set to {version} ({source})")),
-            )));
-        }
-        Want::Level(level) => (level.clone(), format!("{level} bump ({source})")),
-        Want::Auto => {
-            let commits = node.history.map(|h| h.commits.as_slice()).unwrap_or(&[]);
-            let change = conventional::level_of(
-                commits
-                    .iter()
-                    .map(|c| conventional::classify(&c.subject, c.breaking_note)),
-            );
-            let (level, words) = match change {
-                Change::Breaking => (Level::Major, "a breaking change"),
-                Change::Feature => (Level::Minor, "a `feat` commit"),
-                Change::Fix => (Level::Patch, "fixes and other changes"),
-            };
-            (
-                level.clone(),
-                format!("{level} bump ({source}: {words} since the last tag)"),
-            )
-        }
-    };
+            Want::Set(version) => {
+                if let Some(tag) = node.last_tag() {
+                    if version <= &tag.version {
+                        return Err(diagnostic(
+                            Code::VersionNotGreater,
+                            Some(name),
+                            format!(
+                            "{source}: `{name}` {} is not greater than its last release {} ({})",
+                            shown(version), shown(&tag.version), tag.name
+                        ),
+                            format!("choose a version above {}", shown(&tag.version)),
+                        ));
+                    }
+                }
+                return Ok(Some((
+                    version.clone(),
+                    why("set", format!("set to {} ({source})", shown(version))),
+                )));
+            }
+            Want::Level(level) => (level.clone(), format!("{level} bump ({source})")),
+            Want::Auto => {
+                let commits = node.history.map(|h| h.commits.as_slice()).unwrap_or(&[]);
+                let change = conventional::level_of(
+                    commits
+                        .iter()
+                        .map(|c| conventional::classify(&c.subject, c.breaking_note)),
+                );
+                let (level, words) = match change {
+                    Change::Breaking => (Level::Major, "a breaking change"),
+                    Change::Feature => (Level::Minor, "a `feat` commit"),
+                    Change::Fix => (Level::Patch, "fixes and other changes"),
+                };
+                (
+                    level.clone(),
+                    format!("{level} bump ({source}: {words} since the last tag)"),
+                )
+            }
+        };
     let (level, words) = level;
     let Some(tag) = node.last_tag() else {
         if !node.written_published {
@@ -721,7 +731,7 @@ fn candidate(
             version,
             why(
                 &level.to_string(),
-                format!("{words}: no release tag, and {manifest} is already in the registry"),
+                format!("{words}: no release tag, and {written} is already in the registry"),
             ),
         )));
     };
@@ -732,8 +742,9 @@ fn candidate(
             why(
                 &level.to_string(),
                 format!(
-                    "{words} from {} gives {target}; the manifest already says {manifest}",
-                    tag.name
+                    "{words} from {} gives {}; the manifest already says {written}",
+                    tag.name,
+                    shown(&target)
                 ),
             ),
         )));
@@ -1106,11 +1117,10 @@ fn finish(
     }
 }
 
-/// `version` as `ecosystem` writes it in tags: PEP 440 for a Python project.
+/// `version` as `ecosystem` writes it, in tags and reasons: PEP 440 for a Python project.
 fn ecosystem_version(ecosystem: Ecosystem, version: &Version) -> String {
     match ecosystem {
-        Ecosystem::Python => crate::python::version::pep440(version)
-            .map_or_else(|_| version.to_string(), |v| v.to_string()),
+        Ecosystem::Python => crate::python::version::pep440_text(version),
         _ => version.to_string(),
     }
 }
@@ -1818,6 +1828,10 @@ mod tests {
         // what is published carries the new version and the pin on it.
         let app = plan.package("python:app-py").unwrap();
         assert_eq!(
+            app.reason,
+            "prerelease bump (--bump prerelease) from app-py-v2.0.0a5; 2.0.0a6 (the index was not read)"
+        );
+        assert_eq!(
             app.manifest
                 .edits
                 .iter()
@@ -1874,6 +1888,40 @@ mod tests {
         );
         assert!(edited["py/bind/pyproject.toml"].contains("version = \"1.1.0\"\n"));
         assert_eq!(plan.inconsistency(), None);
+    }
+
+    #[test]
+    fn python_versions_in_reasons_and_diagnostics_are_pep_440() {
+        let mut input = with_python(
+            Vec::new(),
+            vec![
+                pyproject("py/a", "a-py", Some("3.0"), ""),
+                pyproject("py/b", "b-py", Some("1.0rc1"), ""),
+            ],
+            &["python:b-py"],
+        );
+        input.release.request = ReleaseRequest {
+            packages: [
+                ("a-py".to_owned(), "2.0.0rc1".to_owned()),
+                ("b-py".to_owned(), "=1.0.0-rc.2".to_owned()),
+            ]
+            .into(),
+            ..ReleaseRequest::default()
+        };
+        let plan = make_plan(&input).unwrap();
+        let refused = plan
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "version-not-greater")
+            .unwrap();
+        assert_eq!(
+            refused.message,
+            "-p python:a-py=2.0.0rc1: `python:a-py` 2.0.0rc1 is not greater than its last release 3.0.0 (a-py-v3.0)"
+        );
+        assert_eq!(
+            plan.package("python:b-py").unwrap().reason,
+            "set to 1.0.0rc2 (-p python:b-py==1.0.0-rc.2); 1.0.0rc2 (the index was not read)"
+        );
     }
 
     #[test]
